@@ -1,0 +1,331 @@
+//! The fake multicluster cloud provider, built as `libmcp_provider_fake.so`.
+//!
+//! Like the Go original's fake: balancers are kept by kind/namespace/name; `ensure` fails when
+//! one exists and otherwise returns ingress IP `1.2.3.4`; `update` fails when none exists and
+//! returns `1.2.3.5`; `get` reports existence; `ensure_deleted` removes; every call is recorded.
+//!
+//! An optional cloud-config (YAML or JSON, see [`Config`]) lets tests add latency, make calls
+//! fail, panic, hang or return garbage, and keep the balancers in a state file instead of memory:
+//! like a real cloud they then outlive a controller restart and are shared by several controller
+//! processes, so leaked, lost or doubly created balancers become visible.
+
+mod config;
+mod state;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus};
+use k8s_openapi::api::networking::v1::{IngressLoadBalancerIngress, IngressLoadBalancerStatus};
+use mcp_interface::prelude::*;
+use serde_json::json;
+
+pub use config::{Capability, Config, Fault, FaultAction};
+pub use state::{Balancer, CallRecord, State, StateStore};
+
+/// The name `--cloud-provider` selects.
+pub const NAME: &str = "fake";
+/// The address `ensure` gives a new balancer.
+pub const ENSURED_IP: &str = "1.2.3.4";
+/// The address `update` gives a balancer.
+pub const UPDATED_IP: &str = "1.2.3.5";
+
+/// Which kind of object a balancer serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Mci,
+    Mcs,
+}
+
+impl Kind {
+    fn prefix(self) -> &'static str {
+        match self {
+            Kind::Mci => "mci",
+            Kind::Mcs => "mcs",
+        }
+    }
+}
+
+/// The fake provider.
+pub struct FakeProvider {
+    config: Config,
+    store: StateStore,
+    /// How many times each fault has fired, by fault index.
+    fired: Mutex<HashMap<usize, u32>>,
+}
+
+impl FakeProvider {
+    /// The factory: `cloud_config` is the `--cloud-config` file's contents, if any.
+    pub fn from_cloud_config(cloud_config: Option<&[u8]>) -> Result<Self, ProviderError> {
+        let config = match cloud_config {
+            None => Config::default(),
+            Some(bytes) => Config::parse(bytes)?,
+        };
+        if let Some(message) = &config.fail_factory {
+            return Err(ProviderError::permanent(message.clone()));
+        }
+        let store = match &config.state_file {
+            Some(path) => StateStore::file(path.clone())?,
+            None => StateStore::memory(),
+        };
+        tracing::info!(
+            state = %config.state_file.as_ref().map_or("memory".to_owned(), |p| p.display().to_string()),
+            faults = config.faults.len(),
+            "fake provider ready"
+        );
+        Ok(FakeProvider {
+            config,
+            store,
+            fired: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The balancers and the call log as they are now.
+    pub fn state(&self) -> Result<State, ProviderError> {
+        self.store.read()
+    }
+
+    fn key(
+        kind: Kind,
+        meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    ) -> String {
+        format!(
+            "{}/{}/{}",
+            kind.prefix(),
+            meta.namespace.as_deref().unwrap_or(""),
+            meta.name.as_deref().unwrap_or("")
+        )
+    }
+
+    /// Applies latency and any matching fault. `Ok(true)` means "return garbage".
+    fn before_call(&self, method: &str, object: &str) -> Result<bool, ProviderError> {
+        if let Some(ms) = self.config.latency_ms {
+            std::thread::sleep(Duration::from_millis(ms));
+        }
+        for (index, fault) in self.config.faults.iter().enumerate() {
+            if !fault.matches(method, object) {
+                continue;
+            }
+            {
+                let mut fired = self.fired.lock().unwrap_or_else(|e| e.into_inner());
+                let count = fired.entry(index).or_default();
+                if fault.times.is_some_and(|times| *count >= times) {
+                    continue;
+                }
+                *count += 1;
+            }
+            tracing::debug!(method, object, action = ?fault.action, "injecting fault");
+            match fault.action {
+                FaultAction::Fail => {
+                    let message = fault
+                        .message
+                        .clone()
+                        .unwrap_or_else(|| format!("injected failure of {method} for {object}"));
+                    return Err(ProviderError::new(fault.kind.into(), message));
+                }
+                FaultAction::Panic => panic!("injected panic in {method} for {object}"),
+                FaultAction::Hang => {
+                    std::thread::sleep(Duration::from_millis(fault.hang_ms.unwrap_or(3_600_000)));
+                }
+                FaultAction::Garbage => return Ok(true),
+            }
+        }
+        Ok(false)
+    }
+
+    /// Runs one recorded call. `Ok(None)` means a fault asked for garbage instead of a result.
+    fn call<T>(
+        &self,
+        kind: Kind,
+        method: &'static str,
+        meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+        op: impl FnOnce(&mut State, &str) -> Result<T, ProviderError>,
+    ) -> Result<Option<T>, ProviderError> {
+        let key = Self::key(kind, meta);
+        let object = key
+            .split_once('/')
+            .map_or(key.as_str(), |(_, o)| o)
+            .to_owned();
+        let full_method = format!("{}_{method}", kind.prefix());
+        let result = match self.before_call(&full_method, &object) {
+            Err(e) => Err(e),
+            Ok(true) => Ok(None),
+            Ok(false) => self
+                .store
+                .update(|state| {
+                    let result = op(state, &key);
+                    state.record(
+                        &full_method,
+                        &object,
+                        result.as_ref().err().map(|e| e.message()),
+                    );
+                    result
+                })
+                .map(Some),
+        };
+        match &result {
+            Ok(_) => tracing::info!(method = %full_method, object = %object, "fake provider call"),
+            Err(e) => {
+                tracing::warn!(method = %full_method, object = %object, error = %e, "fake provider call failed")
+            }
+        }
+        result
+    }
+}
+
+fn ingress_status(ip: &str) -> IngressLoadBalancerStatus {
+    IngressLoadBalancerStatus {
+        ingress: Some(vec![IngressLoadBalancerIngress {
+            ip: Some(ip.to_owned()),
+            ..Default::default()
+        }]),
+    }
+}
+
+fn service_status(ip: &str) -> LoadBalancerStatus {
+    LoadBalancerStatus {
+        ingress: Some(vec![LoadBalancerIngress {
+            ip: Some(ip.to_owned()),
+            ..Default::default()
+        }]),
+    }
+}
+
+fn ensure(state: &mut State, key: &str, status: serde_json::Value) -> Result<(), ProviderError> {
+    if state.balancers.contains_key(key) {
+        return Err(ProviderError::permanent(format!(
+            "load balancer {key} already exists"
+        )));
+    }
+    state.create(key, status);
+    Ok(())
+}
+
+fn update(state: &mut State, key: &str, status: serde_json::Value) -> Result<(), ProviderError> {
+    match state.balancers.get_mut(key) {
+        Some(balancer) => {
+            balancer.status = status;
+            Ok(())
+        }
+        None => Err(ProviderError::not_found(format!(
+            "load balancer {key} does not exist"
+        ))),
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> Result<T, ProviderError> {
+    serde_json::from_value(value.clone())
+        .map_err(|e| ProviderError::permanent(format!("corrupt fake state: {e}")))
+}
+
+/// "Garbage" is modelled as a status no cloud would return: the host must refuse it.
+fn garbage_or<T>(
+    result: Result<Option<T>, ProviderError>,
+    garbage: impl FnOnce() -> T,
+) -> Result<T, ProviderError> {
+    result.map(|r| r.unwrap_or_else(garbage))
+}
+
+impl MultiClusterIngressLoadBalancer for FakeProvider {
+    fn get(
+        &self,
+        mci: &MultiClusterIngress,
+    ) -> Result<Option<IngressLoadBalancerStatus>, ProviderError> {
+        let r = self.call(Kind::Mci, "get", &mci.metadata, |state, key| {
+            state
+                .balancers
+                .get(key)
+                .map(|b| decode(&b.status))
+                .transpose()
+        });
+        garbage_or(r, || Some(ingress_status("not-an-ip")))
+    }
+
+    fn ensure(
+        &self,
+        mci: &MultiClusterIngress,
+    ) -> Result<IngressLoadBalancerStatus, ProviderError> {
+        let r = self.call(Kind::Mci, "ensure", &mci.metadata, |state, key| {
+            let status = ingress_status(ENSURED_IP);
+            ensure(state, key, json!(status))?;
+            Ok(status)
+        });
+        garbage_or(r, || ingress_status("999.1.2.3"))
+    }
+
+    fn update(
+        &self,
+        mci: &MultiClusterIngress,
+    ) -> Result<IngressLoadBalancerStatus, ProviderError> {
+        let r = self.call(Kind::Mci, "update", &mci.metadata, |state, key| {
+            let status = ingress_status(UPDATED_IP);
+            update(state, key, json!(status))?;
+            Ok(status)
+        });
+        garbage_or(r, || ingress_status("999.1.2.3"))
+    }
+
+    fn ensure_deleted(&self, mci: &MultiClusterIngress) -> Result<(), ProviderError> {
+        let r = self.call(Kind::Mci, "ensure_deleted", &mci.metadata, |state, key| {
+            state.delete(key);
+            Ok(())
+        });
+        garbage_or(r, || ())
+    }
+}
+
+impl MultiClusterServiceLoadBalancer for FakeProvider {
+    fn get(&self, mcs: &MultiClusterService) -> Result<Option<LoadBalancerStatus>, ProviderError> {
+        let r = self.call(Kind::Mcs, "get", &mcs.metadata, |state, key| {
+            state
+                .balancers
+                .get(key)
+                .map(|b| decode(&b.status))
+                .transpose()
+        });
+        garbage_or(r, || Some(service_status("not-an-ip")))
+    }
+
+    fn ensure(&self, mcs: &MultiClusterService) -> Result<LoadBalancerStatus, ProviderError> {
+        let r = self.call(Kind::Mcs, "ensure", &mcs.metadata, |state, key| {
+            let status = service_status(ENSURED_IP);
+            ensure(state, key, json!(status))?;
+            Ok(status)
+        });
+        garbage_or(r, || service_status("999.1.2.3"))
+    }
+
+    fn update(&self, mcs: &MultiClusterService) -> Result<LoadBalancerStatus, ProviderError> {
+        let r = self.call(Kind::Mcs, "update", &mcs.metadata, |state, key| {
+            let status = service_status(UPDATED_IP);
+            update(state, key, json!(status))?;
+            Ok(status)
+        });
+        garbage_or(r, || service_status("999.1.2.3"))
+    }
+
+    fn ensure_deleted(&self, mcs: &MultiClusterService) -> Result<(), ProviderError> {
+        let r = self.call(Kind::Mcs, "ensure_deleted", &mcs.metadata, |state, key| {
+            state.delete(key);
+            Ok(())
+        });
+        garbage_or(r, || ())
+    }
+}
+
+impl Provider for FakeProvider {
+    fn multicluster_ingress(&self) -> Option<&dyn MultiClusterIngressLoadBalancer> {
+        self.config
+            .offers(Capability::MultiClusterIngress)
+            .then_some(self as &dyn MultiClusterIngressLoadBalancer)
+    }
+
+    fn multicluster_service(&self) -> Option<&dyn MultiClusterServiceLoadBalancer> {
+        self.config
+            .offers(Capability::MultiClusterService)
+            .then_some(self as &dyn MultiClusterServiceLoadBalancer)
+    }
+}
+
+mcp_interface::export_provider!(name: NAME, factory: FakeProvider::from_cloud_config);

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Builds kube-apiserver and etcd from their Go modules at the versions pinned in
+# hack/testenv/{kube-apiserver,etcd}/go.mod, into a cache outside the repository clone, and
+# prints the directory holding both binaries. A second run with the same pins is a no-op.
+#
+#   MCP_TESTENV_CACHE   cache root (default: ${XDG_CACHE_HOME:-$HOME/.cache}/multicluster-cloud-provider)
+#
+# No registry ships these binaries and these machines have no container engine, so they are
+# compiled here: a fresh machine's first build takes about a quarter of an hour on 2 cores
+# (see docs/testenv.md); later runs only check the versions.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cache_root=${MCP_TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/multicluster-cloud-provider}
+
+die() {
+  printf 'testenv build: %s\n' "$*" >&2
+  exit 1
+}
+
+command -v go >/dev/null 2>&1 ||
+  die "the Go toolchain is not on PATH. kube-apiserver and etcd are built from their Go modules; install Go >= 1.26 (https://go.dev/doc/install) and run this again."
+
+pinned() { # module go.mod -> version
+  awk -v m="$1" '$1 == m && $2 ~ /^v/ { print $2; exit } $1 == "require" && $2 == m { print $3; exit }' "$2"
+}
+k8s_version=$(pinned k8s.io/kubernetes "$here/kube-apiserver/go.mod")
+etcd_version=$(pinned go.etcd.io/etcd/server/v3 "$here/etcd/go.mod")
+[[ -n "$k8s_version" && -n "$etcd_version" ]] || die "could not read the pinned versions from $here/*/go.mod"
+
+# The directory name carries both versions and a hash of the pins, so changing a pin (or go.sum)
+# builds into a new directory and an old cache is never mistaken for the new one.
+pin_hash=$(cat "$here"/kube-apiserver/go.{mod,sum} "$here"/etcd/go.{mod,sum} | sha256sum | cut -c1-12)
+out="$cache_root/testenv/k8s-$k8s_version-etcd-$etcd_version-$pin_hash"
+mkdir -p "$out"
+
+have_version() { # binary expected-substring
+  [[ -x "$1" ]] && "$1" --version 2>/dev/null | grep -qF -- "$2"
+}
+
+build() { # dir package output ldflags
+  local dir=$1 pkg=$2 dest=$3 ldflags=$4 log
+  log=$(mktemp)
+  printf 'testenv build: building %s (first time on this machine; this takes several minutes)\n' "$(basename "$dest")" >&2
+  if ! (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "$ldflags" -o "$dest.tmp" "$pkg") >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    if grep -qiE 'dial tcp|proxy|no such host|connection refused|i/o timeout|TLS handshake' "$log"; then
+      die "downloading Go modules for $pkg failed (see above). Check that the Go module proxy (GOPROXY=$(go env GOPROXY)) is reachable, then run this again."
+    fi
+    die "go build $pkg failed (see above; full log: $log)."
+  fi
+  rm -f "$log"
+  mv -f "$dest.tmp" "$dest"
+}
+
+start=$(date +%s)
+if ! have_version "$out/etcd" "etcd Version: ${etcd_version#v}"; then
+  build "$here/etcd" go.etcd.io/etcd/server/v3 "$out/etcd" "-s -w"
+  have_version "$out/etcd" "etcd Version: ${etcd_version#v}" || die "the built etcd does not report version $etcd_version"
+fi
+if ! have_version "$out/kube-apiserver" "Kubernetes $k8s_version"; then
+  minor=${k8s_version#v1.}
+  minor=${minor%%.*}
+  build "$here/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver "$out/kube-apiserver" \
+    "-s -w -X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
+  have_version "$out/kube-apiserver" "Kubernetes $k8s_version" || die "the built kube-apiserver does not report version $k8s_version"
+fi
+took=$(($(date +%s) - start))
+[[ $took -lt 5 ]] || printf 'testenv build: done in %ss\n' "$took" >&2
+echo "$out"

@@ -1,0 +1,148 @@
+//! Errors a provider returns, with a kind that tells the host how to react.
+
+use std::fmt;
+
+use crate::abi::{FfiError, error_code};
+
+/// How the host should treat a failed provider call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Transient (a cloud API timeout, throttling): the host retries with backoff.
+    Retryable,
+    /// Retrying the same object will not help until it changes (an invalid spec, a quota).
+    /// The host still retries, at its slowest backoff, and reports the error on the object.
+    Permanent,
+    /// The load balancer or a cloud resource it needs does not exist.
+    NotFound,
+    /// The provider panicked. Set by the SDK, never by a vendor.
+    Panicked,
+    /// The provider does not implement this capability or method. Set by the SDK or the host.
+    NotSupported,
+    /// The provider could not decode the object the host sent. Set by the SDK.
+    InvalidInput,
+}
+
+impl ErrorKind {
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            ErrorKind::Retryable => error_code::RETRYABLE,
+            ErrorKind::Permanent => error_code::PERMANENT,
+            ErrorKind::NotFound => error_code::NOT_FOUND,
+            ErrorKind::Panicked => error_code::PANICKED,
+            ErrorKind::NotSupported => error_code::NOT_SUPPORTED,
+            ErrorKind::InvalidInput => error_code::INVALID_INPUT,
+        }
+    }
+
+    /// The kind of a wire code. Codes this version does not know (from a newer library) are
+    /// permanent: the safe reading of an error we cannot classify.
+    pub fn from_code(code: u8) -> ErrorKind {
+        match code {
+            error_code::RETRYABLE => ErrorKind::Retryable,
+            error_code::NOT_FOUND => ErrorKind::NotFound,
+            error_code::PANICKED => ErrorKind::Panicked,
+            error_code::NOT_SUPPORTED => ErrorKind::NotSupported,
+            error_code::INVALID_INPUT => ErrorKind::InvalidInput,
+            _ => ErrorKind::Permanent,
+        }
+    }
+
+    /// A short lower-case name, for logs and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Retryable => "retryable",
+            ErrorKind::Permanent => "permanent",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Panicked => "panicked",
+            ErrorKind::NotSupported => "not_supported",
+            ErrorKind::InvalidInput => "invalid_input",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error from a provider: a kind and a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ProviderError {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl ProviderError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ProviderError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// A transient failure: the host retries with backoff.
+    pub fn retryable(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Retryable, message)
+    }
+
+    /// A failure that retrying the same input will not fix.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Permanent, message)
+    }
+
+    /// The load balancer (or something it needs) does not exist.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub(crate) fn into_ffi(self) -> FfiError {
+        FfiError {
+            kind: self.kind.code(),
+            message: self.message.into(),
+        }
+    }
+
+    /// The error a library sent across the boundary.
+    pub fn from_ffi(error: FfiError) -> Self {
+        ProviderError {
+            kind: ErrorKind::from_code(error.kind),
+            message: error.message.into_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_survive_the_wire() {
+        for kind in [
+            ErrorKind::Retryable,
+            ErrorKind::Permanent,
+            ErrorKind::NotFound,
+            ErrorKind::Panicked,
+            ErrorKind::NotSupported,
+            ErrorKind::InvalidInput,
+        ] {
+            let err = ProviderError::new(kind, "boom");
+            assert_eq!(ProviderError::from_ffi(err.clone().into_ffi()), err);
+        }
+    }
+
+    #[test]
+    fn unknown_codes_read_as_permanent() {
+        assert_eq!(ErrorKind::from_code(200), ErrorKind::Permanent);
+    }
+}

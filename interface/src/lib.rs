@@ -1,0 +1,41 @@
+//! The provider contract of the Karmada multicluster cloud provider.
+//!
+//! - [`abi`]: the abi_stable root module every provider library exports, and the interface
+//!   version (the binary contract; only the loader and the export macro touch it).
+//! - [`sdk`]: the safe traits a vendor implements, and [`export_provider!`] to export them.
+//! - [`api`]: the Karmada v1.16 API types both sides share (wire-compatible with the CRDs).
+//! - [`ProviderError`] / [`ErrorKind`]: errors with a kind that tells the host how to react.
+//!
+//! A vendor writes no `unsafe` and no abi_stable code: see the [`sdk`] module.
+
+pub mod abi;
+pub mod api;
+mod error;
+mod export;
+mod log_bridge;
+pub mod sdk;
+
+pub use abi::INTERFACE_VERSION;
+pub use error::{ErrorKind, ProviderError};
+/// The k8s-openapi version this interface is built with (statuses are its types).
+pub use k8s_openapi;
+
+/// Everything a provider implementation needs.
+pub mod prelude {
+    pub use crate::api::networking::{MultiClusterIngress, MultiClusterService};
+    pub use crate::error::{ErrorKind, ProviderError};
+    pub use crate::sdk::{
+        MultiClusterIngressLoadBalancer, MultiClusterServiceLoadBalancer, Provider,
+    };
+    pub use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus};
+    pub use k8s_openapi::api::networking::v1::{
+        IngressLoadBalancerIngress, IngressLoadBalancerStatus,
+    };
+}
+
+/// Support for `export_provider!`; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::export::{lib_header, load_root_module, root_module};
+    pub use abi_stable::library::{LibHeader, RootModuleResult};
+}

@@ -1,0 +1,453 @@
+//! The safe, async handle to one provider instance.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use abi_stable::std_types::{RResult, RStr, RString};
+use k8s_openapi::api::core::v1::LoadBalancerStatus;
+use k8s_openapi::api::networking::v1::IngressLoadBalancerStatus;
+use mcp_interface::ProviderError;
+use mcp_interface::abi::{Capabilities, FfiError, GetResult, InstanceId};
+use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+
+use crate::error::CallError;
+use crate::library::{Library, LibraryInfo};
+
+/// How many calls may be in flight at once per provider. A call that hangs past its timeout
+/// keeps its blocking thread (a thread cannot be cancelled) and its slot until it returns, so
+/// this also bounds how many threads a hanging provider can hold.
+pub const MAX_IN_FLIGHT: usize = 64;
+
+/// A provider method, for errors, logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    MciGet,
+    MciEnsure,
+    MciUpdate,
+    MciEnsureDeleted,
+    McsGet,
+    McsEnsure,
+    McsUpdate,
+    McsEnsureDeleted,
+}
+
+impl Method {
+    pub const ALL: [Method; 8] = [
+        Method::MciGet,
+        Method::MciEnsure,
+        Method::MciUpdate,
+        Method::MciEnsureDeleted,
+        Method::McsGet,
+        Method::McsEnsure,
+        Method::McsUpdate,
+        Method::McsEnsureDeleted,
+    ];
+
+    /// A stable name, used as the metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::MciGet => "multiclusteringress_get",
+            Method::MciEnsure => "multiclusteringress_ensure",
+            Method::MciUpdate => "multiclusteringress_update",
+            Method::MciEnsureDeleted => "multiclusteringress_ensure_deleted",
+            Method::McsGet => "multiclusterservice_get",
+            Method::McsEnsure => "multiclusterservice_ensure",
+            Method::McsUpdate => "multiclusterservice_update",
+            Method::McsEnsureDeleted => "multiclusterservice_ensure_deleted",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The outcome of one call, as reported to a [`CallObserver`].
+#[derive(Debug, Clone, Copy)]
+pub enum CallOutcome {
+    Ok,
+    /// Failed; the label is [`CallError::label`].
+    Err(&'static str),
+}
+
+/// Receives every call's method, duration and outcome (the controller records metrics with it).
+pub type CallObserver = Arc<dyn Fn(Method, Duration, CallOutcome) + Send + Sync>;
+
+type RawMethod = extern "C" fn(InstanceId, RStr<'_>) -> RResult<RString, FfiError>;
+
+struct Inner {
+    library: Library,
+    instance: InstanceId,
+    capabilities: Capabilities,
+    timeout: Duration,
+    in_flight: Arc<Semaphore>,
+    observer: Option<CallObserver>,
+}
+
+/// A provider instance. Clone it freely: clones share the instance.
+#[derive(Clone)]
+pub struct Provider {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Provider")
+            .field("name", &self.name())
+            .field("instance", &self.inner.instance)
+            .field("timeout", &self.inner.timeout)
+            .finish()
+    }
+}
+
+impl Provider {
+    pub(crate) fn new(library: Library, instance: InstanceId, capabilities: Capabilities) -> Self {
+        Provider {
+            inner: Arc::new(Inner {
+                library,
+                instance,
+                capabilities,
+                timeout: crate::DEFAULT_CALL_TIMEOUT,
+                in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+                observer: None,
+            }),
+        }
+    }
+
+    fn rebuild(&self, f: impl FnOnce(&mut Inner)) -> Self {
+        let mut inner = Inner {
+            library: self.inner.library,
+            instance: self.inner.instance,
+            capabilities: self.inner.capabilities,
+            timeout: self.inner.timeout,
+            in_flight: self.inner.in_flight.clone(),
+            observer: self.inner.observer.clone(),
+        };
+        f(&mut inner);
+        Provider {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The same instance with another per-call timeout.
+    pub fn with_call_timeout(&self, timeout: Duration) -> Self {
+        self.rebuild(|i| i.timeout = timeout)
+    }
+
+    /// The same instance, reporting every call to `observer`.
+    pub fn with_observer(&self, observer: CallObserver) -> Self {
+        self.rebuild(|i| i.observer = Some(observer))
+    }
+
+    pub fn name(&self) -> &'static str {
+        &self.inner.library.info().name
+    }
+
+    pub fn info(&self) -> &'static LibraryInfo {
+        self.inner.library.info()
+    }
+
+    pub fn call_timeout(&self) -> Duration {
+        self.inner.timeout
+    }
+
+    fn methods(&self, methods: [Option<RawMethod>; 4]) -> bool {
+        methods.iter().all(Option::is_some)
+    }
+
+    /// Whether the provider offers MultiClusterIngress load balancers (the instance says so and
+    /// the library has all four methods).
+    pub fn supports_multicluster_ingress(&self) -> bool {
+        let m = self.inner.library.module();
+        self.inner
+            .capabilities
+            .has(Capabilities::MULTICLUSTER_INGRESS)
+            && self.methods([
+                m.mci_get(),
+                m.mci_ensure(),
+                m.mci_update(),
+                m.mci_ensure_deleted(),
+            ])
+    }
+
+    /// Whether the provider offers MultiClusterService load balancers.
+    pub fn supports_multicluster_service(&self) -> bool {
+        let m = self.inner.library.module();
+        self.inner
+            .capabilities
+            .has(Capabilities::MULTICLUSTER_SERVICE)
+            && self.methods([
+                m.mcs_get(),
+                m.mcs_ensure(),
+                m.mcs_update(),
+                m.mcs_ensure_deleted(),
+            ])
+    }
+
+    fn raw(&self, method: Method) -> Option<RawMethod> {
+        let m = self.inner.library.module();
+        let (capability, f) = match method {
+            Method::MciGet => (Capabilities::MULTICLUSTER_INGRESS, m.mci_get()),
+            Method::MciEnsure => (Capabilities::MULTICLUSTER_INGRESS, m.mci_ensure()),
+            Method::MciUpdate => (Capabilities::MULTICLUSTER_INGRESS, m.mci_update()),
+            Method::MciEnsureDeleted => {
+                (Capabilities::MULTICLUSTER_INGRESS, m.mci_ensure_deleted())
+            }
+            Method::McsGet => (Capabilities::MULTICLUSTER_SERVICE, m.mcs_get()),
+            Method::McsEnsure => (Capabilities::MULTICLUSTER_SERVICE, m.mcs_ensure()),
+            Method::McsUpdate => (Capabilities::MULTICLUSTER_SERVICE, m.mcs_update()),
+            Method::McsEnsureDeleted => {
+                (Capabilities::MULTICLUSTER_SERVICE, m.mcs_ensure_deleted())
+            }
+        };
+        if self.inner.capabilities.has(capability) {
+            f
+        } else {
+            None
+        }
+    }
+
+    /// Calls `method` with `object`, on a blocking thread, bounded by the call timeout.
+    async fn call<I: Serialize, O: DeserializeOwned>(
+        &self,
+        method: Method,
+        object: &I,
+    ) -> Result<O, CallError> {
+        let started = Instant::now();
+        let result = self.call_inner(method, object).await;
+        if let Some(observer) = &self.inner.observer {
+            let outcome = match &result {
+                Ok(_) => CallOutcome::Ok,
+                Err(e) => CallOutcome::Err(e.label()),
+            };
+            observer(method, started.elapsed(), outcome);
+        }
+        result
+    }
+
+    async fn call_inner<I: Serialize, O: DeserializeOwned>(
+        &self,
+        method: Method,
+        object: &I,
+    ) -> Result<O, CallError> {
+        let provider = self.name().to_owned();
+        let Some(raw) = self.raw(method) else {
+            return Err(CallError::NotSupported { provider, method });
+        };
+        let input = serde_json::to_string(object).map_err(|e| CallError::Encode {
+            provider: provider.clone(),
+            method,
+            detail: e.to_string(),
+        })?;
+        let timeout = self.inner.timeout;
+        let instance = self.inner.instance;
+        let span = tracing::Span::current();
+        let outcome = tokio::time::timeout(timeout, async {
+            // Closed never happens: the semaphore lives as long as the handle.
+            let permit = self.inner.in_flight.clone().acquire_owned().await.ok();
+            tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                let _entered = span.enter();
+                raw(instance, RStr::from_str(&input))
+            })
+            .await
+        })
+        .await;
+        let output = match outcome {
+            Err(_elapsed) => {
+                return Err(CallError::Timeout {
+                    provider,
+                    method,
+                    timeout,
+                });
+            }
+            // The SDK catches panics, so the blocking task itself cannot panic; a join error
+            // means the runtime is shutting down.
+            Ok(Err(join)) => {
+                return Err(CallError::Provider {
+                    provider,
+                    method,
+                    error: ProviderError::retryable(format!("the call was abandoned: {join}")),
+                });
+            }
+            Ok(Ok(RResult::RErr(error))) => {
+                return Err(CallError::Provider {
+                    provider,
+                    method,
+                    error: ProviderError::from_ffi(error),
+                });
+            }
+            Ok(Ok(RResult::ROk(output))) => output,
+        };
+        serde_json::from_str(output.as_str()).map_err(|e| CallError::InvalidResponse {
+            provider,
+            method,
+            detail: format!("{e} in {:?}", truncate(output.as_str(), 200)),
+        })
+    }
+
+    async fn call_status<I: Serialize, O: DeserializeOwned + ValidStatus>(
+        &self,
+        method: Method,
+        object: &I,
+    ) -> Result<O, CallError> {
+        let status: O = self.call(method, object).await?;
+        status
+            .validate()
+            .map_err(|detail| CallError::InvalidResponse {
+                provider: self.name().to_owned(),
+                method,
+                detail,
+            })?;
+        Ok(status)
+    }
+
+    /// The MultiClusterIngress balancer's status, or `None` when it does not exist.
+    pub async fn mci_get(
+        &self,
+        mci: &MultiClusterIngress,
+    ) -> Result<Option<IngressLoadBalancerStatus>, CallError> {
+        let r: GetResult<IngressLoadBalancerStatus> = self.call_status(Method::MciGet, mci).await?;
+        Ok(r.exists.then(|| r.status.unwrap_or_default()))
+    }
+
+    pub async fn mci_ensure(
+        &self,
+        mci: &MultiClusterIngress,
+    ) -> Result<IngressLoadBalancerStatus, CallError> {
+        self.call_status(Method::MciEnsure, mci).await
+    }
+
+    pub async fn mci_update(
+        &self,
+        mci: &MultiClusterIngress,
+    ) -> Result<IngressLoadBalancerStatus, CallError> {
+        self.call_status(Method::MciUpdate, mci).await
+    }
+
+    pub async fn mci_ensure_deleted(&self, mci: &MultiClusterIngress) -> Result<(), CallError> {
+        let _: serde_json::Value = self.call(Method::MciEnsureDeleted, mci).await?;
+        Ok(())
+    }
+
+    /// The MultiClusterService balancer's status, or `None` when it does not exist.
+    pub async fn mcs_get(
+        &self,
+        mcs: &MultiClusterService,
+    ) -> Result<Option<LoadBalancerStatus>, CallError> {
+        let r: GetResult<LoadBalancerStatus> = self.call_status(Method::McsGet, mcs).await?;
+        Ok(r.exists.then(|| r.status.unwrap_or_default()))
+    }
+
+    pub async fn mcs_ensure(
+        &self,
+        mcs: &MultiClusterService,
+    ) -> Result<LoadBalancerStatus, CallError> {
+        self.call_status(Method::McsEnsure, mcs).await
+    }
+
+    pub async fn mcs_update(
+        &self,
+        mcs: &MultiClusterService,
+    ) -> Result<LoadBalancerStatus, CallError> {
+        self.call_status(Method::McsUpdate, mcs).await
+    }
+
+    pub async fn mcs_ensure_deleted(&self, mcs: &MultiClusterService) -> Result<(), CallError> {
+        let _: serde_json::Value = self.call(Method::McsEnsureDeleted, mcs).await?;
+        Ok(())
+    }
+}
+
+/// Checks a provider's status before the controller writes it into an object: addresses must
+/// parse, hostnames must be DNS names and port protocols known, so a misbehaving provider cannot
+/// put garbage into the Karmada API.
+trait ValidStatus {
+    fn validate(&self) -> Result<(), String>;
+}
+
+impl<S: ValidStatus> ValidStatus for GetResult<S> {
+    fn validate(&self) -> Result<(), String> {
+        self.status.as_ref().map_or(Ok(()), ValidStatus::validate)
+    }
+}
+
+impl ValidStatus for IngressLoadBalancerStatus {
+    fn validate(&self) -> Result<(), String> {
+        for (i, ingress) in self.ingress.iter().flatten().enumerate() {
+            validate_ingress(i, ingress.ip.as_deref(), ingress.hostname.as_deref())?;
+            for (j, port) in ingress.ports.iter().flatten().enumerate() {
+                validate_protocol(i, j, &port.protocol)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ValidStatus for LoadBalancerStatus {
+    fn validate(&self) -> Result<(), String> {
+        for (i, ingress) in self.ingress.iter().flatten().enumerate() {
+            validate_ingress(i, ingress.ip.as_deref(), ingress.hostname.as_deref())?;
+            if let Some(mode) = ingress.ip_mode.as_deref()
+                && !matches!(mode, "VIP" | "Proxy")
+            {
+                return Err(format!(
+                    "ingress[{i}].ipMode {mode:?} is neither VIP nor Proxy"
+                ));
+            }
+            for (j, port) in ingress.ports.iter().flatten().enumerate() {
+                validate_protocol(i, j, &port.protocol)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn validate_ingress(i: usize, ip: Option<&str>, hostname: Option<&str>) -> Result<(), String> {
+    if let Some(ip) = ip
+        && ip.parse::<std::net::IpAddr>().is_err()
+    {
+        return Err(format!("ingress[{i}].ip {ip:?} is not an IP address"));
+    }
+    if let Some(host) = hostname {
+        let valid = !host.is_empty()
+            && host.len() <= 253
+            && host.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            });
+        if !valid {
+            return Err(format!("ingress[{i}].hostname {host:?} is not a DNS name"));
+        }
+    }
+    if ip.is_none() && hostname.is_none() {
+        return Err(format!("ingress[{i}] has neither an ip nor a hostname"));
+    }
+    Ok(())
+}
+
+fn validate_protocol(i: usize, j: usize, protocol: &str) -> Result<(), String> {
+    if matches!(protocol, "TCP" | "UDP" | "SCTP") {
+        Ok(())
+    } else {
+        Err(format!(
+            "ingress[{i}].ports[{j}].protocol {protocol:?} is not TCP, UDP or SCTP"
+        ))
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}

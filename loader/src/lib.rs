@@ -1,0 +1,56 @@
+//! Finds, checks and loads multicluster cloud provider libraries.
+//!
+//! ```text
+//! --cloud-provider=NAME  ->  search path  ->  libmcp_provider_NAME.so  ->  header + interface
+//! version + layout check  ->  name check  ->  factory(--cloud-config)  ->  Provider handle
+//! ```
+//!
+//! Every way this can fail is one [`LoadError`] whose `Display` is a single paragraph an operator
+//! can act on. The returned [`Provider`] is a cheap-to-clone handle whose calls are `async`, run
+//! on blocking threads with a timeout, and never panic or abort the host.
+//!
+//! Libraries are never unloaded. Each library is opened through its own header, so several
+//! different provider libraries can be loaded in one process.
+
+mod error;
+mod handle;
+mod host_log;
+mod library;
+mod search;
+
+pub use error::{CallError, LoadError};
+pub use handle::{CallObserver, CallOutcome, Method, Provider};
+pub use library::{Library, LibraryInfo};
+pub use search::{
+    DEFAULT_PROVIDER_DIR, PROVIDER_DIR_ENV, SearchDir, SearchPath, available_providers,
+    library_file_name,
+};
+
+use std::path::Path;
+use std::time::Duration;
+
+/// The default bound on one provider call.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Resolves `name_or_path` on `search`, opens and checks the library, verifies the provider's
+/// name and runs its factory with `cloud_config`.
+///
+/// `name_or_path` is a provider name (`fake`) or, when it contains a `/`, a path to a library
+/// (then the name check is skipped).
+pub fn load(
+    name_or_path: &str,
+    search: &SearchPath,
+    cloud_config: Option<&[u8]>,
+) -> Result<Provider, LoadError> {
+    let path = search.resolve(name_or_path)?;
+    let library = Library::open(&path)?;
+    if !search::is_path(name_or_path) {
+        library.expect_name(name_or_path)?;
+    }
+    library.create(cloud_config)
+}
+
+/// Opens and checks the library at `path` without creating a provider (for `inspect`).
+pub fn open(path: &Path) -> Result<Library, LoadError> {
+    Library::open(path)
+}

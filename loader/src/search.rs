@@ -1,0 +1,231 @@
+//! Where provider libraries are looked for, and what they are called.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::error::LoadError;
+
+/// Environment variable with extra provider directories (`:`-separated), searched after the
+/// `--provider-dir` flags.
+pub const PROVIDER_DIR_ENV: &str = "MULTICLUSTER_PROVIDER_DIR";
+
+/// Searched last; where the container image installs its providers.
+pub const DEFAULT_PROVIDER_DIR: &str = "/usr/local/lib/multicluster-provider";
+
+const PREFIX: &str = "libmcp_provider_";
+const SUFFIX: &str = ".so";
+
+/// The file a provider named `name` is expected in: `libmcp_provider_<name>.so`, with `-`
+/// written as `_` (what Cargo names a `cdylib` whose `[lib] name` is `mcp_provider_<name>`).
+pub fn library_file_name(name: &str) -> String {
+    format!("{PREFIX}{}{SUFFIX}", name.replace('-', "_"))
+}
+
+pub(crate) fn is_path(spec: &str) -> bool {
+    spec.contains('/')
+}
+
+/// Where a search directory came from, for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirSource {
+    Flag,
+    Env,
+    Default,
+}
+
+impl fmt::Display for DirSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DirSource::Flag => "--provider-dir",
+            DirSource::Env => PROVIDER_DIR_ENV,
+            DirSource::Default => "default",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchDir {
+    pub path: PathBuf,
+    pub source: DirSource,
+}
+
+/// The ordered list of directories searched for a provider.
+#[derive(Debug, Clone, Default)]
+pub struct SearchPath {
+    pub dirs: Vec<SearchDir>,
+}
+
+impl SearchPath {
+    /// `--provider-dir` flags first, then `$MULTICLUSTER_PROVIDER_DIR`, then the default directory.
+    pub fn new(flag_dirs: &[PathBuf]) -> Self {
+        Self::with_env(flag_dirs, std::env::var_os(PROVIDER_DIR_ENV).as_deref())
+    }
+
+    /// Like [`SearchPath::new`] with the environment variable's value given.
+    pub fn with_env(flag_dirs: &[PathBuf], env: Option<&std::ffi::OsStr>) -> Self {
+        let mut dirs: Vec<SearchDir> = flag_dirs
+            .iter()
+            .map(|p| SearchDir {
+                path: p.clone(),
+                source: DirSource::Flag,
+            })
+            .collect();
+        if let Some(env) = env {
+            dirs.extend(
+                std::env::split_paths(env)
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map(|p| SearchDir {
+                        path: p,
+                        source: DirSource::Env,
+                    }),
+            );
+        }
+        dirs.push(SearchDir {
+            path: PathBuf::from(DEFAULT_PROVIDER_DIR),
+            source: DirSource::Default,
+        });
+        SearchPath { dirs }
+    }
+
+    /// Only the given directories (no environment, no default): for tests and tools.
+    pub fn only(dirs: &[PathBuf]) -> Self {
+        SearchPath {
+            dirs: dirs
+                .iter()
+                .map(|p| SearchDir {
+                    path: p.clone(),
+                    source: DirSource::Flag,
+                })
+                .collect(),
+        }
+    }
+
+    /// The library for `name_or_path`: a path is taken as it is, a name is looked up in order.
+    pub fn resolve(&self, name_or_path: &str) -> Result<PathBuf, LoadError> {
+        if is_path(name_or_path) {
+            let path = PathBuf::from(name_or_path);
+            return if path.is_file() {
+                Ok(path)
+            } else {
+                Err(LoadError::NoSuchFile { path })
+            };
+        }
+        if name_or_path.is_empty() {
+            return Err(LoadError::NoProviderName);
+        }
+        let file = library_file_name(name_or_path);
+        for dir in &self.dirs {
+            let candidate = dir.path.join(&file);
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
+        Err(LoadError::NotFound {
+            name: name_or_path.to_owned(),
+            file,
+            searched: self.dirs.clone(),
+            available: available_providers(self),
+        })
+    }
+}
+
+/// Providers present on the search path, as `(name, path)`, first occurrence of each name.
+pub fn available_providers(search: &SearchPath) -> Vec<(String, PathBuf)> {
+    let mut found: Vec<(String, PathBuf)> = Vec::new();
+    for dir in &search.dirs {
+        let Ok(entries) = std::fs::read_dir(&dir.path) else {
+            continue;
+        };
+        let mut here: Vec<(String, PathBuf)> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let file = e.file_name().into_string().ok()?;
+                let name = file.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?.to_owned();
+                Some((name, e.path()))
+            })
+            .collect();
+        here.sort();
+        for (name, path) in here {
+            if !found.iter().any(|(n, _)| *n == name) {
+                found.push((name, path));
+            }
+        }
+    }
+    found
+}
+
+pub(crate) fn display_dirs(dirs: &[SearchDir]) -> String {
+    dirs.iter()
+        .map(|d| format!("{} ({})", d.path.display(), d.source))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(crate) fn display_available(available: &[(String, PathBuf)]) -> String {
+    if available.is_empty() {
+        "no provider libraries exist there".to_owned()
+    } else {
+        let list = available
+            .iter()
+            .map(|(n, p)| format!("{n} ({})", p.display()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("providers found there: {list}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_name_rule() {
+        assert_eq!(library_file_name("fake"), "libmcp_provider_fake.so");
+        assert_eq!(library_file_name("my-cloud"), "libmcp_provider_my_cloud.so");
+    }
+
+    #[test]
+    fn order_is_flags_env_default() {
+        let s = SearchPath::with_env(
+            &[PathBuf::from("/a"), PathBuf::from("/b")],
+            Some(std::ffi::OsStr::new("/c:/d")),
+        );
+        let paths: Vec<_> = s
+            .dirs
+            .iter()
+            .map(|d| d.path.to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(paths, ["/a", "/b", "/c", "/d", DEFAULT_PROVIDER_DIR]);
+    }
+
+    #[test]
+    fn resolves_first_match_and_lists_available_when_missing() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        std::fs::write(b.path().join("libmcp_provider_fake.so"), b"x").unwrap();
+        std::fs::write(a.path().join("libmcp_provider_other.so"), b"x").unwrap();
+        std::fs::write(a.path().join("unrelated.so"), b"x").unwrap();
+        let s = SearchPath::only(&[a.path().to_owned(), b.path().to_owned()]);
+        assert_eq!(
+            s.resolve("fake").unwrap(),
+            b.path().join("libmcp_provider_fake.so")
+        );
+        let err = s.resolve("missing").unwrap_err().to_string();
+        assert!(err.contains("libmcp_provider_missing.so"), "{err}");
+        assert!(err.contains(&a.path().display().to_string()), "{err}");
+        assert!(err.contains("fake (") && err.contains("other ("), "{err}");
+    }
+
+    #[test]
+    fn explicit_paths_are_taken_as_they_are() {
+        let a = tempfile::tempdir().unwrap();
+        let lib = a.path().join("custom.so");
+        std::fs::write(&lib, b"x").unwrap();
+        let s = SearchPath::only(&[]);
+        assert_eq!(s.resolve(lib.to_str().unwrap()).unwrap(), lib);
+        assert!(matches!(
+            s.resolve("/nonexistent/x.so"),
+            Err(LoadError::NoSuchFile { .. })
+        ));
+    }
+}

@@ -1,0 +1,327 @@
+//! Every provider method across the real boundary, against the real fake library.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use mcp_interface::ErrorKind;
+use mcp_interface::api::networking::{
+    MultiClusterIngress, MultiClusterService, MultiClusterServiceSpec,
+};
+use mcp_loader::{CallError, Provider, SearchPath};
+
+fn meta(ns: &str, name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: Some(ns.into()),
+        ..Default::default()
+    }
+}
+
+fn mci(ns: &str, name: &str) -> MultiClusterIngress {
+    MultiClusterIngress {
+        metadata: meta(ns, name),
+        ..Default::default()
+    }
+}
+
+fn mcs(ns: &str, name: &str) -> MultiClusterService {
+    MultiClusterService {
+        metadata: meta(ns, name),
+        spec: MultiClusterServiceSpec {
+            types: vec!["LoadBalancer".into()],
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn load(config: Option<&str>) -> Provider {
+    let search = SearchPath::only(&[common::fake_dir().to_owned()]);
+    mcp_loader::load("fake", &search, config.map(str::as_bytes)).expect("load the fake provider")
+}
+
+fn ip_of_ingress(s: &k8s_openapi::api::networking::v1::IngressLoadBalancerStatus) -> String {
+    s.ingress.as_ref().unwrap()[0].ip.clone().unwrap()
+}
+
+fn ip_of_service(s: &k8s_openapi::api::core::v1::LoadBalancerStatus) -> String {
+    s.ingress.as_ref().unwrap()[0].ip.clone().unwrap()
+}
+
+#[tokio::test]
+async fn multicluster_ingress_methods_behave_like_the_go_fake() {
+    let p = load(None);
+    assert_eq!(p.name(), "fake");
+    assert!(p.supports_multicluster_ingress());
+    let web = mci("default", "web");
+    assert_eq!(p.mci_get(&web).await.unwrap(), None);
+    let err = p.mci_update(&web).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert_eq!(ip_of_ingress(&p.mci_ensure(&web).await.unwrap()), "1.2.3.4");
+    let err = p.mci_ensure(&web).await.unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+    assert_eq!(
+        ip_of_ingress(&p.mci_get(&web).await.unwrap().unwrap()),
+        "1.2.3.4"
+    );
+    assert_eq!(ip_of_ingress(&p.mci_update(&web).await.unwrap()), "1.2.3.5");
+    assert_eq!(
+        ip_of_ingress(&p.mci_get(&web).await.unwrap().unwrap()),
+        "1.2.3.5"
+    );
+    p.mci_ensure_deleted(&web).await.unwrap();
+    p.mci_ensure_deleted(&web).await.unwrap();
+    assert_eq!(p.mci_get(&web).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn multicluster_service_methods_behave_like_the_go_fake() {
+    let p = load(None);
+    assert!(p.supports_multicluster_service());
+    let svc = mcs("team-a", "api");
+    assert_eq!(p.mcs_get(&svc).await.unwrap(), None);
+    assert_eq!(
+        p.mcs_update(&svc).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(ip_of_service(&p.mcs_ensure(&svc).await.unwrap()), "1.2.3.4");
+    assert!(p.mcs_ensure(&svc).await.is_err());
+    assert_eq!(ip_of_service(&p.mcs_update(&svc).await.unwrap()), "1.2.3.5");
+    assert_eq!(
+        ip_of_service(&p.mcs_get(&svc).await.unwrap().unwrap()),
+        "1.2.3.5"
+    );
+    p.mcs_ensure_deleted(&svc).await.unwrap();
+    assert_eq!(p.mcs_get(&svc).await.unwrap(), None);
+    // An MCI of the same name is a different balancer.
+    assert_eq!(p.mci_get(&mci("team-a", "api")).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn every_call_is_recorded_in_the_state_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let p = load(Some(&format!("stateFile: {}", state.display())));
+    let web = mci("default", "web");
+    p.mci_get(&web).await.unwrap();
+    p.mci_ensure(&web).await.unwrap();
+    p.mcs_ensure(&mcs("default", "web")).await.unwrap();
+    p.mci_ensure_deleted(&web).await.unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let calls: Vec<&str> = doc["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        calls,
+        ["mci_get", "mci_ensure", "mcs_ensure", "mci_ensure_deleted"]
+    );
+    assert_eq!(
+        doc["created"],
+        serde_json::json!(["mci/default/web", "mcs/default/web"])
+    );
+    assert_eq!(doc["deleted"], serde_json::json!(["mci/default/web"]));
+    assert!(doc["balancers"].get("mcs/default/web").is_some());
+    // A second instance (another controller process, as far as the fake knows) shares it.
+    let q = load(Some(&format!("stateFile: {}", state.display())));
+    assert!(q.mcs_get(&mcs("default", "web")).await.unwrap().is_some());
+}
+
+#[test]
+fn concurrent_calls_from_many_threads() {
+    let p = load(None);
+    let threads: Vec<_> = (0..16)
+        .map(|t| {
+            let p = p.clone();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    for i in 0..25 {
+                        let o = mci(&format!("ns-{t}"), &format!("obj-{i}"));
+                        assert_eq!(p.mci_get(&o).await.unwrap(), None);
+                        assert_eq!(ip_of_ingress(&p.mci_ensure(&o).await.unwrap()), "1.2.3.4");
+                        assert_eq!(ip_of_ingress(&p.mci_update(&o).await.unwrap()), "1.2.3.5");
+                        p.mci_ensure_deleted(&o).await.unwrap();
+                    }
+                });
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("no thread may panic");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_calls_from_many_tasks_on_one_object_set() {
+    let p = load(None);
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let p = p.clone();
+            tokio::spawn(async move { p.mcs_ensure(&mcs("shared", &format!("o{}", i % 50))).await })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        if t.await.unwrap().is_ok() {
+            ok += 1;
+        }
+    }
+    // Exactly one ensure per object wins; the others see "already exists".
+    assert_eq!(ok, 50);
+}
+
+#[tokio::test]
+async fn a_panicking_provider_is_contained() {
+    let p = load(Some(
+        "faults: [{method: mci_ensure, object: default/boom, action: panic}]",
+    ));
+    let err = p.mci_ensure(&mci("default", "boom")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Panicked, "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("injected panic in mci_ensure for default/boom"),
+        "{text}"
+    );
+    assert!(
+        text.contains("lib.rs:"),
+        "the panic location is reported: {text}"
+    );
+    // The host and the provider keep working, for this object and the others.
+    assert_eq!(
+        ip_of_ingress(&p.mci_ensure(&mci("default", "fine")).await.unwrap()),
+        "1.2.3.4"
+    );
+    let err = p.mci_ensure(&mci("default", "boom")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Panicked);
+}
+
+#[tokio::test]
+async fn injected_failures_keep_their_kind_and_stop_after_n_times() {
+    let p = load(Some(
+        "faults: [{method: mci_ensure, object: default/flaky, action: fail, times: 2, kind: retryable, message: cloud API throttled}]",
+    ));
+    let o = mci("default", "flaky");
+    for _ in 0..2 {
+        let err = p.mci_ensure(&o).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Retryable);
+        assert!(err.to_string().contains("cloud API throttled"), "{err}");
+    }
+    assert_eq!(ip_of_ingress(&p.mci_ensure(&o).await.unwrap()), "1.2.3.4");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_call_times_out_without_blocking_others() {
+    let p = load(Some(
+        "faults: [{method: mcs_, object: default/stuck, action: hang, hangMs: 3000}]",
+    ))
+    .with_call_timeout(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let stuck = {
+        let p = p.clone();
+        tokio::spawn(async move { p.mcs_ensure(&mcs("default", "stuck")).await })
+    };
+    // Others are served while the stuck call is in flight.
+    for i in 0..10 {
+        p.mcs_ensure(&mcs("default", &format!("ok-{i}")))
+            .await
+            .unwrap();
+    }
+    let err = stuck.await.unwrap().unwrap_err();
+    assert!(matches!(err, CallError::Timeout { .. }), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Retryable);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the timeout bounds the wait"
+    );
+}
+
+#[tokio::test]
+async fn garbage_statuses_are_refused() {
+    let p = load(Some(
+        "faults: [{method: mci_ensure, action: garbage}, {method: mcs_get, action: garbage}]",
+    ));
+    let err = p.mci_ensure(&mci("default", "g")).await.unwrap_err();
+    assert!(matches!(err, CallError::InvalidResponse { .. }), "{err}");
+    assert!(err.to_string().contains("is not an IP address"), "{err}");
+    let err = p.mcs_get(&mcs("default", "g")).await.unwrap_err();
+    assert!(matches!(err, CallError::InvalidResponse { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_missing_capability_is_not_supported_and_never_called() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let p = load(Some(&format!(
+        "capabilities: [multiclusteringress]\nstateFile: {}",
+        state.display()
+    )));
+    assert!(p.supports_multicluster_ingress());
+    assert!(!p.supports_multicluster_service());
+    let err = p.mcs_ensure(&mcs("default", "x")).await.unwrap_err();
+    assert!(matches!(err, CallError::NotSupported { .. }), "{err}");
+    assert_eq!(err.kind(), ErrorKind::NotSupported);
+    // The fake writes its state file on its first recorded call: none happened.
+    assert!(!state.exists(), "the provider was not called");
+    p.mci_get(&mci("default", "x")).await.unwrap();
+    assert!(state.exists(), "a supported call is recorded");
+}
+
+#[tokio::test]
+async fn calls_are_reported_to_the_observer() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let p = load(Some("faults: [{method: mci_update, action: fail}]")).with_observer(Arc::new(
+        move |method, _elapsed, outcome| {
+            sink.lock().unwrap().push(format!("{method}:{outcome:?}"));
+        },
+    ));
+    let o = mci("default", "observed");
+    p.mci_ensure(&o).await.unwrap();
+    p.mci_update(&o).await.unwrap_err();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            "multiclusteringress_ensure:Ok",
+            "multiclusteringress_update:Err(\"retryable\")"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn several_libraries_and_instances_in_one_process() {
+    let fake = load(None);
+    let other_instance = load(None);
+    let next = mcp_loader::load(
+        "next",
+        &SearchPath::only(&[common::fixtures_dir().to_owned()]),
+        None,
+    )
+    .expect("a second, different library loads beside the first");
+    assert_eq!(fake.name(), "fake");
+    assert_eq!(next.name(), "next");
+    assert_ne!(fake.info().path, next.info().path);
+    // Instances of one library are independent.
+    fake.mci_ensure(&mci("default", "mine")).await.unwrap();
+    assert_eq!(
+        other_instance
+            .mci_get(&mci("default", "mine"))
+            .await
+            .unwrap(),
+        None
+    );
+    // The fixture provider offers nothing, and says so.
+    assert!(!next.supports_multicluster_ingress());
+    assert!(matches!(
+        next.mci_get(&mci("default", "x")).await,
+        Err(CallError::NotSupported { .. })
+    ));
+}
