@@ -6,7 +6,7 @@
 #   MCP_TESTENV_CACHE   cache root (default: ${XDG_CACHE_HOME:-$HOME/.cache}/multicluster-cloud-provider)
 #
 # No registry ships these binaries and these machines have no container engine, so they are
-# compiled here: a fresh machine's first build takes about a quarter of an hour on 2 cores
+# compiled here: a fresh machine's first build took about 3.5 minutes on 2 cores
 # (see docs/testenv.md); later runs only check the versions.
 set -euo pipefail
 
