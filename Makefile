@@ -1,6 +1,26 @@
 # Makefile for the multicluster cloud provider. Cargo does the building; these targets are
 # shortcuts for people.
 
+# ---------------------------------------------------------------------------------------------
+# Build and test
+# ---------------------------------------------------------------------------------------------
+.PHONY: build test lint fmt bench
+build: ## Debug build of every crate (the controller and libmcp_provider_fake.so)
+	cargo build --workspace
+
+lint: ## cargo fmt --check and clippy with warnings as errors
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+test: testenv-binaries build lint ## Everything CI runs: control plane binaries, build, lint, all tests
+	MCP_TESTENV_BIN_DIR="$$(bash hack/testenv/build.sh)" cargo test --workspace
+
+fmt: ## Format the code
+	cargo fmt --all
+
+bench: ## Boundary micro-benchmark (cargo bench)
+	cargo bench -p mcp-loader --bench boundary
+
 .PHONY: help
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
