@@ -52,18 +52,29 @@ fn realistic_mci(name: &str) -> MultiClusterIngress {
 fn percentiles(mut samples: Vec<Duration>) -> String {
     samples.sort();
     let at = |p: f64| samples[((samples.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e6;
-    format!("p50 {:>7.2} µs   p90 {:>7.2} µs   p99 {:>7.2} µs", at(0.5), at(0.9), at(0.99))
+    format!(
+        "p50 {:>7.2} µs   p90 {:>7.2} µs   p99 {:>7.2} µs",
+        at(0.5),
+        at(0.9),
+        at(0.99)
+    )
 }
 
 fn build_release_fake() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned();
     let status = Command::new(env!("CARGO"))
         .args(["build", "--release", "-p", "mcp-fake-provider"])
         .current_dir(&root)
         .status()
         .unwrap();
     assert!(status.success());
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or(root.join("target")).join("release")
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or(root.join("target"))
+        .join("release")
 }
 
 fn main() {
@@ -76,7 +87,9 @@ fn main() {
     let names: Vec<String> = (0..ITERATIONS).map(|i| format!("web-{i}")).collect();
     let objects: Vec<MultiClusterIngress> = names.iter().map(|n| realistic_mci(n)).collect();
     let size = serde_json::to_vec(&objects[0]).unwrap().len();
-    println!("object: MultiClusterIngress with 3 rules and TLS, {size} bytes of JSON; {ITERATIONS} calls each");
+    println!(
+        "object: MultiClusterIngress with 3 rules and TLS, {size} bytes of JSON; {ITERATIONS} calls each"
+    );
 
     // In-process: the same provider, called directly.
     let in_process = mcp_provider_fake::FakeProvider::from_cloud_config(None).unwrap();
@@ -108,7 +121,11 @@ fn main() {
 
     // The controller's path: async handle, blocking thread, timeout.
     let provider = library.create(None).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let samples = rt.block_on(async {
         let mut samples = Vec::with_capacity(ITERATIONS);
         for mci in &objects {
