@@ -1,15 +1,11 @@
 //! `multicluster-provider`: the Karmada multicluster cloud provider controller manager, with
 //! the cloud provider loaded from a shared library at start-up.
 
-mod cli;
-mod inspect;
-mod telemetry;
-
 use std::process::ExitCode;
 
 use clap::Parser;
-
-use crate::cli::{Cli, Command};
+use multicluster_provider::cli::{Cli, Command};
+use multicluster_provider::{inspect, manager, telemetry, version_line};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -23,24 +19,36 @@ fn main() -> ExitCode {
             Ok(())
         }
         Some(Command::Inspect(args)) => inspect::run(&cli.provider, args),
-        None => Err(anyhow::anyhow!(
-            "no subcommand given: use `inspect` to check a provider library (the controllers are not part of this build yet)"
-        )),
+        None => {
+            let settings = match cli.settings() {
+                Ok(settings) => settings,
+                Err(errors) => {
+                    eprintln!("error: invalid flags:");
+                    for e in errors {
+                        eprintln!("  - {e}");
+                    }
+                    eprintln!("Run with --help for the flags and their defaults.");
+                    return ExitCode::from(2);
+                }
+            };
+            match tokio::runtime::Runtime::new() {
+                Ok(runtime) => {
+                    let result = runtime.block_on(manager::run(settings));
+                    // A provider call hung past its timeout keeps a blocking thread; do not let
+                    // it hold up the exit.
+                    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+                    result
+                }
+                Err(e) => Err(anyhow::anyhow!("cannot start the async runtime: {e}")),
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One paragraph, no backtrace: the loader's errors say what to do.
+            // One paragraph, no backtrace: the errors say what to do.
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
-}
-
-pub fn version_line() -> String {
-    format!(
-        "multicluster-provider {} (provider interface {})",
-        env!("CARGO_PKG_VERSION"),
-        mcp_interface::INTERFACE_VERSION
-    )
 }

@@ -1,0 +1,26 @@
+//! The Karmada multicluster cloud provider controller manager, as a library so its parts can be
+//! tested; `main.rs` only parses flags and calls [`manager::run`] or [`inspect::run`].
+
+pub mod backoff;
+pub mod cache;
+pub mod cli;
+pub mod client;
+pub mod context;
+pub mod controllers;
+pub mod duration;
+pub mod error;
+pub mod inspect;
+pub mod leader;
+pub mod manager;
+pub mod metrics;
+pub mod server;
+pub mod telemetry;
+
+/// `multicluster-provider VERSION (provider interface X.Y.Z)`.
+pub fn version_line() -> String {
+    format!(
+        "multicluster-provider {} (provider interface {})",
+        env!("CARGO_PKG_VERSION"),
+        mcp_interface::INTERFACE_VERSION
+    )
+}

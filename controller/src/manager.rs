@@ -1,0 +1,203 @@
+//! The controller manager: load the provider, connect, serve health and metrics, warm the caches,
+//! elect a leader, run the controllers while leading, and shut down cleanly on SIGTERM/SIGINT.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use mcp_loader::SearchPath;
+use tokio::sync::watch;
+
+use crate::cli::Settings;
+use crate::context::{Caches, Context};
+use crate::controllers;
+use crate::leader::{self, LeaderElection};
+use crate::metrics::Metrics;
+use crate::server::{self, Health};
+
+/// A future that resolves once, cloneable (every controller waits on the same shutdown).
+pub type ShutdownSignal = Shared<BoxFuture<'static, ()>>;
+
+fn signal(rx: watch::Receiver<bool>) -> ShutdownSignal {
+    async move {
+        let mut rx = rx;
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+    .boxed()
+    .shared()
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn termination() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Runs the controller manager until SIGTERM/SIGINT.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    run_until(settings, termination()).await
+}
+
+/// Runs the controller manager until `stop` resolves.
+pub async fn run_until(
+    settings: Settings,
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let settings = Arc::new(settings);
+    let metrics = Arc::new(Metrics::new());
+    tracing::info!(version = %crate::version_line(), "starting");
+
+    // 1. The provider: everything that can be checked locally fails before we connect.
+    let cloud_config = crate::inspect::read_cloud_config(&settings.provider)?;
+    let search = SearchPath::new(&settings.provider.provider_dirs);
+    let provider = mcp_loader::load(&settings.cloud_provider, &search, cloud_config.as_deref())?
+        .with_call_timeout(settings.provider_call_timeout)
+        .with_observer(metrics.provider_observer());
+    let info = provider.info();
+    tracing::info!(
+        provider = %info.name,
+        library = %info.path.display(),
+        provider_version = %info.provider_version,
+        interface = %info.interface_version,
+        "loaded the cloud provider"
+    );
+    settings
+        .controllers
+        .check_capabilities(&provider)
+        .map_err(anyhow::Error::msg)?;
+
+    // 2. The Karmada API server.
+    let config = crate::client::load_config(settings.kubeconfig.as_deref()).await?;
+    let server_url = config.cluster_url.to_string();
+    let client = crate::client::build(
+        config,
+        settings.kube_api_qps,
+        settings.kube_api_burst,
+        metrics.clone(),
+    )?;
+    let version = client
+        .apiserver_version()
+        .await
+        .with_context(|| format!("cannot reach the Karmada API server at {server_url}"))?;
+    tracing::info!(server = %server_url, version = %version.git_version, "connected to the Karmada API server");
+
+    // 3. Probes and metrics (bind errors fail start-up).
+    let health = Arc::new(Health::default());
+    if let Some(addr) = settings.health_address {
+        server::serve_health(addr, health.clone()).await?;
+    }
+    if let Some(addr) = settings.metrics_address {
+        server::serve_metrics(addr, metrics.clone()).await?;
+    }
+
+    // 4. Caches, on every replica.
+    let (caches, drivers) = Caches::start(&client, &settings.controllers.cache_kinds());
+    let caches = Arc::new(caches);
+    let identity = leader::identity();
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        provider,
+        settings.clone(),
+        caches.clone(),
+        metrics.clone(),
+        &identity,
+    ));
+
+    let mut stop = std::pin::pin!(stop.fuse());
+    tokio::select! {
+        _ = caches.ready() => tracing::info!("caches synced"),
+        _ = &mut stop => {
+            tracing::info!("stopping before the caches synced");
+            return Ok(());
+        }
+    }
+
+    // 5. Leadership.
+    let election = settings
+        .leader_election
+        .clone()
+        .map(|le| LeaderElection::start(client.clone(), le, identity.clone()));
+    let mut leading = match &election {
+        Some(e) => {
+            tracing::info!(identity = %e.identity, "waiting to become the leader");
+            e.leading.clone()
+        }
+        None => watch::channel(true).1,
+    };
+    server::set_ready(&health, true);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shutdown = signal(stop_rx);
+    let mut stopping = false;
+    while !stopping {
+        // Standby: wait to lead (or to stop).
+        tokio::select! {
+            r = leading.wait_for(|l| *l) => {
+                if r.is_err() {
+                    // The election task ended without leadership: nothing more to do.
+                    break;
+                }
+            }
+            _ = &mut stop => break,
+        }
+        metrics.leader.set(1);
+        server::set_ready(&health, false);
+        let running = controllers::start_enabled(&ctx, shutdown.clone());
+        let names: Vec<&str> = running.iter().map(|(n, _)| *n).collect();
+        tracing::info!(controllers = ?names, "leading: controllers started");
+        let mut all = std::pin::pin!(futures::future::join_all(
+            running.into_iter().map(|(_, f)| f)
+        ));
+        server::set_ready(&health, true);
+
+        tokio::select! {
+            _ = &mut all => {
+                tracing::warn!("all controllers stopped on their own");
+                stopping = true;
+            }
+            r = leading.wait_for(|l| !*l) => {
+                // Lost the lease: dropping `all` stops every controller at once (in-flight
+                // provider calls finish on their threads, their results are discarded).
+                let _ = r;
+                tracing::error!("lost leadership: controllers stopped; waiting to lead again");
+            }
+            _ = &mut stop => {
+                stopping = true;
+                tracing::info!(grace = ?settings.shutdown_grace_period, "shutting down: finishing in-flight reconciles");
+                let _ = stop_tx.send(true);
+                if tokio::time::timeout(settings.shutdown_grace_period, &mut all).await.is_err() {
+                    tracing::warn!("in-flight reconciles did not finish within the grace period; stopping them");
+                }
+            }
+        }
+        metrics.leader.set(0);
+    }
+
+    server::set_ready(&health, false);
+    if let Some(election) = election {
+        election.release().await;
+    }
+    for driver in drivers {
+        driver.abort();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,320 @@
+//! Integration-test harness: a real control plane per test (the controller watches every
+//! namespace, so tests that run controllers must not share one), the real fake provider
+//! library, and the real `multicluster-provider` binary as a child process.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::Client;
+use kube::api::{Api, PostParams};
+use mcp_testenv::{ControlPlane, ControlPlaneOptions};
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// The directory holding `libmcp_provider_fake.so`, built once per test binary.
+pub fn fake_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let out = Command::new(env!("CARGO"))
+            .args(["build", "-p", "mcp-fake-provider"])
+            .current_dir(workspace_root())
+            .output()
+            .expect("run cargo");
+        assert!(
+            out.status.success(),
+            "building the fake provider failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join("target"))
+            .join("debug")
+    })
+}
+
+/// A control plane of the test's own, with the Karmada CRDs and `karmada-system`.
+pub struct Env {
+    pub plane: ControlPlane,
+    pub client: Client,
+}
+
+impl Env {
+    pub async fn start() -> Env {
+        let plane = ControlPlane::start(ControlPlaneOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("control plane: {e}"));
+        let client = plane.admin_client().await.unwrap();
+        mcp_testenv::install_crds(&client).await.unwrap();
+        let ns: Api<Namespace> = Api::all(client.clone());
+        let karmada_system: Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "karmada-system"}}))
+                .unwrap();
+        ns.create(&PostParams::default(), &karmada_system)
+            .await
+            .unwrap();
+        Env { plane, client }
+    }
+
+    pub fn kubeconfig(&self) -> &Path {
+        self.plane.kubeconfig_path()
+    }
+
+    /// Applies YAML documents (server-side apply), `namespace` for namespaced objects without one.
+    pub async fn apply(&self, yaml: &str, namespace: &str) {
+        mcp_testenv::apply_yaml(&self.client, yaml, "test", namespace)
+            .await
+            .unwrap_or_else(|e| panic!("apply failed: {e}\n{yaml}"));
+    }
+
+    /// Starts the controller against this control plane.
+    pub fn controller(&self, opts: ControllerOptions) -> ControllerProcess {
+        ControllerProcess::start(self.kubeconfig(), opts)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ControllerOptions {
+    /// The fake provider's cloud-config (YAML), if any.
+    pub cloud_config: Option<String>,
+    /// Extra flags.
+    pub args: Vec<String>,
+    /// Use this kubeconfig instead of the admin one.
+    pub kubeconfig: Option<PathBuf>,
+    /// A directory for the cloud-config and logs (kept by the test).
+    pub dir: PathBuf,
+}
+
+impl ControllerOptions {
+    pub fn new(dir: &Path) -> Self {
+        ControllerOptions {
+            cloud_config: None,
+            args: Vec::new(),
+            kubeconfig: None,
+            dir: dir.to_owned(),
+        }
+    }
+
+    pub fn cloud_config(mut self, yaml: &str) -> Self {
+        self.cloud_config = Some(yaml.to_owned());
+        self
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct ControllerProcess {
+    child: Option<Child>,
+    pub log_path: PathBuf,
+    pub health_port: u16,
+    pub metrics_port: u16,
+}
+
+static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+impl ControllerProcess {
+    pub fn start(kubeconfig: &Path, opts: ControllerOptions) -> Self {
+        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let health_port = free_port();
+        let metrics_port = free_port();
+        let log_path = opts.dir.join(format!("controller-{n}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_multicluster-provider"));
+        cmd.arg("--cloud-provider=fake")
+            .arg("--provider-dir")
+            .arg(fake_dir())
+            .arg("--provider-ingress-class=karmada.io/fake")
+            .arg("--kubeconfig")
+            .arg(opts.kubeconfig.as_deref().unwrap_or(kubeconfig))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--secure-port={health_port}"))
+            .arg(format!("--metrics-bind-address=127.0.0.1:{metrics_port}"))
+            .arg("--v=4")
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        if let Some(config) = &opts.cloud_config {
+            let path = opts.dir.join(format!("cloud-config-{n}.yaml"));
+            std::fs::write(&path, config).unwrap();
+            cmd.arg("--cloud-config").arg(path);
+        }
+        cmd.args(&opts.args);
+        let child = cmd.spawn().expect("start multicluster-provider");
+        ControllerProcess {
+            child: Some(child),
+            log_path,
+            health_port,
+            metrics_port,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// GET `path` on the health port; `(status, body)`.
+    pub fn health(&self, path: &str) -> Option<(u16, String)> {
+        http_get(self.health_port, path)
+    }
+
+    pub fn metrics(&self) -> String {
+        http_get(self.metrics_port, "/metrics")
+            .map(|(_, b)| b)
+            .unwrap_or_default()
+    }
+
+    /// Waits for `/readyz` to answer 200; panics with the log otherwise.
+    pub async fn wait_ready(&mut self, timeout: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!(
+                    "the controller exited ({status}) before it was ready:\n{}",
+                    self.logs()
+                );
+            }
+            if matches!(self.health("/readyz"), Some((200, _))) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "the controller was not ready within {timeout:?}:\n{}",
+            self.logs()
+        );
+    }
+
+    /// Whether it still runs.
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM and wait for the exit (at most `timeout`).
+    pub async fn terminate(&mut self, timeout: Duration) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if start.elapsed() > timeout {
+                let _ = child.kill();
+                panic!(
+                    "the controller did not exit within {timeout:?} of SIGTERM:\n{}",
+                    std::fs::read_to_string(&self.log_path).unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits for the process to exit by itself.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if start.elapsed() > timeout {
+                let _ = child.kill();
+                panic!(
+                    "the controller did not exit within {timeout:?}:\n{}",
+                    self.logs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for ControllerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+/// Polls `check` until it returns `Some`, or panics after `timeout` with `what`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Reads the fake provider's state file.
+pub fn fake_state(path: &Path) -> serde_json::Value {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap(),
+        Err(_) => serde_json::json!({"balancers": {}, "created": [], "deleted": [], "calls": []}),
+    }
+}
+
+/// The IngressClass `fake` (controller `karmada.io/fake`, default) from the examples.
+pub const INGRESS_CLASS: &str = include_str!("../../../examples/ingressclass-fake.yaml");
