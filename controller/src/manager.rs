@@ -135,12 +135,15 @@ pub async fn run_until(
         .leader_election
         .clone()
         .map(|le| LeaderElection::start(client.clone(), le, identity.clone()));
+    // Without election this replica always leads; the sender lives as long as the loop below
+    // (a closed channel would read as "lost leadership").
+    let (_always_leading, always_leading) = watch::channel(true);
     let mut leading = match &election {
         Some(e) => {
             tracing::info!(identity = %e.identity, "waiting to become the leader");
             e.leading.clone()
         }
-        None => watch::channel(true).1,
+        None => always_leading,
     };
     server::set_ready(&health, true);
 
@@ -176,8 +179,12 @@ pub async fn run_until(
             r = leading.wait_for(|l| !*l) => {
                 // Lost the lease: dropping `all` stops every controller at once (in-flight
                 // provider calls finish on their threads, their results are discarded).
-                let _ = r;
-                tracing::error!("lost leadership: controllers stopped; waiting to lead again");
+                if r.is_err() {
+                    tracing::error!("leader election stopped: controllers stopped");
+                    stopping = true;
+                } else {
+                    tracing::error!("lost leadership: controllers stopped; waiting to lead again");
+                }
             }
             _ = &mut stop => {
                 stopping = true;

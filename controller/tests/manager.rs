@@ -1,0 +1,459 @@
+//! The controller manager as a process: flags, provider loading, probes, metrics, leader
+//! election, shutdown, restarts and faults, with the real binary, the real fake library and a
+//! real control plane.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{ControllerOptions, Env, eventually, fake_state};
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::{Api, DeleteParams};
+use mcp_interface::api::networking::MultiClusterIngress;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn binary() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_multicluster-provider"));
+    cmd.env("NO_COLOR", "1").env_remove("RUST_LOG");
+    cmd
+}
+
+fn mci_yaml(name: &str) -> String {
+    format!(
+        r#"apiVersion: networking.karmada.io/v1alpha1
+kind: MultiClusterIngress
+metadata:
+  name: {name}
+spec:
+  rules:
+  - http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend:
+          service:
+            name: {name}
+            port:
+              number: 80
+"#
+    )
+}
+
+fn lb_ip(mci: &MultiClusterIngress) -> Option<String> {
+    mci.status
+        .as_ref()?
+        .load_balancer
+        .as_ref()?
+        .ingress
+        .as_ref()?
+        .first()?
+        .ip
+        .clone()
+}
+
+/// Waits until every named MCI in `namespace` has a load balancer address.
+async fn all_have_addresses(api: &Api<MultiClusterIngress>, names: &[String]) {
+    eventually(WAIT, "every MCI to get its address", || async {
+        let list = api.list(&Default::default()).await.ok()?;
+        let done: BTreeMap<String, bool> = list
+            .items
+            .iter()
+            .map(|m| (m.metadata.name.clone().unwrap(), lb_ip(m).is_some()))
+            .collect();
+        names
+            .iter()
+            .all(|n| done.get(n) == Some(&true))
+            .then_some(())
+    })
+    .await;
+}
+
+#[test]
+fn invalid_flags_are_reported_together_before_connecting() {
+    let out = binary()
+        .args([
+            "--leader-elect-lease-duration=5s",
+            "--leader-elect-renew-deadline=10s",
+            "--controllers=multiclusteringress,bogus",
+            "--kube-api-qps=0",
+            "--kubeconfig=/nonexistent/kubeconfig",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "--cloud-provider is required",
+        "--provider-ingress-class is required",
+        "--leader-elect-lease-duration (5s) must be greater than --leader-elect-renew-deadline (10s)",
+        "unknown controllers bogus",
+        "--kube-api-qps",
+        "--kubeconfig /nonexistent/kubeconfig does not exist",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn provider_errors_stop_start_up_with_one_paragraph() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, "apiVersion: v1\nkind: Config\n").unwrap();
+    let run = |extra: &[&str]| {
+        let out = binary()
+            .args(["--provider-ingress-class=karmada.io/fake", "--provider-dir"])
+            .arg(common::fake_dir())
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["--cloud-provider=acme"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("no cloud provider named \"acme\"") && err.contains("fake ("),
+        "{err}"
+    );
+
+    let config = dir.path().join("cloud.yaml");
+    std::fs::write(&config, "capabilities: [multiclusteringress]\n").unwrap();
+    let (code, err) = run(&[
+        "--cloud-provider=fake",
+        "--cloud-config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("does not support what the enabled controllers need")
+            && err.contains("multiclusterservice"),
+        "{err}"
+    );
+
+    std::fs::write(&config, "latencyMs: [oops\n").unwrap();
+    let (code, err) = run(&[
+        "--cloud-provider=fake",
+        "--cloud-config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("cloud provider \"fake\" failed to start"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn inspect_prints_name_versions_and_capabilities() {
+    let out = binary()
+        .args(["inspect", "--cloud-provider=fake", "--provider-dir"])
+        .arg(common::fake_dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("provider:           fake"), "{text}");
+    assert!(text.contains("interface version:  1.0.0"), "{text}");
+    assert!(text.contains("multiclusteringress:  supported"), "{text}");
+    let out = binary()
+        .args(["inspect", "--json", "--provider-dir"])
+        .arg(common::fake_dir())
+        .arg("fake")
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["capabilities"]["multiclusterservice"], true);
+
+    let out = binary()
+        .args(["inspect", "/etc/hostname"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a shared library"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one paragraph: {err}");
+}
+
+#[tokio::test]
+async fn probes_metrics_and_a_clean_sigterm() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    env.apply(common::INGRESS_CLASS, "default").await;
+    env.apply(&mci_yaml("web"), "default").await;
+    let mut controller =
+        env.controller(ControllerOptions::new(dir.path()).arg("--controllers=multiclusteringress"));
+    controller.wait_ready(WAIT).await;
+    assert_eq!(controller.health("/healthz").unwrap().0, 200);
+    let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
+    all_have_addresses(&api, &["web".to_owned()]).await;
+
+    let metrics = controller.metrics();
+    for needle in [
+        "multicluster_provider_reconcile_total{controller=\"multiclusteringress\"}",
+        "multicluster_provider_provider_calls_total{method=\"multiclusteringress_ensure\"} 1",
+        "multicluster_provider_provider_call_duration_seconds_bucket{",
+        "multicluster_provider_kube_api_requests_total{verb=\"patch\"}",
+        "multicluster_provider_leader 1",
+        "multicluster_provider_pending_objects{controller=\"multiclusteringress\"}",
+    ] {
+        assert!(
+            metrics.contains(needle),
+            "missing {needle:?} in:\n{metrics}"
+        );
+    }
+
+    let status = controller.terminate(WAIT).await;
+    assert!(status.success(), "exit {status}:\n{}", controller.logs());
+    // The lease was released on the way out: no holder.
+    let leases: Api<Lease> = Api::namespaced(env.client.clone(), "karmada-system");
+    let lease = leases.get("multicluster-controller-manager").await.unwrap();
+    assert_eq!(
+        lease.spec.unwrap().holder_identity,
+        None,
+        "{}",
+        controller.logs()
+    );
+}
+
+#[tokio::test]
+async fn two_replicas_one_leader_and_a_fast_handover_without_double_creation() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("lbs.json");
+    env.apply(common::INGRESS_CLASS, "default").await;
+    let opts = ControllerOptions::new(dir.path())
+        .cloud_config(&format!("stateFile: {}", state.display()))
+        .arg("--controllers=multiclusteringress")
+        // Short lease timings keep the test quick; the defaults are 15s/10s/2s.
+        .arg("--leader-elect-lease-duration=4s")
+        .arg("--leader-elect-renew-deadline=3s")
+        .arg("--leader-elect-retry-period=500ms");
+    let mut first = env.controller(opts.clone());
+    first.wait_ready(WAIT).await;
+    let mut second = env.controller(opts);
+    second.wait_ready(WAIT).await;
+
+    let names: Vec<String> = (0..5).map(|i| format!("shop-{i}")).collect();
+    for n in &names {
+        env.apply(&mci_yaml(n), "default").await;
+    }
+    let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
+    all_have_addresses(&api, &names).await;
+
+    // Exactly one replica leads.
+    let leases: Api<Lease> = Api::namespaced(env.client.clone(), "karmada-system");
+    let holder = leases
+        .get("multicluster-controller-manager")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .holder_identity
+        .unwrap();
+    let (mut leader, mut standby) = if holder.contains(&format!("_{}_", first.pid())) {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    assert!(
+        holder.contains(&format!("_{}_", leader.pid())),
+        "holder {holder}"
+    );
+    assert!(leader.metrics().contains("multicluster_provider_leader 1"));
+    assert!(standby.metrics().contains("multicluster_provider_leader 0"));
+    assert!(
+        !standby.logs().contains("created the load balancer"),
+        "the standby must not reconcile"
+    );
+
+    // Kill the leader (no release): the standby takes over within the lease duration.
+    leader.kill();
+    let killed_at = Instant::now();
+    for n in ["after-0", "after-1"] {
+        env.apply(&mci_yaml(n), "default").await;
+    }
+    let mut all = names.clone();
+    all.extend(["after-0".to_owned(), "after-1".to_owned()]);
+    all_have_addresses(&api, &all).await;
+    let took = killed_at.elapsed();
+    assert!(took < Duration::from_secs(4 + 6), "handover took {took:?}");
+    assert!(standby.logs().contains("became the leader"));
+
+    // No balancer was created twice.
+    let s = fake_state(&state);
+    let created: Vec<&str> = s["created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let mut unique = created.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        created.len(),
+        unique.len(),
+        "a balancer was created twice: {created:?}"
+    );
+    assert_eq!(created.len(), all.len());
+    let _ = standby.terminate(WAIT).await;
+}
+
+#[tokio::test]
+async fn killed_mid_way_then_restarted_every_object_converges_without_leaks() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("lbs.json");
+    env.apply(common::INGRESS_CLASS, "default").await;
+    let names: Vec<String> = (0..40).map(|i| format!("app-{i}")).collect();
+    for n in &names {
+        env.apply(&mci_yaml(n), "default").await;
+    }
+    // Slow provider calls so the kill lands in the middle of the work.
+    let opts = ControllerOptions::new(dir.path())
+        .cloud_config(&format!("stateFile: {}\nlatencyMs: 40", state.display()))
+        .arg("--controllers=multiclusteringress")
+        .arg("--concurrent-reconciles=4")
+        .arg("--leader-elect=false");
+    let mut first = env.controller(opts.clone());
+    eventually(WAIT, "some balancers to exist", || async {
+        let n = fake_state(&state)["created"].as_array().map_or(0, Vec::len);
+        (n >= 5).then_some(())
+    })
+    .await;
+    first.kill();
+    let created_before = fake_state(&state)["created"].as_array().unwrap().len();
+    assert!(
+        created_before < names.len(),
+        "the kill came too late to test anything"
+    );
+
+    // Delete a few while nobody runs: their balancers must go too.
+    let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
+    for n in &names[..3] {
+        api.delete(n, &DeleteParams::default()).await.unwrap();
+    }
+    let mut second = env.controller(opts);
+    let remaining: Vec<String> = names[3..].to_vec();
+    all_have_addresses(&api, &remaining).await;
+    eventually(WAIT, "the deleted MCIs to be gone", || async {
+        let list = api.list(&Default::default()).await.ok()?;
+        (list.items.len() == remaining.len()).then_some(())
+    })
+    .await;
+
+    let s = fake_state(&state);
+    let balancers: Vec<String> = s["balancers"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let expected: Vec<String> = {
+        let mut e: Vec<String> = remaining
+            .iter()
+            .map(|n| format!("mci/default/{n}"))
+            .collect();
+        e.sort();
+        e
+    };
+    assert_eq!(balancers, expected, "leaked or lost balancers");
+    let created: Vec<&str> = s["created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for key in &expected {
+        assert_eq!(
+            created.iter().filter(|c| *c == key).count(),
+            1,
+            "{key} created more than once: {created:?}"
+        );
+    }
+    let _ = second.terminate(WAIT).await;
+}
+
+#[tokio::test]
+async fn one_objects_failing_panicking_or_hanging_provider_calls_delay_only_that_object() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("lbs.json");
+    env.apply(common::INGRESS_CLASS, "default").await;
+    let names: Vec<String> = ["failing", "panicking", "hanging", "garbage"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain((0..10).map(|i| format!("healthy-{i}")))
+        .collect();
+    for n in &names {
+        env.apply(&mci_yaml(n), "default").await;
+    }
+    let config = format!(
+        r#"stateFile: {}
+faults:
+- {{method: mci_ensure, object: default/failing, action: fail, kind: retryable, message: cloud quota exceeded}}
+- {{method: mci_ensure, object: default/panicking, action: panic}}
+- {{method: mci_get, object: default/hanging, action: hang, hangMs: 600000}}
+- {{method: mci_ensure, object: default/garbage, action: garbage}}
+"#,
+        state.display()
+    );
+    let mut controller = env.controller(
+        ControllerOptions::new(dir.path())
+            .cloud_config(&config)
+            .arg("--controllers=multiclusteringress")
+            .arg("--provider-call-timeout=2s")
+            .arg("--rate-limiter-max-delay=2s"),
+    );
+    controller.wait_ready(WAIT).await;
+    let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
+    let healthy: Vec<String> = names
+        .iter()
+        .filter(|n| n.starts_with("healthy"))
+        .cloned()
+        .collect();
+    all_have_addresses(&api, &healthy).await;
+
+    // The broken ones are retried with backoff and keep failing, the process keeps running.
+    eventually(WAIT, "retries of the failing objects", || async {
+        let logs = controller.logs();
+        let retries = logs.matches("cloud quota exceeded").count();
+        (retries >= 3
+            && logs.contains("panicked in MultiClusterIngress ensure")
+            && logs.contains("did not return within 2s")
+            && logs.contains("is not an IP address"))
+        .then_some(())
+    })
+    .await;
+    assert!(
+        controller.running(),
+        "the controller must survive a panicking provider"
+    );
+    for n in ["failing", "panicking", "hanging", "garbage"] {
+        assert_eq!(
+            lb_ip(&api.get(n).await.unwrap()),
+            None,
+            "{n} must not get a bogus status"
+        );
+    }
+    let metrics = controller.metrics();
+    assert!(metrics.contains("error=\"panicked\""), "{metrics}");
+    assert!(metrics.contains("error=\"timeout\""), "{metrics}");
+    assert!(metrics.contains("error=\"invalid_response\""), "{metrics}");
+    // A hung call does not block shutdown.
+    let status = controller.terminate(WAIT).await;
+    assert!(status.success(), "{status}\n{}", controller.logs());
+}
