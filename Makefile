@@ -4,7 +4,7 @@
 # ---------------------------------------------------------------------------------------------
 # Build and test
 # ---------------------------------------------------------------------------------------------
-.PHONY: build test lint fmt bench
+.PHONY: build test lint fmt bench demo demo-down
 build: ## Debug build of every crate (the controller and libmcp_provider_fake.so)
 	cargo build --workspace
 
@@ -14,6 +14,12 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 
 test: testenv-binaries build lint ## Everything CI runs: control plane binaries, build, lint, all tests
 	MCP_TESTENV_BIN_DIR="$$(bash hack/testenv/build.sh)" cargo test --workspace
+
+demo: ## The main job: local control plane + controller with the fake provider + the examples
+	bash hack/demo.sh
+
+demo-down: ## Stop what `make demo` started
+	bash hack/demo.sh down
 
 fmt: ## Format the code
 	cargo fmt --all

@@ -3,6 +3,9 @@
 # hack/testenv/{kube-apiserver,etcd}/go.mod, into a cache outside the repository clone, and
 # prints the directory holding both binaries. A second run with the same pins is a no-op.
 #
+#   build.sh           build (if needed) etcd + kube-apiserver, print their directory
+#   build.sh kubectl   build (if needed) kubectl of the same Kubernetes release, print its path
+#
 #   MCP_TESTENV_CACHE   cache root (default: ${XDG_CACHE_HOME:-$HOME/.cache}/multicluster-cloud-provider)
 #
 # No registry ships these binaries and these machines have no container engine, so they are
@@ -54,6 +57,19 @@ build() { # dir package output ldflags
 }
 
 start=$(date +%s)
+if [[ "${1:-}" == kubectl ]]; then
+  kubectl_hash=$(cat "$here"/kubectl/go.{mod,sum} | sha256sum | cut -c1-12)
+  kubectl_dir="$cache_root/testenv/kubectl-$k8s_version-$kubectl_hash"
+  mkdir -p "$kubectl_dir"
+  if ! [[ -x "$kubectl_dir/kubectl" ]] || ! "$kubectl_dir/kubectl" version --client 2>/dev/null | grep -qF "Client Version: $k8s_version"; then
+    minor=${k8s_version#v1.}
+    minor=${minor%%.*}
+    build "$here/kubectl" k8s.io/kubernetes/cmd/kubectl "$kubectl_dir/kubectl" \
+      "-s -w -X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
+  fi
+  echo "$kubectl_dir/kubectl"
+  exit 0
+fi
 if ! have_version "$out/etcd" "etcd Version: ${etcd_version#v}"; then
   build "$here/etcd" go.etcd.io/etcd/server/v3 "$out/etcd" "-s -w"
   have_version "$out/etcd" "etcd Version: ${etcd_version#v}" || die "the built etcd does not report version $etcd_version"
