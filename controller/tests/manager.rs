@@ -457,3 +457,76 @@ faults:
     let status = controller.terminate(WAIT).await;
     assert!(status.success(), "{status}\n{}", controller.logs());
 }
+
+#[tokio::test]
+async fn a_leader_that_loses_its_lease_stops_reconciling_at_once() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    env.apply(common::INGRESS_CLASS, "default").await;
+    let mut controller = env.controller(
+        ControllerOptions::new(dir.path())
+            .arg("--controllers=multiclusteringress")
+            .arg("--leader-elect-lease-duration=4s")
+            .arg("--leader-elect-renew-deadline=3s")
+            .arg("--leader-elect-retry-period=300ms"),
+    );
+    controller.wait_ready(WAIT).await;
+    eventually(WAIT, "leadership", || async {
+        controller
+            .logs()
+            .contains("became the leader")
+            .then_some(())
+    })
+    .await;
+
+    // Someone else takes the lease (as a replica that won an election during a partition would).
+    let leases: Api<Lease> = Api::namespaced(env.client.clone(), "karmada-system");
+    let steal = serde_json::json!({"spec": {
+        "holderIdentity": "intruder",
+        "leaseDurationSeconds": 30,
+        "renewTime": k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(k8s_openapi::jiff::Timestamp::now()),
+    }});
+    leases
+        .patch(
+            "multicluster-controller-manager",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&steal),
+        )
+        .await
+        .unwrap();
+    eventually(WAIT, "the leader to notice", || async {
+        controller
+            .logs()
+            .contains("lost leadership: another replica holds the lease")
+            .then_some(())
+    })
+    .await;
+    assert!(
+        controller
+            .metrics()
+            .contains("multicluster_provider_leader 0")
+    );
+
+    // While the intruder holds the lease, nothing is reconciled.
+    env.apply(&mci_yaml("while-deposed"), "default").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
+    let mci = api.get("while-deposed").await.unwrap();
+    assert!(
+        mci.metadata.finalizers.is_none() && lb_ip(&mci).is_none(),
+        "a deposed leader reconciled"
+    );
+
+    // The intruder releases the lease: the controller leads again and catches up.
+    let release = serde_json::json!({"spec": {"holderIdentity": null, "leaseDurationSeconds": 1}});
+    leases
+        .patch(
+            "multicluster-controller-manager",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&release),
+        )
+        .await
+        .unwrap();
+    all_have_addresses(&api, &["while-deposed".to_owned()]).await;
+    let _ = controller.terminate(WAIT).await;
+}
