@@ -1,0 +1,490 @@
+//! The multiclusterservice controller on a real control plane with the real fake provider.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{ControllerOptions, ControllerProcess, Env, eventually, fake_state};
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use mcp_interface::api::networking::MultiClusterService;
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(60);
+const FINALIZER: &str = "karmada.io/multi-cluster-service-controller";
+
+fn mcs_yaml(name: &str, exposure: &str) -> String {
+    format!(
+        r#"apiVersion: networking.karmada.io/v1alpha1
+kind: MultiClusterService
+metadata:
+  name: {name}
+spec:
+  types: [{exposure}]
+  ports:
+  - port: 80
+"#
+    )
+}
+
+fn service_yaml(name: &str, port: u16) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Service
+metadata:
+  name: {name}
+spec:
+  ports:
+  - port: {port}
+    targetPort: 8080
+  selector:
+    app: {name}
+"#
+    )
+}
+
+/// Conditions as karmada-controller-manager writes them (metav1.Condition).
+fn karmada_conditions() -> serde_json::Value {
+    json!([
+        {
+            "type": "ServiceApplied",
+            "status": "True",
+            "reason": "ServiceAppliedSuccess",
+            "message": "Service is propagated to target clusters.",
+            "lastTransitionTime": "2026-01-02T03:04:05Z",
+        },
+        {
+            "type": "EndpointSliceDispatched",
+            "status": "False",
+            "reason": "EndpointSliceDispatchedFailed",
+            "message": "",
+            "lastTransitionTime": "2026-01-02T03:04:06Z",
+        },
+    ])
+}
+
+fn lb_ip(mcs: &MultiClusterService) -> Option<String> {
+    mcs.status
+        .as_ref()?
+        .load_balancer
+        .as_ref()?
+        .ingress
+        .as_ref()?
+        .first()?
+        .ip
+        .clone()
+}
+
+fn conditions(mcs: &MultiClusterService) -> serde_json::Value {
+    serde_json::to_value(mcs.status.as_ref().and_then(|s| s.conditions.clone())).unwrap()
+}
+
+fn finalizers(mcs: &MultiClusterService) -> Vec<String> {
+    mcs.metadata.finalizers.clone().unwrap_or_default()
+}
+
+/// The fake's call log for one object: the methods, in order.
+fn calls(state: &Path, object: &str) -> Vec<String> {
+    fake_state(state)["calls"]
+        .as_array()
+        .map(|calls| {
+            calls
+                .iter()
+                .filter(|c| c["object"] == object)
+                .map(|c| c["method"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn set_conditions(api: &Api<MultiClusterService>, name: &str) {
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"status": {"conditions": karmada_conditions()}})),
+    )
+    .await
+    .unwrap();
+}
+
+async fn wait_for_ip(api: &Api<MultiClusterService>, name: &str, ip: &str) -> MultiClusterService {
+    eventually(
+        WAIT,
+        &format!("{name}'s load balancer address {ip}"),
+        || async {
+            let mcs = api.get(name).await.ok()?;
+            (lb_ip(&mcs).as_deref() == Some(ip)).then_some(mcs)
+        },
+    )
+    .await
+}
+
+fn start(env: &Env, dir: &Path, state: &Path, extra: &str) -> ControllerProcess {
+    env.controller(
+        ControllerOptions::new(dir)
+            .cloud_config(&format!("stateFile: {}\n{extra}", state.display()))
+            .arg("--controllers=multiclusterservice"),
+    )
+}
+
+#[tokio::test]
+async fn a_load_balancer_mcs_gets_a_finalizer_and_an_address_and_karmadas_conditions_stay() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("lbs.json");
+    env.apply(&mcs_yaml("web", "LoadBalancer"), "default").await;
+    env.apply(&mcs_yaml("cross", "CrossCluster"), "default")
+        .await;
+    let api: Api<MultiClusterService> = Api::namespaced(env.client.clone(), "default");
+    set_conditions(&api, "web").await;
+    set_conditions(&api, "cross").await;
+
+    let mut controller = start(&env, dir.path(), &state, "");
+    controller.wait_ready(WAIT).await;
+
+    let web = wait_for_ip(&api, "web", "1.2.3.4").await;
+    assert_eq!(finalizers(&web), [FINALIZER]);
+    assert_eq!(conditions(&web), karmada_conditions(), "{web:?}");
+    assert_eq!(
+        fake_state(&state)["created"],
+        json!(["mcs/default/web"]),
+        "{}",
+        controller.logs()
+    );
+    assert_eq!(calls(&state, "default/web"), ["mcs_get", "mcs_ensure"]);
+
+    // Conditions Karmada writes later are a status change: kept, and no re-trigger.
+    let mut later = karmada_conditions();
+    later[1]["status"] = json!("True");
+    later[1]["reason"] = json!("EndpointSliceDispatchedSucceed");
+    api.patch_status(
+        "web",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"status": {"conditions": later}})),
+    )
+    .await
+    .unwrap();
+
+    // The CrossCluster MCS was reconciled at start like every MCS, and left alone.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let cross = api.get("cross").await.unwrap();
+    assert!(finalizers(&cross).is_empty(), "{cross:?}");
+    assert_eq!(lb_ip(&cross), None);
+    assert_eq!(conditions(&cross), karmada_conditions());
+    assert_eq!(calls(&state, "default/cross"), Vec::<String>::new());
+
+    let web = api.get("web").await.unwrap();
+    assert_eq!(conditions(&web), later);
+    assert_eq!(lb_ip(&web).as_deref(), Some("1.2.3.4"));
+    assert_eq!(calls(&state, "default/web"), ["mcs_get", "mcs_ensure"]);
+
+    let status = controller.terminate(WAIT).await;
+    assert!(status.success(), "{status}\n{}", controller.logs());
+}
+
+#[tokio::test]
+async fn service_and_endpoint_slice_changes_re_trigger_the_mcs() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("lbs.json");
+    env.apply(&mcs_yaml("web", "LoadBalancer"), "default").await;
+    let api: Api<MultiClusterService> = Api::namespaced(env.client.clone(), "default");
+    let mut controller = start(&env, dir.path(), &state, "");
+    controller.wait_ready(WAIT).await;
+    wait_for_ip(&api, "web", "1.2.3.4").await;
+    assert_eq!(calls(&state, "default/web"), ["mcs_get", "mcs_ensure"]);
+
+    // The same-named Service appears: get, then update (the fake's update gives 1.2.3.5).
+    env.apply(&service_yaml("web", 80), "default").await;
+    wait_for_ip(&api, "web", "1.2.3.5").await;
+    assert_eq!(
+        calls(&state, "default/web"),
+        ["mcs_get", "mcs_ensure", "mcs_get", "mcs_update"]
+    );
+
+    // A Service of another name is no trigger; a label-only change of ours is none either.
+    env.apply(&service_yaml("other", 80), "default").await;
+    let services: Api<Service> = Api::namespaced(env.client.clone(), "default");
+    services
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"labels": {"team": "a"}}})),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(calls(&state, "default/web").len(), 4);
+
+    // Its spec changes.
+    services
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"ports": [{"port": 81, "targetPort": 8080}]}})),
+        )
+        .await
+        .unwrap();
+    eventually(
+        WAIT,
+        "a reconcile after the Service's spec change",
+        || async { (calls(&state, "default/web").len() >= 6).then_some(()) },
+    )
+    .await;
+    assert_eq!(calls(&state, "default/web")[4..], ["mcs_get", "mcs_update"]);
+
+    // An EndpointSlice of the derived Service changes.
+    env.apply(
+        r#"apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: imported-member1-web
+  labels:
+    kubernetes.io/service-name: derived-web
+addressType: IPv4
+endpoints: []
+"#,
+        "default",
+    )
+    .await;
+    eventually(
+        WAIT,
+        "a reconcile after the EndpointSlice appeared",
+        || async { (calls(&state, "default/web").len() >= 8).then_some(()) },
+    )
+    .await;
+
+    // The Service is deleted.
+    services
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually(WAIT, "a reconcile after the Service's deletion", || async {
+        (calls(&state, "default/web").len() >= 10).then_some(())
+    })
+    .await;
+    assert_eq!(fake_state(&state)["created"], json!(["mcs/default/web"]));
+
+    let status = controller.terminate(WAIT).await;
+    assert!(status.success(), "{status}\n{}", controller.logs());
+}
+
+#[tokio::test]
+async fn deletion_and_dropping_the_load_balancer_type_remove_the_balancer_and_the_finalizer() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("lbs.json");
+    env.apply(&mcs_yaml("deleted", "LoadBalancer"), "default")
+        .await;
+    env.apply(&mcs_yaml("retyped", "LoadBalancer"), "default")
+        .await;
+    let api: Api<MultiClusterService> = Api::namespaced(env.client.clone(), "default");
+    set_conditions(&api, "retyped").await;
+    let mut controller = start(&env, dir.path(), &state, "");
+    controller.wait_ready(WAIT).await;
+    wait_for_ip(&api, "deleted", "1.2.3.4").await;
+    wait_for_ip(&api, "retyped", "1.2.3.4").await;
+
+    // Deleted by a user: the finalizer holds it until the balancer is gone.
+    api.delete("deleted", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually(WAIT, "the deleted MCS to be gone", || async {
+        api.get_opt("deleted")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    let s = fake_state(&state);
+    assert!(s["balancers"].get("mcs/default/deleted").is_none(), "{s}");
+    assert_eq!(s["deleted"], json!(["mcs/default/deleted"]));
+    assert_eq!(
+        calls(&state, "default/deleted")[2..],
+        ["mcs_get", "mcs_ensure_deleted"]
+    );
+
+    // LoadBalancer leaves the types (Karmada's webhook forbids it; this control plane has none).
+    api.patch(
+        "retyped",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"spec": {"types": ["CrossCluster"]}})),
+    )
+    .await
+    .unwrap();
+    let retyped = eventually(WAIT, "the retyped MCS to lose its finalizer", || async {
+        let mcs = api.get("retyped").await.ok()?;
+        finalizers(&mcs).is_empty().then_some(mcs)
+    })
+    .await;
+    assert_eq!(lb_ip(&retyped), None, "{retyped:?}");
+    assert!(
+        retyped
+            .status
+            .as_ref()
+            .unwrap()
+            .load_balancer
+            .as_ref()
+            .is_none_or(|lb| lb.ingress.as_deref().unwrap_or_default().is_empty()),
+        "{retyped:?}"
+    );
+    assert_eq!(conditions(&retyped), karmada_conditions());
+    // In one pass: no conflict between the status and the finalizer writes forces a retry.
+    assert_eq!(
+        calls(&state, "default/retyped")[2..],
+        ["mcs_get", "mcs_ensure_deleted"]
+    );
+    let s = fake_state(&state);
+    assert_eq!(s["balancers"], json!({}), "{s}");
+    assert_eq!(
+        s["deleted"],
+        json!(["mcs/default/deleted", "mcs/default/retyped"])
+    );
+
+    // Now a CrossCluster MCS: deleting it involves no provider call.
+    let before = calls(&state, "default/retyped").len();
+    api.delete("retyped", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually(WAIT, "the retyped MCS to be gone", || async {
+        api.get_opt("retyped")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(calls(&state, "default/retyped").len(), before);
+
+    let status = controller.terminate(WAIT).await;
+    assert!(status.success(), "{status}\n{}", controller.logs());
+}
+
+#[tokio::test]
+async fn a_provider_failure_is_a_warning_event_and_the_mcs_converges() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("lbs.json");
+    env.apply(&mcs_yaml("failing", "LoadBalancer"), "default")
+        .await;
+    let api: Api<MultiClusterService> = Api::namespaced(env.client.clone(), "default");
+    let mut controller = start(
+        &env,
+        dir.path(),
+        &state,
+        "faults:\n- {method: mcs_ensure, object: default/failing, action: fail, times: 2, message: quota exceeded}\n",
+    );
+    controller.wait_ready(WAIT).await;
+    let mcs = wait_for_ip(&api, "failing", "1.2.3.4").await;
+    assert_eq!(finalizers(&mcs), [FINALIZER]);
+
+    let events: Api<Event> = Api::namespaced(env.client.clone(), "default");
+    let warnings = eventually(WAIT, "a Warning Event on the MCS", || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        let warnings: Vec<Event> = list
+            .items
+            .into_iter()
+            .filter(|e| {
+                e.regarding.as_ref().is_some_and(|r| {
+                    r.kind.as_deref() == Some("MultiClusterService")
+                        && r.name.as_deref() == Some("failing")
+                }) && e.reason.as_deref() == Some("MCSLoadBalance")
+            })
+            .collect();
+        (!warnings.is_empty()).then_some(warnings)
+    })
+    .await;
+    for event in &warnings {
+        assert_eq!(event.type_.as_deref(), Some("Warning"), "{event:?}");
+        let note = event.note.as_deref().unwrap_or_default();
+        assert!(note.contains("quota exceeded"), "{note}");
+    }
+    let s = fake_state(&state);
+    assert_eq!(s["created"], json!(["mcs/default/failing"]), "{s}");
+
+    let status = controller.terminate(WAIT).await;
+    assert!(status.success(), "{status}\n{}", controller.logs());
+}
+
+#[tokio::test]
+async fn objects_written_by_the_go_controller_are_adopted() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("lbs.json");
+    // The fake cloud already holds the balancers the Go controller made.
+    let balancer = |ip: &str| json!({"status": {"ingress": [{"ip": ip}]}, "createdBy": 1});
+    std::fs::write(
+        &state,
+        serde_json::to_vec(&json!({
+            "balancers": {
+                "mcs/default/kept": balancer("1.2.3.4"),
+                "mcs/default/leaving": balancer("1.2.3.4"),
+            },
+            "created": ["mcs/default/kept", "mcs/default/leaving"],
+            "deleted": [],
+            "calls": [],
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let api: Api<MultiClusterService> = Api::namespaced(env.client.clone(), "default");
+    for name in ["kept", "leaving"] {
+        env.apply(&mcs_yaml(name, "LoadBalancer"), "default").await;
+        api.patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"finalizers": [FINALIZER]}})),
+        )
+        .await
+        .unwrap();
+        // Go writes the whole ServiceStatus (Status().Update).
+        api.patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": {
+                "loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]},
+                "conditions": karmada_conditions(),
+            }})),
+        )
+        .await
+        .unwrap();
+    }
+    // Deleted while no controller ran: the Go finalizer holds it.
+    api.delete("leaving", &DeleteParams::default())
+        .await
+        .unwrap();
+
+    let mut controller = start(&env, dir.path(), &state, "");
+    controller.wait_ready(WAIT).await;
+    eventually(WAIT, "the leaving MCS to be gone", || async {
+        api.get_opt("leaving")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    // The existing balancer is updated, not created again.
+    let kept = wait_for_ip(&api, "kept", "1.2.3.5").await;
+    assert_eq!(finalizers(&kept), [FINALIZER]);
+    assert_eq!(conditions(&kept), karmada_conditions());
+    let s = fake_state(&state);
+    assert_eq!(
+        s["created"],
+        json!(["mcs/default/kept", "mcs/default/leaving"]),
+        "{s}"
+    );
+    assert_eq!(s["deleted"], json!(["mcs/default/leaving"]), "{s}");
+    assert_eq!(calls(&state, "default/kept"), ["mcs_get", "mcs_update"]);
+    assert_eq!(
+        calls(&state, "default/leaving"),
+        ["mcs_get", "mcs_ensure_deleted"]
+    );
+
+    let status = controller.terminate(WAIT).await;
+    assert!(status.success(), "{status}\n{}", controller.logs());
+}
