@@ -20,9 +20,15 @@ async fn the_original_scenario() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("lbs.json");
     env.apply(common::INGRESS_CLASS, "default").await;
-    env.apply(include_str!("../../examples/mci.yaml"), "default").await;
-    env.apply(include_str!("../../examples/application.yaml"), "default").await;
-    env.apply(include_str!("../../examples/demo/karmada-state.yaml"), "default").await;
+    env.apply(include_str!("../../examples/mci.yaml"), "default")
+        .await;
+    env.apply(include_str!("../../examples/application.yaml"), "default")
+        .await;
+    env.apply(
+        include_str!("../../examples/demo/karmada-state.yaml"),
+        "default",
+    )
+    .await;
     let mut controller = env.controller(
         ControllerOptions::new(dir.path()).cloud_config(&format!("stateFile: {}", state.display())),
     );
@@ -32,7 +38,14 @@ async fn the_original_scenario() {
     let mci = eventually(WAIT, "finalizer, service locations and address", || async {
         let mci = mcis.get("minimal-ingress").await.ok()?;
         let status = mci.status.as_ref()?;
-        let ip = status.load_balancer.as_ref()?.ingress.as_ref()?.first()?.ip.clone()?;
+        let ip = status
+            .load_balancer
+            .as_ref()?
+            .ingress
+            .as_ref()?
+            .first()?
+            .ip
+            .clone()?;
         let locations = status.service_locations.as_ref()?;
         (ip == "1.2.3.4" && !locations.is_empty()).then_some(mci.clone())
     })
@@ -41,29 +54,66 @@ async fn the_original_scenario() {
         mci.metadata.finalizers.as_deref(),
         Some(&["karmada.io/multi-cluster-ingress-controller".to_owned()][..])
     );
-    let locations = mci.status.as_ref().unwrap().service_locations.as_ref().unwrap();
+    let locations = mci
+        .status
+        .as_ref()
+        .unwrap()
+        .service_locations
+        .as_ref()
+        .unwrap();
     assert_eq!(locations.len(), 1);
     assert_eq!(locations[0].name, "serve");
-    assert_eq!(locations[0].clusters.as_deref(), Some(&["member1".to_owned(), "member2".to_owned()][..]));
+    assert_eq!(
+        locations[0].clusters.as_deref(),
+        Some(&["member1".to_owned(), "member2".to_owned()][..])
+    );
 
     let exports: Api<ServiceExport> = Api::namespaced(env.client.clone(), "default");
     let policies: Api<PropagationPolicy> = Api::namespaced(env.client.clone(), "default");
-    let policy = eventually(WAIT, "the ServiceExport and its PropagationPolicy", || async {
-        exports.get_opt("serve").await.ok()??;
-        policies.get_opt("propagate-service-serve").await.ok()?
-    })
+    let policy = eventually(
+        WAIT,
+        "the ServiceExport and its PropagationPolicy",
+        || async {
+            exports.get_opt("serve").await.ok()??;
+            policies.get_opt("propagate-service-serve").await.ok()?
+        },
+    )
     .await;
-    let names = policy.spec.placement.as_ref().and_then(|p| p.cluster_affinity.as_ref()).and_then(|a| a.cluster_names.clone());
-    assert_eq!(names, Some(vec!["member1".to_owned(), "member2".to_owned()]));
+    let names = policy
+        .spec
+        .placement
+        .as_ref()
+        .and_then(|p| p.cluster_affinity.as_ref())
+        .and_then(|a| a.cluster_names.clone());
+    assert_eq!(
+        names,
+        Some(vec!["member1".to_owned(), "member2".to_owned()])
+    );
 
-    mcis.delete("minimal-ingress", &DeleteParams::default()).await.unwrap();
+    mcis.delete("minimal-ingress", &DeleteParams::default())
+        .await
+        .unwrap();
     eventually(WAIT, "the MCI to be gone", || async {
-        mcis.get_opt("minimal-ingress").await.ok()?.is_none().then_some(())
+        mcis.get_opt("minimal-ingress")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
     })
     .await;
     let s = fake_state(&state);
-    assert!(s["balancers"].as_object().unwrap().keys().all(|k| !k.starts_with("mci/")), "{s}");
-    assert_eq!(s["deleted"], serde_json::json!(["mci/default/minimal-ingress"]));
+    assert!(
+        s["balancers"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.starts_with("mci/")),
+        "{s}"
+    );
+    assert_eq!(
+        s["deleted"],
+        serde_json::json!(["mci/default/minimal-ingress"])
+    );
     assert!(!controller.logs().contains("forbidden"));
     let status = controller.terminate(WAIT).await;
     assert!(status.success());

@@ -195,6 +195,44 @@ impl<K: Resource<DynamicType = ()>> Trigger<K> {
     }
 }
 
+/// The API of `obj`'s namespace.
+pub fn namespaced_api<K>(client: &kube::Client, obj: &K) -> kube::Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    kube::Api::namespaced(
+        client.clone(),
+        obj.meta().namespace.as_deref().unwrap_or_default(),
+    )
+}
+
+/// Sets `obj`'s finalizer list with a merge patch that carries its resourceVersion as a
+/// precondition: a concurrent change makes it fail with a conflict (and the object is retried),
+/// it never clobbers. Returns the object as written.
+pub async fn patch_finalizers<K>(
+    api: &kube::Api<K>,
+    obj: &K,
+    finalizers: Vec<String>,
+) -> Result<K, Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+{
+    let patch = serde_json::json!({
+        "metadata": {
+            "resourceVersion": obj.meta().resource_version,
+            "finalizers": finalizers,
+        }
+    });
+    let name = obj.meta().name.as_deref().unwrap_or_default();
+    Ok(api
+        .patch(
+            name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await?)
+}
+
 fn key<K: Resource>(obj: &K) -> String {
     format!(
         "{}/{}",

@@ -26,7 +26,7 @@ use mcp_interface::api::networking::MultiClusterIngress;
 use serde_json::json;
 
 use crate::context::{CacheKind, Context};
-use crate::controllers::{Trigger, run_controller};
+use crate::controllers::{Trigger, namespaced_api, patch_finalizers, run_controller};
 use crate::error::{Error, Result};
 
 pub const NAME: &str = "multiclusteringress";
@@ -157,32 +157,6 @@ pub fn traffic_block_clusters(mci: &MultiClusterIngress, ctx: &Context) -> Vec<S
     blocked
 }
 
-fn api(ctx: &Context, mci: &MultiClusterIngress) -> Api<MultiClusterIngress> {
-    Api::namespaced(ctx.client.clone(), &mci.namespace().unwrap_or_default())
-}
-
-/// Sets the finalizer list, with the object's resourceVersion as a precondition (so a concurrent
-/// change makes it fail with a conflict and retry, never clobber).
-async fn patch_finalizers(
-    api: &Api<MultiClusterIngress>,
-    mci: &MultiClusterIngress,
-    finalizers: Vec<String>,
-) -> Result<MultiClusterIngress> {
-    let patch = json!({
-        "metadata": {
-            "resourceVersion": mci.resource_version(),
-            "finalizers": finalizers,
-        }
-    });
-    Ok(api
-        .patch(
-            &mci.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await?)
-}
-
 /// Writes one status field with a merge patch on `/status`: the other status fields (written by
 /// other controllers) are left as they are, so no conflict can clobber them.
 async fn patch_status(
@@ -200,7 +174,7 @@ async fn patch_status(
 }
 
 async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Result<Action> {
-    let api = api(&ctx, &mci);
+    let api = namespaced_api(&ctx.client, mci.as_ref());
     let has_finalizer = mci.finalizers().iter().any(|f| f == FINALIZER);
 
     if mci.metadata.deletion_timestamp.is_some() {

@@ -41,7 +41,7 @@ use serde_json::json;
 
 use crate::cache::Change;
 use crate::context::{CacheKind, Context};
-use crate::controllers::{Trigger, run_controller};
+use crate::controllers::{Trigger, namespaced_api, patch_finalizers, run_controller};
 use crate::error::Result;
 
 pub const NAME: &str = "multiclusterservice";
@@ -67,32 +67,6 @@ fn has_finalizer(mcs: &MultiClusterService) -> bool {
 /// our finalizer (a balancer may exist that must be removed).
 fn is_ours(mcs: &MultiClusterService) -> bool {
     wants_load_balancer(mcs) || has_finalizer(mcs)
-}
-
-fn api(ctx: &Context, mcs: &MultiClusterService) -> Api<MultiClusterService> {
-    Api::namespaced(ctx.client.clone(), &mcs.namespace().unwrap_or_default())
-}
-
-/// Sets the finalizer list, with the object's resourceVersion as a precondition (so a concurrent
-/// change makes it fail with a conflict and retry, never clobber).
-async fn patch_finalizers(
-    api: &Api<MultiClusterService>,
-    mcs: &MultiClusterService,
-    finalizers: Vec<String>,
-) -> Result<MultiClusterService> {
-    let patch = json!({
-        "metadata": {
-            "resourceVersion": mcs.resource_version(),
-            "finalizers": finalizers,
-        }
-    });
-    Ok(api
-        .patch(
-            &mcs.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await?)
 }
 
 /// Writes `status.loadBalancer` alone with a merge patch on `/status`: `status.conditions`
@@ -204,7 +178,7 @@ async fn clean_up(
 }
 
 async fn reconcile(mcs: Arc<MultiClusterService>, ctx: Arc<Context>) -> Result<Action> {
-    let api = api(&ctx, &mcs);
+    let api = namespaced_api(&ctx.client, mcs.as_ref());
 
     if mcs.metadata.deletion_timestamp.is_some() || !wants_load_balancer(&mcs) {
         if !has_finalizer(&mcs) {

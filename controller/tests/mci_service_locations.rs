@@ -1,0 +1,230 @@
+//! The mci-service-locations controller on a real control plane.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{ControllerOptions, ControllerProcess, Env, eventually};
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use mcp_interface::api::networking::MultiClusterIngress;
+use mcp_interface::api::work::ResourceBinding;
+use serde_json::{Value, json};
+
+const MCI: &str = include_str!("../../examples/mci.yaml");
+const APPLICATION: &str = include_str!("../../examples/application.yaml");
+const WAIT: Duration = Duration::from_secs(60);
+const NS: &str = "default";
+
+fn start(env: &Env) -> (tempfile::TempDir, ControllerProcess) {
+    let dir = tempfile::tempdir().unwrap();
+    let controller = env
+        .controller(ControllerOptions::new(dir.path()).arg("--controllers=mci-service-locations"));
+    (dir, controller)
+}
+
+/// A ResourceBinding for Service `svc`, shaped as Karmada writes it.
+fn binding(svc: &str, clusters: &[&str]) -> ResourceBinding {
+    let clusters: Vec<Value> = clusters.iter().map(|c| json!({"name": c})).collect();
+    serde_json::from_value(json!({
+        "apiVersion": "work.karmada.io/v1alpha2",
+        "kind": "ResourceBinding",
+        "metadata": {"name": format!("{svc}-service"), "namespace": NS},
+        "spec": {
+            "resource": {"apiVersion": "v1", "kind": "Service", "name": svc, "namespace": NS},
+            "clusters": clusters,
+        },
+    }))
+    .unwrap()
+}
+
+fn status(mci: &MultiClusterIngress) -> Value {
+    serde_json::to_value(&mci.status).unwrap()
+}
+
+async fn wait_locations(
+    api: &Api<MultiClusterIngress>,
+    name: &str,
+    want: Value,
+) -> MultiClusterIngress {
+    eventually(
+        WAIT,
+        &format!("{name}'s serviceLocations to be {want}"),
+        || async {
+            let mci = api.get(name).await.ok()?;
+            (status(&mci)["serviceLocations"] == want).then_some(mci)
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn service_locations_follow_the_bindings_and_leave_other_status_fields_alone() {
+    let env = Env::start().await;
+    env.apply(common::INGRESS_CLASS, NS).await;
+    env.apply(APPLICATION, NS).await;
+    env.apply(MCI, NS).await;
+    // An MCI of a class no provider of ours serves: it gets locations too (as in Go).
+    env.apply(
+        r#"apiVersion: networking.karmada.io/v1alpha1
+kind: MultiClusterIngress
+metadata: {name: other-class}
+spec:
+  ingressClassName: nginx
+  defaultBackend: {service: {name: serve, port: {number: 80}}}
+"#,
+        NS,
+    )
+    .await;
+    let mcis: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), NS);
+    let bindings: Api<ResourceBinding> = Api::namespaced(env.client.clone(), NS);
+    let pp = PostParams::default();
+    bindings
+        .create(&pp, &binding("serve", &["member2", "member1"]))
+        .await
+        .unwrap();
+    // Status written by the multiclusteringress controller: must survive.
+    let others = json!({
+        "loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]},
+        "trafficBlockClusters": ["member2"],
+    });
+    mcis.patch_status(
+        "minimal-ingress",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({ "status": others })),
+    )
+    .await
+    .unwrap();
+
+    let (_dir, mut controller) = start(&env);
+    controller.wait_ready(WAIT).await;
+
+    let mci = wait_locations(
+        &mcis,
+        "minimal-ingress",
+        json!([{"name": "serve", "clusters": ["member1", "member2"]}]),
+    )
+    .await;
+    assert_eq!(status(&mci)["loadBalancer"], others["loadBalancer"]);
+    assert_eq!(
+        status(&mci)["trafficBlockClusters"],
+        others["trafficBlockClusters"]
+    );
+    wait_locations(
+        &mcis,
+        "other-class",
+        json!([{"name": "serve", "clusters": ["member1", "member2"]}]),
+    )
+    .await;
+
+    // Written only when changed: nothing moves while nothing changes.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        mcis.get("minimal-ingress")
+            .await
+            .unwrap()
+            .resource_version(),
+        mci.resource_version()
+    );
+
+    // The binding changes: so do the locations (requiredBy clusters count too).
+    let patch = json!({"spec": {
+        "clusters": [{"name": "member1"}],
+        "requiredBy": [{"namespace": NS, "name": "dependent", "clusters": [{"name": "member3"}]}],
+    }});
+    bindings
+        .patch(
+            "serve-service",
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    wait_locations(
+        &mcis,
+        "minimal-ingress",
+        json!([{"name": "serve", "clusters": ["member1", "member3"]}]),
+    )
+    .await;
+
+    // A second backend without a binding is skipped; once bound, it is listed, sorted by name.
+    let rules = json!({"spec": {"rules": [{"http": {"paths": [
+        {"path": "/testpath", "pathType": "Prefix",
+         "backend": {"service": {"name": "serve", "port": {"number": 80}}}},
+        {"path": "/api", "pathType": "Prefix",
+         "backend": {"service": {"name": "api", "port": {"number": 80}}}},
+    ]}}]}});
+    mcis.patch(
+        "minimal-ingress",
+        &PatchParams::default(),
+        &Patch::Merge(&rules),
+    )
+    .await
+    .unwrap();
+    bindings
+        .create(&pp, &binding("unrelated", &["member9"]))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        status(&mcis.get("minimal-ingress").await.unwrap())["serviceLocations"],
+        json!([{"name": "serve", "clusters": ["member1", "member3"]}])
+    );
+    bindings
+        .create(&pp, &binding("api", &["member4"]))
+        .await
+        .unwrap();
+    wait_locations(
+        &mcis,
+        "minimal-ingress",
+        json!([
+            {"name": "api", "clusters": ["member4"]},
+            {"name": "serve", "clusters": ["member1", "member3"]},
+        ]),
+    )
+    .await;
+
+    // Someone else overwrites the locations: put back.
+    mcis.patch_status(
+        "minimal-ingress",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"status": {"serviceLocations": [{"name": "bogus"}]}})),
+    )
+    .await
+    .unwrap();
+    wait_locations(
+        &mcis,
+        "minimal-ingress",
+        json!([
+            {"name": "api", "clusters": ["member4"]},
+            {"name": "serve", "clusters": ["member1", "member3"]},
+        ]),
+    )
+    .await;
+
+    // A binding deleted: its entry goes; the last one deleted: the field goes.
+    bindings
+        .delete("serve-service", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_locations(
+        &mcis,
+        "minimal-ingress",
+        json!([{"name": "api", "clusters": ["member4"]}]),
+    )
+    .await;
+    wait_locations(&mcis, "other-class", Value::Null).await;
+    bindings
+        .delete("api-service", &DeleteParams::default())
+        .await
+        .unwrap();
+    let mci = wait_locations(&mcis, "minimal-ingress", Value::Null).await;
+    assert_eq!(status(&mci)["loadBalancer"], others["loadBalancer"]);
+    assert_eq!(
+        status(&mci)["trafficBlockClusters"],
+        others["trafficBlockClusters"]
+    );
+
+    let status = controller.terminate(WAIT).await;
+    assert!(status.success(), "{status}\n{}", controller.logs());
+}
