@@ -26,9 +26,11 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use crate::backoff::Backoff;
+use crate::cache::{Change, Subscription};
 use crate::context::{CacheKind, Context};
 use crate::error::Error;
 use crate::metrics::{ControllerErrorLabels, ControllerLabels};
+use mcp_interface::api::constants::{DERIVED_SERVICE_PREFIX, LABEL_SERVICE_NAME};
 
 /// Every controller, by its `--controllers` name.
 pub const ALL: [&str; 5] = [
@@ -193,6 +195,73 @@ impl<K: Resource<DynamicType = ()>> Trigger<K> {
     pub fn enqueue_obj(&self, obj: &K) {
         let _ = self.tx.unbounded_send(ObjectRef::from_obj(obj));
     }
+}
+
+/// Go's update predicate, shared by the controllers: spec, annotations or deletion state changed.
+pub fn spec_annotations_or_deletion_changed<K: Resource, S: PartialEq>(
+    old: &K,
+    new: &K,
+    spec: impl Fn(&K) -> &S,
+) -> bool {
+    spec(old) != spec(new)
+        || old.meta().annotations != new.meta().annotations
+        || old.meta().deletion_timestamp.is_some() != new.meta().deletion_timestamp.is_some()
+}
+
+/// Called with a Service's namespace and name.
+pub type ServiceHandler = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+/// Calls `on_service(namespace, name)` for the Service changes the Go controllers react to: a
+/// Service created or deleted, or changed in spec, annotations or deletion state; and any change
+/// of an EndpointSlice of the Service (`kubernetes.io/service-name`, `derived-` stripped).
+pub fn watch_services(
+    caches: &crate::context::Caches,
+    on_service: ServiceHandler,
+) -> [Subscription; 2] {
+    let on_slice = on_service.clone();
+    [
+        caches.services().subscribe(move |change| {
+            let relevant = match change {
+                Change::Applied {
+                    old: Some(old),
+                    new,
+                } => spec_annotations_or_deletion_changed(*old, *new, |s| &s.spec),
+                _ => true,
+            };
+            let svc = change.object();
+            if relevant {
+                on_service(
+                    svc.meta().namespace.as_deref().unwrap_or_default(),
+                    svc.meta().name.as_deref().unwrap_or_default(),
+                );
+            }
+        }),
+        caches.endpoint_slices().subscribe(move |change| {
+            if let Change::Applied {
+                old: Some(old),
+                new,
+            } = change
+                && old.metadata.resource_version == new.metadata.resource_version
+            {
+                return;
+            }
+            let slice = change.object();
+            if let Some(service) = slice
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(LABEL_SERVICE_NAME))
+            {
+                let service = service
+                    .strip_prefix(DERIVED_SERVICE_PREFIX)
+                    .unwrap_or(service);
+                on_slice(
+                    slice.metadata.namespace.as_deref().unwrap_or_default(),
+                    service,
+                );
+            }
+        }),
+    ]
 }
 
 /// The API of `obj`'s namespace.

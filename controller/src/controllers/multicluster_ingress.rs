@@ -26,16 +26,16 @@ use mcp_interface::api::networking::MultiClusterIngress;
 use serde_json::json;
 
 use crate::context::{CacheKind, Context};
-use crate::controllers::{Trigger, namespaced_api, patch_finalizers, run_controller};
+use crate::controllers::{
+    ServiceHandler, Trigger, namespaced_api, patch_finalizers, run_controller,
+    spec_annotations_or_deletion_changed, watch_services,
+};
 use crate::error::{Error, Result};
 
 pub const NAME: &str = "multiclusteringress";
 pub const FINALIZER: &str = "karmada.io/multi-cluster-ingress-controller";
 /// The annotation that marks the default IngressClass.
 pub const DEFAULT_CLASS_ANNOTATION: &str = "ingressclass.kubernetes.io/is-default-class";
-/// Karmada's derived Services are named `derived-<service>`.
-const DERIVED_PREFIX: &str = "derived-";
-const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 pub const CACHES: &[CacheKind] = &[
     CacheKind::MultiClusterIngresses,
@@ -254,12 +254,6 @@ fn same_status(a: &IngressLoadBalancerStatus, b: &IngressLoadBalancerStatus) -> 
     norm(a) == norm(b)
 }
 
-fn spec_changed(old: &MultiClusterIngress, new: &MultiClusterIngress) -> bool {
-    old.spec != new.spec
-        || old.metadata.annotations != new.metadata.annotations
-        || old.metadata.deletion_timestamp.is_some() != new.metadata.deletion_timestamp.is_some()
-}
-
 pub fn run(
     ctx: Arc<Context>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
@@ -285,57 +279,21 @@ pub fn run(
                 }
             }
         };
-        let by_service = Arc::new(by_service);
+        let by_service: ServiceHandler = Arc::new(by_service);
 
+        let _services = watch_services(&caches, by_service.clone());
         let _subscriptions = [
             mcis.subscribe({
                 let ctx = ctx.clone();
                 let trigger = trigger.clone();
                 move |change| {
                     if let crate::cache::Change::Applied { old, new } = change
-                        && old.is_none_or(|old| spec_changed(old, new))
+                        && old.is_none_or(|old| {
+                            spec_annotations_or_deletion_changed(old, new, |m| &m.spec)
+                        })
                         && (is_ours(&ctx, new) || new.finalizers().iter().any(|f| f == FINALIZER))
                     {
                         trigger.enqueue_obj(new);
-                    }
-                }
-            }),
-            caches.services().subscribe({
-                let by_service = by_service.clone();
-                move |change| {
-                    let relevant = match change {
-                        crate::cache::Change::Applied {
-                            old: Some(old),
-                            new,
-                        } => {
-                            old.spec != new.spec
-                                || old.metadata.annotations != new.metadata.annotations
-                                || old.metadata.deletion_timestamp.is_some()
-                                    != new.metadata.deletion_timestamp.is_some()
-                        }
-                        _ => true,
-                    };
-                    let svc = change.object();
-                    if relevant {
-                        by_service(&svc.namespace().unwrap_or_default(), &svc.name_any());
-                    }
-                }
-            }),
-            caches.endpoint_slices().subscribe({
-                let by_service = by_service.clone();
-                move |change| {
-                    let slice = change.object();
-                    if let crate::cache::Change::Applied {
-                        old: Some(old),
-                        new,
-                    } = change
-                        && old.metadata.resource_version == new.metadata.resource_version
-                    {
-                        return;
-                    }
-                    if let Some(service) = slice.labels().get(SERVICE_NAME_LABEL) {
-                        let service = service.strip_prefix(DERIVED_PREFIX).unwrap_or(service);
-                        by_service(&slice.namespace().unwrap_or_default(), service);
                     }
                 }
             }),

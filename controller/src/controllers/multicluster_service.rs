@@ -32,16 +32,17 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
-use mcp_interface::api::constants::{
-    DERIVED_SERVICE_PREFIX, LABEL_SERVICE_NAME, MCS_CONTROLLER_FINALIZER,
-};
+use mcp_interface::api::constants::MCS_CONTROLLER_FINALIZER;
 use mcp_interface::api::networking::MultiClusterService;
 use mcp_loader::CallError;
 use serde_json::json;
 
 use crate::cache::Change;
 use crate::context::{CacheKind, Context};
-use crate::controllers::{Trigger, namespaced_api, patch_finalizers, run_controller};
+use crate::controllers::{
+    ServiceHandler, Trigger, namespaced_api, patch_finalizers, run_controller,
+    spec_annotations_or_deletion_changed, watch_services,
+};
 use crate::error::Result;
 
 pub const NAME: &str = "multiclusterservice";
@@ -232,9 +233,7 @@ async fn reconcile(mcs: Arc<MultiClusterService>, ctx: Arc<Context>) -> Result<A
 
 /// The Go MCS update predicate: annotations, spec or deletion state changed.
 fn spec_changed(old: &MultiClusterService, new: &MultiClusterService) -> bool {
-    old.spec != new.spec
-        || old.metadata.annotations != new.metadata.annotations
-        || old.metadata.deletion_timestamp.is_some() != new.metadata.deletion_timestamp.is_some()
+    spec_annotations_or_deletion_changed(old, new, |m| &m.spec)
 }
 
 pub fn run(
@@ -259,66 +258,24 @@ pub fn run(
                 }
             }
         };
-        let by_service = Arc::new(by_service);
+        let by_service: ServiceHandler = Arc::new(by_service);
+        let _services = watch_services(&caches, by_service.clone());
 
-        let _subscriptions = [
-            mcss.subscribe({
-                let trigger = trigger.clone();
-                move |change| {
-                    // Deletions need nothing: with the finalizer, deletion is an update.
-                    if let Change::Applied { old, new } = change {
-                        let relevant = match old {
-                            None => is_ours(new),
-                            Some(old) => (is_ours(old) || is_ours(new)) && spec_changed(old, new),
-                        };
-                        if relevant {
-                            trigger.enqueue_obj(new);
-                        }
-                    }
-                }
-            }),
-            caches.services().subscribe({
-                let by_service = by_service.clone();
-                move |change| {
-                    let relevant = match change {
-                        Change::Applied {
-                            old: Some(old),
-                            new,
-                        } => {
-                            old.spec != new.spec
-                                || old.metadata.annotations != new.metadata.annotations
-                                || old.metadata.deletion_timestamp.is_some()
-                                    != new.metadata.deletion_timestamp.is_some()
-                        }
-                        _ => true,
+        let _subscriptions = [mcss.subscribe({
+            let trigger = trigger.clone();
+            move |change| {
+                // Deletions need nothing: with the finalizer, deletion is an update.
+                if let Change::Applied { old, new } = change {
+                    let relevant = match old {
+                        None => is_ours(new),
+                        Some(old) => (is_ours(old) || is_ours(new)) && spec_changed(old, new),
                     };
-                    let svc = change.object();
                     if relevant {
-                        by_service(&svc.namespace().unwrap_or_default(), &svc.name_any());
+                        trigger.enqueue_obj(new);
                     }
                 }
-            }),
-            caches.endpoint_slices().subscribe({
-                let by_service = by_service.clone();
-                move |change| {
-                    if let Change::Applied {
-                        old: Some(old),
-                        new,
-                    } = change
-                        && old.metadata.resource_version == new.metadata.resource_version
-                    {
-                        return;
-                    }
-                    let slice = change.object();
-                    if let Some(service) = slice.labels().get(LABEL_SERVICE_NAME) {
-                        let service = service
-                            .strip_prefix(DERIVED_SERVICE_PREFIX)
-                            .unwrap_or(service);
-                        by_service(&slice.namespace().unwrap_or_default(), service);
-                    }
-                }
-            }),
-        ];
+            }
+        })];
 
         // Everything already there is reconciled once, as the Go controller does on start.
         for mcs in mcss.store().state() {
