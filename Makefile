@@ -50,3 +50,60 @@ cluster-down: ## Stop the local control plane and remove its files (idempotent)
 cluster-status: ## Say whether the local control plane is running
 	$(MCP_TESTENV) status
 # ---------------------------------------------------------------------------------------------
+
+# ---------------------------------------------------------------------------------------------
+# Release artifacts, image and deployment (the Go original's targets and variables).
+# See docs/operators.md and docs/vendors.md. `make test` also runs `lint-shell` and
+# `lint-examples` (through `lint`), `image-rootfs-test` and `image-oci-archive`: they are added as
+# prerequisites at the end of this section, without changing the targets above.
+# ---------------------------------------------------------------------------------------------
+HOST_ARCH := $(shell bash -c 'source hack/image/lib.sh && image::host_arch')
+GOOS ?= linux
+GOARCH ?= $(HOST_ARCH)
+REGISTRY ?= docker.io/karmada
+VERSION ?= latest
+OUTPUT_TYPE ?= docker
+TARGETS := multicluster-provider-fake
+SHELL_SCRIPTS = $(shell find hack -name '*.sh' | sort)
+EXAMPLES_TARGET_DIR = $(or $(CARGO_TARGET_DIR),target)/examples
+
+.PHONY: all $(TARGETS) images $(addprefix image-,$(TARGETS)) image-rootfs-test image-oci-archive
+.PHONY: tools lint-shell lint-examples deploy-provider clean
+
+all: $(TARGETS)
+
+multicluster-provider-fake: ## Release build of the controller + fake provider into _output/ (GOARCH)
+	GOOS=$(GOOS) GOARCH=$(GOARCH) bash hack/image/build.sh
+
+image-multicluster-provider-fake: ## Image $(REGISTRY)/multicluster-provider-fake:$(VERSION) (docker/podman/buildah)
+	REGISTRY=$(REGISTRY) VERSION=$(VERSION) GOARCH=$(GOARCH) OUTPUT_TYPE=$(OUTPUT_TYPE) \
+		bash hack/image/docker.sh multicluster-provider-fake
+
+images: $(addprefix image-,$(TARGETS))
+
+image-rootfs-test: tools multicluster-provider-fake testenv-binaries ## The image's runtime stage without Docker: debootstrap + chroot + the MCI demo
+	MCP_TESTENV_BIN_DIR="$$(bash hack/testenv/build.sh)" GOARCH=$(GOARCH) bash hack/image/rootfs-test.sh
+
+image-oci-archive: tools multicluster-provider-fake ## Daemonless OCI archive of the runtime stage (umoci) in _output/
+	REGISTRY=$(REGISTRY) VERSION=$(VERSION) GOARCH=$(GOARCH) bash hack/image/oci-archive.sh
+
+deploy-provider: ## hack/deploy-provider.sh (kind host cluster + Karmada; see docs/operators.md)
+	bash hack/deploy-provider.sh
+
+tools: ## apt-get install what the image and script checks need, if missing
+	bash hack/image/install-tools.sh
+
+lint-shell: tools ## shellcheck every script under hack/
+	shellcheck -x $(SHELL_SCRIPTS)
+
+lint-examples: ## fmt and clippy of examples/provider (a workspace of its own, built into target/examples)
+	cargo fmt --manifest-path examples/provider/Cargo.toml -- --check
+	cargo clippy --manifest-path examples/provider/Cargo.toml --target-dir $(EXAMPLES_TARGET_DIR) -- -D warnings
+
+clean: ## Remove _output/ (release artifacts); cargo's target/ is left alone
+	rm -rf _output
+
+# Added to the targets of the first section.
+lint: lint-shell lint-examples
+test: image-rootfs-test image-oci-archive
+# ---------------------------------------------------------------------------------------------

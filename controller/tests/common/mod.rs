@@ -318,3 +318,105 @@ pub fn fake_state(path: &Path) -> serde_json::Value {
 
 /// The IngressClass `fake` (controller `karmada.io/fake`, default) from the examples.
 pub const INGRESS_CLASS: &str = include_str!("../../../examples/ingressclass-fake.yaml");
+
+// ---------------------------------------------------------------------------------------------
+// Deploy manifests, RBAC and other providers (deploy_manifests.rs, rbac.rs, example_provider.rs)
+// ---------------------------------------------------------------------------------------------
+
+/// The user deploy/karmada-rbac.yaml binds (besides the ServiceAccount of that name).
+pub const PROVIDER_USER: &str = "multicluster-provider";
+
+/// deploy/karmada-rbac.yaml: what the controller's identity may do on the Karmada API server.
+pub const DEPLOY_RBAC: &str = include_str!("../../../deploy/karmada-rbac.yaml");
+
+/// The repository's deploy/ directory.
+pub fn deploy_dir() -> PathBuf {
+    workspace_root().join("deploy")
+}
+
+impl Env {
+    /// Like [`Env::start`], with `options` (extra users, API server flags).
+    pub async fn start_with(options: ControlPlaneOptions) -> Env {
+        let plane = ControlPlane::start(options)
+            .await
+            .unwrap_or_else(|e| panic!("control plane: {e}"));
+        let client = plane.admin_client().await.unwrap();
+        mcp_testenv::install_crds(&client).await.unwrap();
+        let ns: Api<Namespace> = Api::all(client.clone());
+        let karmada_system: Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "karmada-system"}}))
+                .unwrap();
+        ns.create(&PostParams::default(), &karmada_system)
+            .await
+            .unwrap();
+        Env { plane, client }
+    }
+
+    /// A control plane with the token user [`PROVIDER_USER`] and the RBAC `rbac_yaml` (normally
+    /// [`DEPLOY_RBAC`]) applied; `extra_apiserver_args` as in [`ControlPlaneOptions`]. Returns
+    /// the environment and that user's kubeconfig, for [`ControllerOptions::with_kubeconfig`].
+    pub async fn start_with_rbac(
+        rbac_yaml: &str,
+        extra_apiserver_args: Vec<String>,
+    ) -> (Env, PathBuf) {
+        let env = Env::start_with(ControlPlaneOptions {
+            extra_users: vec![(PROVIDER_USER.to_owned(), Vec::new())],
+            extra_apiserver_args,
+            ..ControlPlaneOptions::default()
+        })
+        .await;
+        env.apply(rbac_yaml, "karmada-system").await;
+        let kubeconfig = env.plane.kubeconfig_path_for(PROVIDER_USER).unwrap();
+        (env, kubeconfig)
+    }
+}
+
+impl ControllerOptions {
+    /// Runs the controller with this kubeconfig (e.g. a restricted user's) instead of the admin's.
+    pub fn with_kubeconfig(mut self, path: &Path) -> Self {
+        self.kubeconfig = Some(path.to_owned());
+        self
+    }
+}
+
+impl ControllerProcess {
+    /// Like [`ControllerProcess::start`], but with `provider_args` (`--cloud-provider`,
+    /// `--provider-dir`, `--provider-ingress-class`, ...) instead of the fake provider's.
+    pub fn start_with_provider(
+        kubeconfig: &Path,
+        opts: ControllerOptions,
+        provider_args: &[String],
+    ) -> Self {
+        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let health_port = free_port();
+        let metrics_port = free_port();
+        let log_path = opts.dir.join(format!("controller-{n}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_multicluster-provider"));
+        cmd.args(provider_args)
+            .arg("--kubeconfig")
+            .arg(opts.kubeconfig.as_deref().unwrap_or(kubeconfig))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--secure-port={health_port}"))
+            .arg(format!("--metrics-bind-address=127.0.0.1:{metrics_port}"))
+            .arg("--v=4")
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        if let Some(config) = &opts.cloud_config {
+            let path = opts.dir.join(format!("cloud-config-{n}.yaml"));
+            std::fs::write(&path, config).unwrap();
+            cmd.arg("--cloud-config").arg(path);
+        }
+        cmd.args(&opts.args);
+        let child = cmd.spawn().expect("start multicluster-provider");
+        ControllerProcess {
+            child: Some(child),
+            log_path,
+            health_port,
+            metrics_port,
+        }
+    }
+}
