@@ -52,19 +52,7 @@ pub struct Env {
 
 impl Env {
     pub async fn start() -> Env {
-        let plane = ControlPlane::start(ControlPlaneOptions::default())
-            .await
-            .unwrap_or_else(|e| panic!("control plane: {e}"));
-        let client = plane.admin_client().await.unwrap();
-        mcp_testenv::install_crds(&client).await.unwrap();
-        let ns: Api<Namespace> = Api::all(client.clone());
-        let karmada_system: Namespace =
-            serde_json::from_value(serde_json::json!({"metadata": {"name": "karmada-system"}}))
-                .unwrap();
-        ns.create(&PostParams::default(), &karmada_system)
-            .await
-            .unwrap();
-        Env { plane, client }
+        Env::start_with(ControlPlaneOptions::default()).await
     }
 
     pub fn kubeconfig(&self) -> &Path {
@@ -136,40 +124,13 @@ static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 impl ControllerProcess {
     pub fn start(kubeconfig: &Path, opts: ControllerOptions) -> Self {
-        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let health_port = free_port();
-        let metrics_port = free_port();
-        let log_path = opts.dir.join(format!("controller-{n}.log"));
-        let log = std::fs::File::create(&log_path).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_multicluster-provider"));
-        cmd.arg("--cloud-provider=fake")
-            .arg("--provider-dir")
-            .arg(fake_dir())
-            .arg("--provider-ingress-class=karmada.io/fake")
-            .arg("--kubeconfig")
-            .arg(opts.kubeconfig.as_deref().unwrap_or(kubeconfig))
-            .arg("--bind-address=127.0.0.1")
-            .arg(format!("--secure-port={health_port}"))
-            .arg(format!("--metrics-bind-address=127.0.0.1:{metrics_port}"))
-            .arg("--v=4")
-            .env_remove("RUST_LOG")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        if let Some(config) = &opts.cloud_config {
-            let path = opts.dir.join(format!("cloud-config-{n}.yaml"));
-            std::fs::write(&path, config).unwrap();
-            cmd.arg("--cloud-config").arg(path);
-        }
-        cmd.args(&opts.args);
-        let child = cmd.spawn().expect("start multicluster-provider");
-        ControllerProcess {
-            child: Some(child),
-            log_path,
-            health_port,
-            metrics_port,
-        }
+        let fake = [
+            "--cloud-provider=fake".to_owned(),
+            "--provider-dir".to_owned(),
+            fake_dir().display().to_string(),
+            "--provider-ingress-class=karmada.io/fake".to_owned(),
+        ];
+        Self::start_with_provider(kubeconfig, opts, &fake)
     }
 
     pub fn pid(&self) -> u32 {
