@@ -42,18 +42,6 @@ spec:
     )
 }
 
-fn lb_ip(mci: &MultiClusterIngress) -> Option<String> {
-    mci.status
-        .as_ref()?
-        .load_balancer
-        .as_ref()?
-        .ingress
-        .as_ref()?
-        .first()?
-        .ip
-        .clone()
-}
-
 /// Waits until every named MCI in `namespace` has a load balancer address.
 async fn all_have_addresses(api: &Api<MultiClusterIngress>, names: &[String]) {
     eventually(WAIT, "every MCI to get its address", || async {
@@ -61,7 +49,12 @@ async fn all_have_addresses(api: &Api<MultiClusterIngress>, names: &[String]) {
         let done: BTreeMap<String, bool> = list
             .items
             .iter()
-            .map(|m| (m.metadata.name.clone().unwrap(), lb_ip(m).is_some()))
+            .map(|m| {
+                (
+                    m.metadata.name.clone().unwrap(),
+                    common::mci_ip(m).is_some(),
+                )
+            })
             .collect();
         names
             .iter()
@@ -444,7 +437,7 @@ faults:
     );
     for n in ["failing", "panicking", "hanging", "garbage"] {
         assert_eq!(
-            lb_ip(&api.get(n).await.unwrap()),
+            common::mci_ip(&api.get(n).await.unwrap()),
             None,
             "{n} must not get a bogus status"
         );
@@ -513,7 +506,7 @@ async fn a_leader_that_loses_its_lease_stops_reconciling_at_once() {
     let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
     let mci = api.get("while-deposed").await.unwrap();
     assert!(
-        mci.metadata.finalizers.is_none() && lb_ip(&mci).is_none(),
+        mci.metadata.finalizers.is_none() && common::mci_ip(&mci).is_none(),
         "a deposed leader reconciled"
     );
 

@@ -11,18 +11,6 @@ use mcp_interface::api::networking::MultiClusterIngress;
 const MCI: &str = include_str!("../../examples/mci.yaml");
 const WAIT: Duration = Duration::from_secs(30);
 
-fn lb_ip(mci: &MultiClusterIngress) -> Option<String> {
-    mci.status
-        .as_ref()?
-        .load_balancer
-        .as_ref()?
-        .ingress
-        .as_ref()?
-        .first()?
-        .ip
-        .clone()
-}
-
 #[tokio::test]
 async fn an_mci_of_our_class_gets_a_finalizer_and_a_balancer_and_loses_both_on_deletion() {
     let env = Env::start().await;
@@ -40,7 +28,7 @@ async fn an_mci_of_our_class_gets_a_finalizer_and_a_balancer_and_loses_both_on_d
     let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
     let mci = eventually(WAIT, "the MCI's load balancer address", || async {
         let mci = api.get("minimal-ingress").await.ok()?;
-        (lb_ip(&mci).as_deref() == Some("1.2.3.4")).then_some(mci)
+        (common::mci_ip(&mci).as_deref() == Some("1.2.3.4")).then_some(mci)
     })
     .await;
     assert!(
@@ -57,14 +45,7 @@ async fn an_mci_of_our_class_gets_a_finalizer_and_a_balancer_and_loses_both_on_d
     api.delete("minimal-ingress", &DeleteParams::default())
         .await
         .unwrap();
-    eventually(WAIT, "the MCI to be gone", || async {
-        api.get_opt("minimal-ingress")
-            .await
-            .unwrap()
-            .is_none()
-            .then_some(())
-    })
-    .await;
+    common::wait_gone(&api, "minimal-ingress", WAIT).await;
     let s = fake_state(&state);
     assert_eq!(s["balancers"], serde_json::json!({}), "{s}");
     assert_eq!(
@@ -93,7 +74,7 @@ async fn wait_ip(
 ) -> MultiClusterIngress {
     eventually(WAIT, why, || async {
         let mci = api.get(name).await.ok()?;
-        (lb_ip(&mci).as_deref() == Some(ip)).then_some(mci)
+        (common::mci_ip(&mci).as_deref() == Some(ip)).then_some(mci)
     })
     .await
 }
@@ -327,7 +308,7 @@ async fn traffic_block_clusters_follow_cluster_remedy_actions() {
         "member2 blocked (member3 is not a location)",
         || async {
             let mci = api.get("minimal-ingress").await.ok()?;
-            (blocked(&mci) == Some(vec!["member2".to_owned()]) && lb_ip(&mci).is_some())
+            (blocked(&mci) == Some(vec!["member2".to_owned()]) && common::mci_ip(&mci).is_some())
                 .then_some(())
         },
     )

@@ -93,14 +93,7 @@ async fn the_original_scenario() {
     mcis.delete("minimal-ingress", &DeleteParams::default())
         .await
         .unwrap();
-    eventually(WAIT, "the MCI to be gone", || async {
-        mcis.get_opt("minimal-ingress")
-            .await
-            .ok()?
-            .is_none()
-            .then_some(())
-    })
-    .await;
+    common::wait_gone(&mcis, "minimal-ingress", WAIT).await;
     let s = fake_state(&state);
     assert!(
         s["balancers"]

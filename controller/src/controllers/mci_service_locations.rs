@@ -105,6 +105,29 @@ pub fn bound_key(rb: &ResourceBinding) -> Option<(String, String)> {
 }
 
 /// The service locations of `mci`: its referenced Services that have a binding, sorted by name.
+/// The Services (namespace, name) whose placement a ResourceBinding change affects: those the
+/// binding is for, before and after, when the binding appeared, went, or its clusters changed.
+pub fn services_of_binding_change(
+    change: &Change<'_, ResourceBinding>,
+) -> BTreeSet<(String, String)> {
+    match change {
+        Change::Applied {
+            old: Some(old),
+            new,
+        } if bound_key(old) == bound_key(new)
+            && old.scheduled_clusters() == new.scheduled_clusters() =>
+        {
+            BTreeSet::new()
+        }
+        Change::Applied { old, new } => old
+            .and_then(bound_key)
+            .into_iter()
+            .chain(bound_key(new))
+            .collect(),
+        Change::Deleted(rb) => bound_key(rb).into_iter().collect(),
+    }
+}
+
 pub fn service_locations(
     mci: &MultiClusterIngress,
     bindings: &Store<ResourceBinding>,
@@ -193,22 +216,7 @@ pub fn run(
                 let mcis = mcis.clone();
                 let trigger = trigger.clone();
                 move |change| {
-                    let services: BTreeSet<(String, String)> = match change {
-                        Change::Applied {
-                            old: Some(old),
-                            new,
-                        } if bound_key(old) == bound_key(new)
-                            && old.scheduled_clusters() == new.scheduled_clusters() =>
-                        {
-                            return;
-                        }
-                        Change::Applied { old, new } => old
-                            .and_then(bound_key)
-                            .into_iter()
-                            .chain(bound_key(new))
-                            .collect(),
-                        Change::Deleted(rb) => bound_key(rb).into_iter().collect(),
-                    };
+                    let services = services_of_binding_change(change);
                     if services.is_empty() {
                         return;
                     }

@@ -75,7 +75,7 @@ use serde_json::json;
 
 use crate::cache::Change;
 use crate::context::{CacheKind, Context};
-use crate::controllers::mci_service_locations::{bound_key, service_clusters};
+use crate::controllers::mci_service_locations::{service_clusters, services_of_binding_change};
 use crate::controllers::multicluster_ingress::referenced_services;
 use crate::controllers::{Trigger, run_controller};
 use crate::error::Result;
@@ -653,23 +653,7 @@ pub fn run(
             caches.bindings().subscribe({
                 let keys = keys.clone();
                 move |change| {
-                    let services: BTreeSet<Key> = match change {
-                        Change::Applied {
-                            old: Some(old),
-                            new,
-                        } if bound_key(old) == bound_key(new)
-                            && old.scheduled_clusters() == new.scheduled_clusters() =>
-                        {
-                            return;
-                        }
-                        Change::Applied { old, new } => old
-                            .and_then(bound_key)
-                            .into_iter()
-                            .chain(bound_key(new))
-                            .collect(),
-                        Change::Deleted(rb) => bound_key(rb).into_iter().collect(),
-                    };
-                    for (namespace, svc) in services {
+                    for (namespace, svc) in services_of_binding_change(change) {
                         keys.enqueue(&namespace, &svc);
                     }
                 }

@@ -269,6 +269,30 @@ where
     }
 }
 
+/// The first load balancer address of an MCI's status.
+pub fn mci_ip(mci: &mcp_interface::api::networking::MultiClusterIngress) -> Option<String> {
+    mci.status
+        .as_ref()?
+        .load_balancer
+        .as_ref()?
+        .ingress
+        .as_ref()?
+        .first()?
+        .ip
+        .clone()
+}
+
+/// Waits until `name` no longer exists (finalizers done).
+pub async fn wait_gone<K>(api: &Api<K>, name: &str, timeout: Duration)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    eventually(timeout, &format!("{name} to be gone"), || async {
+        api.get_opt(name).await.ok()?.is_none().then_some(())
+    })
+    .await
+}
+
 /// Reads the fake provider's state file.
 pub fn fake_state(path: &Path) -> serde_json::Value {
     match std::fs::read(path) {
