@@ -56,7 +56,12 @@ pub struct Caches {
     pub cluster_propagation_policies: Option<SharedCache<ClusterPropagationPolicy>>,
 }
 
-fn full<K>(client: &Client, kind: &'static str) -> (SharedCache<K>, tokio::task::JoinHandle<()>)
+/// A full-object cache of `K`; its driver task goes into `drivers`.
+fn full<K>(
+    client: &Client,
+    kind: &'static str,
+    drivers: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> SharedCache<K>
 where
     K: Resource<DynamicType = ()>
         + Clone
@@ -71,16 +76,16 @@ where
         kind,
         watcher(api, watcher::Config::default()).default_backoff(),
     );
-    (cache, tokio::spawn(driver))
+    drivers.push(tokio::spawn(driver));
+    cache
 }
 
+/// A metadata-only cache of `K`; its driver task goes into `drivers`.
 fn metadata<K>(
     client: &Client,
     kind: &'static str,
-) -> (
-    SharedCache<PartialObjectMeta<K>>,
-    tokio::task::JoinHandle<()>,
-)
+    drivers: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> SharedCache<PartialObjectMeta<K>>
 where
     K: Resource<DynamicType = ()>
         + Clone
@@ -96,7 +101,8 @@ where
         kind,
         watcher(api, watcher::Config::default()).default_backoff(),
     );
-    (cache, tokio::spawn(driver))
+    drivers.push(tokio::spawn(driver));
+    cache
 }
 
 macro_rules! expect_cache {
@@ -121,59 +127,43 @@ impl Caches {
         for kind in kinds {
             match kind {
                 CacheKind::IngressClasses => {
-                    let (c, d) = full(client, "IngressClass");
-                    caches.ingress_classes = Some(c);
-                    drivers.push(d);
+                    caches.ingress_classes = Some(full(client, "IngressClass", &mut drivers))
                 }
                 CacheKind::Clusters => {
-                    let (c, d) = full(client, "Cluster");
-                    caches.clusters = Some(c);
-                    drivers.push(d);
+                    caches.clusters = Some(full(client, "Cluster", &mut drivers))
                 }
                 CacheKind::ResourceBindings => {
-                    let (c, d) = full(client, "ResourceBinding");
-                    caches.bindings = Some(c);
-                    drivers.push(d);
+                    caches.bindings = Some(full(client, "ResourceBinding", &mut drivers))
                 }
                 CacheKind::MultiClusterIngresses => {
-                    let (c, d) = full(client, "MultiClusterIngress");
-                    caches.mcis = Some(c);
-                    drivers.push(d);
+                    caches.mcis = Some(full(client, "MultiClusterIngress", &mut drivers))
                 }
                 CacheKind::MultiClusterServices => {
-                    let (c, d) = full(client, "MultiClusterService");
-                    caches.mcss = Some(c);
-                    drivers.push(d);
+                    caches.mcss = Some(full(client, "MultiClusterService", &mut drivers))
                 }
                 CacheKind::Services => {
-                    let (c, d) = full(client, "Service");
-                    caches.services = Some(c);
-                    drivers.push(d);
+                    caches.services = Some(full(client, "Service", &mut drivers))
                 }
                 CacheKind::EndpointSlices => {
-                    let (c, d) = metadata::<EndpointSlice>(client, "EndpointSlice");
-                    caches.endpoint_slices = Some(c);
-                    drivers.push(d);
+                    caches.endpoint_slices = Some(metadata::<EndpointSlice>(
+                        client,
+                        "EndpointSlice",
+                        &mut drivers,
+                    ))
                 }
                 CacheKind::Secrets => {
-                    let (c, d) = metadata::<Secret>(client, "Secret");
-                    caches.secrets = Some(c);
-                    drivers.push(d);
+                    caches.secrets = Some(metadata::<Secret>(client, "Secret", &mut drivers))
                 }
                 CacheKind::ServiceExports => {
-                    let (c, d) = full(client, "ServiceExport");
-                    caches.service_exports = Some(c);
-                    drivers.push(d);
+                    caches.service_exports = Some(full(client, "ServiceExport", &mut drivers))
                 }
                 CacheKind::PropagationPolicies => {
-                    let (c, d) = full(client, "PropagationPolicy");
-                    caches.propagation_policies = Some(c);
-                    drivers.push(d);
+                    caches.propagation_policies =
+                        Some(full(client, "PropagationPolicy", &mut drivers))
                 }
                 CacheKind::ClusterPropagationPolicies => {
-                    let (c, d) = full(client, "ClusterPropagationPolicy");
-                    caches.cluster_propagation_policies = Some(c);
-                    drivers.push(d);
+                    caches.cluster_propagation_policies =
+                        Some(full(client, "ClusterPropagationPolicy", &mut drivers))
                 }
             }
         }

@@ -233,10 +233,7 @@ pub fn run(
             }),
         ];
 
-        // Everything already there is reconciled once, as the Go controller does on start.
-        for mci in mcis.store().state() {
-            trigger.enqueue_obj(&mci);
-        }
+        trigger.enqueue_existing(mcis.store(), |_| true);
         run_controller(
             NAME,
             ctx.clone(),

@@ -195,6 +195,19 @@ impl<K: Resource<DynamicType = ()>> Trigger<K> {
     pub fn enqueue_obj(&self, obj: &K) {
         let _ = self.tx.unbounded_send(ObjectRef::from_obj(obj));
     }
+
+    /// Enqueues every object in `store` that `wanted` accepts: at start, everything already
+    /// there is reconciled once, as the Go controllers do.
+    pub fn enqueue_existing(&self, store: &Store<K>, wanted: impl Fn(&K) -> bool)
+    where
+        K: Clone,
+    {
+        for obj in store.state() {
+            if wanted(&obj) {
+                self.enqueue_obj(&obj);
+            }
+        }
+    }
 }
 
 /// Go's update predicate, shared by the controllers: spec, annotations or deletion state changed.

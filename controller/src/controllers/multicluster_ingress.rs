@@ -355,12 +355,9 @@ pub fn run(
             }),
         ];
 
-        // Everything already there is reconciled once, as the Go controller does on start.
-        for mci in mcis.store().state() {
-            if is_ours(&ctx, &mci) || mci.finalizers().iter().any(|f| f == FINALIZER) {
-                trigger.enqueue_obj(&mci);
-            }
-        }
+        trigger.enqueue_existing(mcis.store(), |mci| {
+            is_ours(&ctx, mci) || mci.finalizers().iter().any(|f| f == FINALIZER)
+        });
         run_controller(
             NAME,
             ctx.clone(),

@@ -277,12 +277,7 @@ pub fn run(
             }
         })];
 
-        // Everything already there is reconciled once, as the Go controller does on start.
-        for mcs in mcss.store().state() {
-            if is_ours(&mcs) {
-                trigger.enqueue_obj(&mcs);
-            }
-        }
+        trigger.enqueue_existing(mcss.store(), is_ours);
         run_controller(
             NAME,
             ctx.clone(),
