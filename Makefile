@@ -12,10 +12,12 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-test: testenv-binaries build lint ## Everything CI runs: control plane binaries, build, lint, all tests
-	MCP_TESTENV_BIN_DIR="$$(bash hack/testenv/build.sh)" cargo test --workspace
+test: testenv-binaries testenv-karmada-binaries build lint ## Everything CI runs: control plane binaries, build, lint, all tests
+	MCP_TESTENV_BIN_DIR="$$(bash hack/testenv/build.sh)" \
+	MCP_TESTENV_KARMADA_BIN_DIR="$$(bash hack/testenv/build.sh karmada)" \
+	cargo test --workspace
 
-demo: ## The main job: local control plane + controller with the fake provider + the examples
+demo: ## The main job: Karmada v1.16 with two members + controller with the fake provider + the seed's walkthrough
 	bash hack/demo.sh
 
 demo-down: ## Stop what `make demo` started
@@ -32,17 +34,21 @@ help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
 
 # ---------------------------------------------------------------------------------------------
-# Local control plane (testenv): a real etcd + kube-apiserver on loopback with the project's
-# Karmada CRDs. See docs/testenv.md.
+# Local control plane (testenv). Light mode: a real etcd + kube-apiserver on loopback with the
+# project's Karmada CRDs. Karmada mode (KARMADA=1): Karmada v1.16's own components and member
+# clusters member1 and member2. See docs/testenv.md.
 # ---------------------------------------------------------------------------------------------
 MCP_TESTENV := cargo run --quiet -p mcp-testenv --bin mcp-testenv --
 
-.PHONY: testenv-binaries cluster-up cluster-down cluster-status
+.PHONY: testenv-binaries testenv-karmada-binaries cluster-up cluster-down cluster-status
 testenv-binaries: ## Build (first time only) etcd and kube-apiserver; print their directory
 	bash hack/testenv/build.sh
 
-cluster-up: testenv-binaries ## Start the local control plane; print the kubeconfig path
-	$(MCP_TESTENV) up
+testenv-karmada-binaries: ## Build (first time only) Karmada's components and kube-controller-manager
+	bash hack/testenv/build.sh karmada
+
+cluster-up: testenv-binaries ## Start the local control plane (KARMADA=1: real Karmada + members); print the kubeconfig path
+	$(MCP_TESTENV) up $(if $(filter-out 0 false,$(KARMADA)),--karmada)
 
 cluster-down: ## Stop the local control plane and remove its files (idempotent)
 	$(MCP_TESTENV) down

@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -26,14 +25,18 @@ pub const TMPDIR_ENV: &str = "MCP_TESTENV_TMPDIR";
 
 /// Prefix of every control-plane directory: `mcp-testenv-<owner pid>-<random>`.
 const DIR_PREFIX: &str = "mcp-testenv-";
-/// Cluster and context name in written kubeconfigs.
+/// Default cluster and context name in written kubeconfigs.
 const CLUSTER_NAME: &str = "mcp-testenv";
+/// The Service IP range: as large as kubeadm's default, so thousands of Services fit.
+pub const SERVICE_CLUSTER_IP_RANGE: &str = "10.96.0.0/12";
 /// How often a start is retried when a freshly picked port was taken meanwhile.
 const PORT_CLASH_RETRIES: usize = 3;
 
 /// How to start a [`ControlPlane`].
 #[derive(Debug, Clone)]
 pub struct ControlPlaneOptions {
+    /// Cluster and context name in the kubeconfigs it writes (default `mcp-testenv`).
+    pub name: String,
     /// Directory with `etcd` and `kube-apiserver`; `None` = [`locate_binaries`].
     pub bin_dir: Option<PathBuf>,
     /// Where the control plane's own directory is created; `None` = `$MCP_TESTENV_TMPDIR` or the
@@ -50,6 +53,7 @@ pub struct ControlPlaneOptions {
 impl Default for ControlPlaneOptions {
     fn default() -> Self {
         Self {
+            name: CLUSTER_NAME.into(),
             bin_dir: None,
             base_dir: None,
             start_timeout: Duration::from_secs(90),
@@ -93,6 +97,7 @@ impl std::fmt::Debug for User {
 /// start in the same base directory removes it.
 #[derive(Debug)]
 pub struct ControlPlane {
+    name: String,
     group: u64,
     dir: PathBuf,
     server_url: String,
@@ -151,8 +156,7 @@ impl ControlPlane {
         base: &Path,
         options: &ControlPlaneOptions,
     ) -> Result<Self> {
-        static GROUPS: AtomicU64 = AtomicU64::new(1);
-        let group = GROUPS.fetch_add(1, Ordering::Relaxed);
+        let group = process::next_group();
         let dir = tempfile::Builder::new()
             .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
             .tempdir_in(base)
@@ -243,7 +247,9 @@ impl ControlPlane {
                 "--service-account-signing-key-file={}",
                 sa_key_file.display()
             ))
-            .arg("--service-cluster-ip-range=10.0.0.0/24")
+            .arg(format!(
+                "--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}"
+            ))
             .arg("--allow-privileged=true")
             // No controller-manager runs, so nothing would create the service-account tokens
             // this admission plugin insists on for pods.
@@ -263,9 +269,14 @@ impl ControlPlane {
                 return Err(error);
             }
         };
-        process::register(group, vec![etcd.clone(), apiserver.clone()], dir.clone());
+        process::register(
+            group,
+            vec![etcd.clone(), apiserver.clone()],
+            Some(dir.clone()),
+        );
 
         let mut plane = ControlPlane {
+            name: options.name.clone(),
             group,
             kubeconfig: dir.join("kubeconfig"),
             dir,
@@ -366,6 +377,30 @@ impl ControlPlane {
         &self.ca_pem
     }
 
+    /// The name it was started with ([`ControlPlaneOptions::name`]).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The service-account signing key (PKCS#8 PEM), for a controller-manager's token signer.
+    pub fn service_account_key_path(&self) -> PathBuf {
+        self.dir.join("sa.key")
+    }
+
+    /// Stops etcd and kube-apiserver now (SIGKILL), keeping the directory until dropped: what a
+    /// crashed or powered-off cluster looks like to its clients.
+    pub fn kill(&self) {
+        process::stop_group(self.group);
+    }
+
+    /// Log files of etcd and kube-apiserver with their last lines, for error reports.
+    pub fn log_tails(&self, lines: usize) -> Vec<(PathBuf, String)> {
+        [&self.etcd, &self.apiserver]
+            .iter()
+            .map(|s| (s.log.clone(), process::log_tail(&s.log, lines)))
+            .collect()
+    }
+
     /// Pids of etcd and kube-apiserver.
     pub fn pids(&self) -> [u32; 2] {
         [self.etcd.pid, self.apiserver.pid]
@@ -392,22 +427,26 @@ impl ControlPlane {
     /// The kubeconfig of `user` as YAML.
     pub fn kubeconfig_yaml(&self, user: &str) -> Result<String> {
         let user = self.user(user)?;
-        let context = if user.name == ADMIN_USER {
-            CLUSTER_NAME.to_string()
-        } else {
-            format!("{CLUSTER_NAME}-{}", user.name)
-        };
+        let cluster = self.name.as_str();
+        // An administrator's context is named after the cluster (as `karmada-apiserver` in
+        // Karmada's kubeconfig); other users' contexts carry the user name.
+        let context =
+            if user.name == ADMIN_USER || user.groups.iter().any(|g| g == "system:masters") {
+                cluster.to_string()
+            } else {
+                format!("{cluster}-{}", user.name)
+            };
         let ca = base64::engine::general_purpose::STANDARD.encode(&self.ca_pem);
         let config = serde_json::json!({
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": CLUSTER_NAME, "cluster": {
+            "clusters": [{"name": cluster, "cluster": {
                 "server": self.server_url,
                 "certificate-authority-data": ca,
             }}],
             "users": [{"name": user.name, "user": {"token": user.token}}],
             "contexts": [{"name": context, "context": {
-                "cluster": CLUSTER_NAME,
+                "cluster": cluster,
                 "user": user.name,
                 "namespace": "default",
             }}],

@@ -12,7 +12,7 @@ use std::time::Duration;
 pub enum Error {
     /// `MCP_TESTENV_BIN_DIR` (or the directory build.sh printed) lacks a binary.
     #[error(
-        "{binary} not found in {dir} ({origin}). Unset MCP_TESTENV_BIN_DIR to let hack/testenv/build.sh build it, or point the variable at a directory holding etcd and kube-apiserver."
+        "{binary} not found in {dir} ({origin}). Unset MCP_TESTENV_BIN_DIR (MCP_TESTENV_KARMADA_BIN_DIR for Karmada's components) to let hack/testenv/build.sh build it, or point the variable at a directory holding it."
     )]
     BinaryMissing {
         binary: &'static str,
@@ -20,8 +20,9 @@ pub enum Error {
         origin: &'static str,
     },
     /// hack/testenv/build.sh failed; `stderr` is what it printed.
-    #[error("building etcd and kube-apiserver with {script} failed ({status}):\n{stderr}")]
+    #[error("building {what} with {script} failed ({status}):\n{stderr}")]
     BuildFailed {
+        what: &'static str,
         script: PathBuf,
         status: String,
         stderr: String,
@@ -90,6 +91,19 @@ pub enum Error {
     /// A manifest could not be parsed or applied.
     #[error("manifest {origin}: {detail}")]
     Manifest { origin: String, detail: String },
+    /// Certificates could not be made.
+    #[error("making the certificate {what}: {detail}")]
+    Pki { what: String, detail: String },
+    /// A step of the Karmada mode failed; `logs` holds every process's log tail.
+    #[error("Karmada mode: {what}: {detail}\n{logs}")]
+    Karmada {
+        what: String,
+        detail: String,
+        logs: String,
+    },
+    /// No such member cluster in the Karmada mode.
+    #[error("no member cluster named {0:?} (known: {1})")]
+    UnknownMember(String, String),
     /// No such user in the token file.
     #[error("no user named {0:?} in this control plane (known: admin and restricted users)")]
     UnknownUser(String),

@@ -7,6 +7,10 @@
 //! * [`shared`] / [`test_context`] give integration tests one control plane per test binary and
 //!   a namespace per test.
 //! * [`apply_yaml`] / [`apply_path`] apply manifests like `kubectl apply --server-side`.
+//! * [`KarmadaEnv::start`] runs the **Karmada mode**: Karmada v1.16's own components (API
+//!   server with aggregation, kube-controller-manager, karmada-aggregated-apiserver,
+//!   karmada-webhook, karmada-scheduler, karmada-controller-manager) and member clusters joined
+//!   in Push mode.
 //!
 //! The binaries come from `$MCP_TESTENV_BIN_DIR` or are built by `hack/testenv/build.sh`
 //! (see docs/testenv.md).
@@ -17,16 +21,22 @@ mod control_plane;
 mod crds;
 mod error;
 mod fixture;
+pub mod karmada;
 mod keys;
+pub mod pki;
 mod process;
 
 pub use apply::{apply_object, apply_path, apply_yaml, parse_manifests};
-pub use binaries::{BIN_DIR_ENV, build_script, locate_binaries, repo_root};
+pub use binaries::{
+    BIN_DIR_ENV, KARMADA_BIN_DIR_ENV, KARMADA_MODULE_DIR_ENV, KarmadaBinaries, build_script,
+    locate_binaries, locate_karmada_binaries, repo_root,
+};
 pub use control_plane::{
-    ADMIN_USER, ControlPlane, ControlPlaneOptions, RESTRICTED_USER, TMPDIR_ENV, User,
-    default_base_dir, sweep_stale_dirs,
+    ADMIN_USER, ControlPlane, ControlPlaneOptions, RESTRICTED_USER, SERVICE_CLUSTER_IP_RANGE,
+    TMPDIR_ENV, User, default_base_dir, sweep_stale_dirs,
 };
 pub use crds::{FIELD_MANAGER, apply_crds, crd_dir, install_crds, install_crds_from, load_crds};
 pub use error::{Error, Result};
 pub use fixture::{TestContext, TestNamespace, shared, test_context, try_shared};
-pub use process::log_tail;
+pub use karmada::{KarmadaEnv, KarmadaOptions, StartupReport};
+pub use process::{Supervised, log_tail, rss_kib};

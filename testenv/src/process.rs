@@ -17,6 +17,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -25,7 +26,7 @@ use crate::error::{Error, Result};
 
 /// Shared view of one server process.
 #[derive(Debug)]
-pub(crate) struct ServerProcess {
+pub struct ServerProcess {
     pub(crate) name: &'static str,
     pub(crate) pid: u32,
     pub(crate) log: PathBuf,
@@ -107,7 +108,7 @@ enum Request {
     },
 }
 
-struct Supervised {
+struct SupervisedChild {
     group: u64,
     child: Child,
     process: Arc<ServerProcess>,
@@ -159,7 +160,7 @@ pub(crate) fn stop_group(group: u64) {
 }
 
 fn supervise(requests: mpsc::Receiver<Request>) {
-    let mut children: HashMap<u32, Supervised> = HashMap::new();
+    let mut children: HashMap<u32, SupervisedChild> = HashMap::new();
     loop {
         match requests.recv_timeout(Duration::from_millis(100)) {
             Ok(Request::Spawn {
@@ -178,7 +179,7 @@ fn supervise(requests: mpsc::Receiver<Request>) {
                     });
                     children.insert(
                         child.id(),
-                        Supervised {
+                        SupervisedChild {
                             group,
                             child,
                             process: process.clone(),
@@ -235,7 +236,7 @@ fn start(name: &'static str, mut command: Command, log: &Path) -> Result<Child> 
     Ok(child)
 }
 
-fn poll(children: &mut HashMap<u32, Supervised>) {
+fn poll(children: &mut HashMap<u32, SupervisedChild>) {
     let mut failed_groups = Vec::new();
     children.retain(|_, supervised| match supervised.child.try_wait() {
         Ok(Some(status)) => {
@@ -264,7 +265,7 @@ fn poll(children: &mut HashMap<u32, Supervised>) {
     }
 }
 
-fn kill_group(children: &mut HashMap<u32, Supervised>, group: u64) {
+fn kill_group(children: &mut HashMap<u32, SupervisedChild>, group: u64) {
     let pids: Vec<u32> = children
         .iter()
         .filter(|(_, s)| s.group == group)
@@ -291,8 +292,8 @@ fn kill_group(children: &mut HashMap<u32, Supervised>, group: u64) {
     }
 }
 
-/// Control planes still alive, for the exit hook: (group, pids, directory).
-type Registry = Vec<(u64, Vec<Arc<ServerProcess>>, PathBuf)>;
+/// Process groups still alive, for the exit hook: (group, servers, directory to remove).
+type Registry = Vec<(u64, Vec<Arc<ServerProcess>>, Option<PathBuf>)>;
 
 fn registry() -> &'static Mutex<Registry> {
     static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
@@ -308,11 +309,22 @@ fn registry() -> &'static Mutex<Registry> {
 
 /// Remembers a running control plane so that a normal process exit (e.g. the end of a test
 /// binary, where statics are never dropped) still kills its servers and removes its directory.
-pub(crate) fn register(group: u64, servers: Vec<Arc<ServerProcess>>, dir: PathBuf) {
-    registry()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push((group, servers, dir));
+pub(crate) fn register(group: u64, servers: Vec<Arc<ServerProcess>>, dir: Option<PathBuf>) {
+    let mut entries = registry().lock().unwrap_or_else(|e| e.into_inner());
+    match entries.iter_mut().find(|(g, _, _)| *g == group) {
+        Some((_, known, known_dir)) => {
+            known.extend(servers);
+            if dir.is_some() {
+                *known_dir = dir;
+            }
+        }
+        None => entries.push((group, servers, dir)),
+    }
+}
+
+/// Makes the exit hook remove `dir` after stopping the servers of `group`.
+pub(crate) fn register_dir(group: u64, dir: PathBuf) {
+    register(group, Vec::new(), Some(dir));
 }
 
 pub(crate) fn unregister(group: u64) {
@@ -354,9 +366,167 @@ extern "C" fn cleanup_at_exit() {
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
-            let _ = std::fs::remove_dir_all(&dir);
+            if let Some(dir) = dir {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
         }
     });
+}
+
+/// A fresh process-group id: servers of one group are stopped together.
+pub(crate) fn next_group() -> u64 {
+    static GROUPS: AtomicU64 = AtomicU64::new(1);
+    GROUPS.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Servers started one by one that live and die together: when one exits on its own, the
+/// supervisor stops the others, and dropping the group stops them all (also at process exit,
+/// and through `PR_SET_PDEATHSIG` when the process dies).
+#[derive(Debug)]
+pub(crate) struct ProcessGroup {
+    group: u64,
+    servers: Mutex<Vec<Arc<ServerProcess>>>,
+}
+
+impl ProcessGroup {
+    pub(crate) fn new() -> Self {
+        Self {
+            group: next_group(),
+            servers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Starts `command` in this group, its output appended to `log`.
+    pub(crate) fn spawn(
+        &self,
+        name: &'static str,
+        command: Command,
+        log: &Path,
+    ) -> Result<Arc<ServerProcess>> {
+        let server = spawn(self.group, name, command, log)?;
+        register(self.group, vec![server.clone()], None);
+        self.servers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(server.clone());
+        Ok(server)
+    }
+
+    /// The group's id.
+    pub(crate) fn group(&self) -> u64 {
+        self.group
+    }
+
+    /// The servers started so far.
+    pub(crate) fn servers(&self) -> Vec<Arc<ServerProcess>> {
+        self.servers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// `Err` (with its log tail) for the first server that exited without being asked to.
+    pub(crate) fn check(&self) -> Result<()> {
+        self.servers().iter().try_for_each(|s| s.check())
+    }
+
+    /// Stops every server of the group (SIGKILL) and waits until they are gone.
+    pub(crate) fn stop(&self) {
+        stop_group(self.group);
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        stop_group(self.group);
+        unregister(self.group);
+    }
+}
+
+/// Resident set size of a process in KiB (`VmRSS`), 0 if it is gone.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A process started for a test (a controller under test, say) that cannot outlive the test
+/// process: it is spawned by the supervisor thread with `PR_SET_PDEATHSIG`, killed at a normal
+/// exit too, and killed when dropped. Its output goes to a log file.
+#[derive(Debug)]
+pub struct Supervised {
+    group: ProcessGroup,
+    server: Arc<ServerProcess>,
+}
+
+impl Supervised {
+    /// Starts `command`, stdout and stderr appended to `log`.
+    pub fn spawn(name: &'static str, command: Command, log: &Path) -> Result<Self> {
+        let group = ProcessGroup::new();
+        let server = group.spawn(name, command, log)?;
+        Ok(Self { group, server })
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.server.pid
+    }
+
+    /// Its log file.
+    pub fn log_path(&self) -> &Path {
+        &self.server.log
+    }
+
+    /// How it exited, once it has (seen within 100 ms); `None` while it runs.
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        self.server
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .exit
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGTERM`); its exit is then expected, not a failure.
+    pub fn signal(&self, signal: i32) {
+        self.server
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .stop_requested = true;
+        if self.exit_status().is_none() {
+            // SAFETY: kill(2) on a child we spawned; the supervisor reaps it only after it has
+            // exited, and `exit_status` is `None`, so the pid is still ours.
+            unsafe {
+                libc::kill(self.server.pid as libc::pid_t, signal);
+            }
+        }
+    }
+
+    /// Sends SIGTERM and waits (at most `timeout`) for the exit; `None` if it did not exit in
+    /// time (it is then killed).
+    pub async fn terminate(&self, timeout: Duration) -> Option<ExitStatus> {
+        self.signal(libc::SIGTERM);
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.exit_status() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.kill();
+        None
+    }
+
+    /// SIGKILL, and waits until it is gone.
+    pub fn kill(&self) {
+        self.group.stop();
+    }
 }
 
 /// Whether a process with this pid exists (and is not a zombie).

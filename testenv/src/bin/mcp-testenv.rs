@@ -1,7 +1,12 @@
-//! `mcp-testenv up | down | status`: a local Karmada-shaped control plane for people.
+//! `mcp-testenv up | down | status`: a local Karmada control plane for people.
 //!
-//! `up` starts a detached `mcp-testenv serve` process that owns etcd and kube-apiserver (they
-//! die with it), installs the project's CRDs, writes a kubeconfig and prints its path.
+//! `up` starts a detached `mcp-testenv serve` process that owns every server (they die with
+//! it), writes a kubeconfig and prints its path. Two modes:
+//! * light (default): etcd + kube-apiserver with the project's Karmada CRDs;
+//! * `--karmada`: Karmada v1.16's own control plane and member clusters (`member1`, `member2`
+//!   unless `--members` says otherwise), joined and Ready; the member kubeconfigs are written
+//!   beside the Karmada one.
+//!
 //! `down` stops it and removes its files; it is idempotent.
 
 use std::os::unix::process::CommandExt as _;
@@ -11,12 +16,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
-use mcp_testenv::{ControlPlane, ControlPlaneOptions, install_crds, locate_binaries, log_tail};
+use mcp_testenv::{
+    ControlPlane, ControlPlaneOptions, KarmadaEnv, KarmadaOptions, install_crds, locate_binaries,
+    locate_karmada_binaries, log_tail,
+};
 
 #[derive(Parser)]
 #[command(
     version,
-    about = "Local Karmada-shaped control plane (real etcd + kube-apiserver)"
+    about = "Local Karmada control plane: real etcd + kube-apiserver (light mode), or Karmada's own components with member clusters (--karmada)"
 )]
 struct Cli {
     /// Directory for the running control plane's state (pid, logs, data).
@@ -34,8 +42,15 @@ enum Cmd {
         #[arg(long)]
         kubeconfig: Option<PathBuf>,
         /// Seconds to wait for the control plane to become ready.
-        #[arg(long, default_value_t = 180)]
+        #[arg(long, default_value_t = 300)]
         timeout: u64,
+        /// Run Karmada's own components and member clusters (the Karmada mode) instead of a
+        /// bare API server with the project's CRDs.
+        #[arg(long, env = "MCP_TESTENV_KARMADA", value_parser = clap::builder::FalseyValueParser::new())]
+        karmada: bool,
+        /// With --karmada: the member clusters to start and join.
+        #[arg(long, value_delimiter = ',', default_value = "member1,member2")]
+        members: Vec<String>,
     },
     /// Stop the control plane and remove its files (does nothing if it is not running).
     Down,
@@ -48,6 +63,10 @@ enum Cmd {
         kubeconfig: PathBuf,
         #[arg(long)]
         bin_dir: Option<PathBuf>,
+        #[arg(long)]
+        karmada: bool,
+        #[arg(long, value_delimiter = ',')]
+        members: Vec<String>,
     },
 }
 
@@ -79,6 +98,17 @@ impl State {
     }
     fn default_kubeconfig(&self) -> PathBuf {
         self.dir.join("kubeconfig")
+    }
+    /// What `serve` started, for `status`: a report and one `name pid` line per process.
+    fn report_file(&self) -> PathBuf {
+        self.dir.join("startup-report.txt")
+    }
+    fn processes_file(&self) -> PathBuf {
+        self.dir.join("processes")
+    }
+    /// Member kubeconfigs of the Karmada mode are written here as `<member>.config`.
+    fn kubeconfig_dir(&self) -> PathBuf {
+        self.dir.join("kubeconfigs")
     }
     /// Pid of a live `serve` process, if any.
     fn running_pid(&self) -> Option<i32> {
@@ -120,13 +150,22 @@ fn main() -> ExitCode {
         Cmd::Up {
             kubeconfig,
             timeout,
-        } => up(&state, kubeconfig, Duration::from_secs(timeout)),
+            karmada,
+            members,
+        } => up(
+            &state,
+            kubeconfig,
+            Duration::from_secs(timeout),
+            karmada.then_some(members),
+        ),
         Cmd::Down => down(&state),
         Cmd::Status => return status(&state),
         Cmd::Serve {
             kubeconfig,
             bin_dir,
-        } => serve(&state, &kubeconfig, bin_dir),
+            karmada,
+            members,
+        } => serve(&state, &kubeconfig, bin_dir, karmada.then_some(members)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -137,7 +176,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn up(state: &State, kubeconfig: Option<PathBuf>, timeout: Duration) -> Result<()> {
+/// `members` is `Some` in the Karmada mode.
+fn up(
+    state: &State,
+    kubeconfig: Option<PathBuf>,
+    timeout: Duration,
+    members: Option<Vec<String>>,
+) -> Result<()> {
     std::fs::create_dir_all(&state.dir)
         .with_context(|| format!("creating {}", state.dir.display()))?;
     if state.running_pid().is_some()
@@ -155,6 +200,9 @@ fn up(state: &State, kubeconfig: Option<PathBuf>, timeout: Duration) -> Result<(
     }
     // Build or find the binaries here, in the foreground, so a failure is reported directly.
     let bin_dir = locate_binaries()?;
+    if members.is_some() {
+        locate_karmada_binaries()?;
+    }
     let kubeconfig = match kubeconfig {
         Some(path) => std::path::absolute(path)?,
         None => state.default_kubeconfig(),
@@ -162,14 +210,21 @@ fn up(state: &State, kubeconfig: Option<PathBuf>, timeout: Duration) -> Result<(
     let _ = std::fs::remove_file(state.ready_file());
     let log = std::fs::File::create(state.log_file())
         .with_context(|| format!("creating {}", state.log_file().display()))?;
-    let mut child = Command::new(std::env::current_exe()?)
+    let mut command = Command::new(std::env::current_exe()?);
+    command
         .arg("--state-dir")
         .arg(&state.dir)
         .arg("serve")
         .arg("--kubeconfig")
         .arg(&kubeconfig)
         .arg("--bin-dir")
-        .arg(&bin_dir)
+        .arg(&bin_dir);
+    if let Some(members) = &members {
+        command
+            .arg("--karmada")
+            .arg(format!("--members={}", members.join(",")));
+    }
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -201,10 +256,21 @@ fn up(state: &State, kubeconfig: Option<PathBuf>, timeout: Duration) -> Result<(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    eprintln!(
-        "mcp-testenv: control plane running (pid {}); stop it with `mcp-testenv down`",
-        child.id()
-    );
+    if members.is_some() {
+        if let Ok(report) = std::fs::read_to_string(state.report_file()) {
+            eprint!("{report}");
+        }
+        eprintln!(
+            "mcp-testenv: Karmada running (pid {}); member kubeconfigs in {}; stop it with `mcp-testenv down`",
+            child.id(),
+            state.kubeconfig_dir().display()
+        );
+    } else {
+        eprintln!(
+            "mcp-testenv: control plane running (pid {}); stop it with `mcp-testenv down`",
+            child.id()
+        );
+    }
     println!("{}", kubeconfig.display());
     Ok(())
 }
@@ -230,9 +296,15 @@ fn down(state: &State) -> Result<()> {
     if let Some(kubeconfig) = kubeconfig {
         let _ = std::fs::remove_file(kubeconfig);
     }
-    for file in [state.ready_file(), state.pid_file()] {
+    for file in [
+        state.ready_file(),
+        state.pid_file(),
+        state.report_file(),
+        state.processes_file(),
+    ] {
         let _ = std::fs::remove_file(file);
     }
+    let _ = std::fs::remove_dir_all(state.kubeconfig_dir());
     mcp_testenv::sweep_stale_dirs(&state.dir);
     Ok(())
 }
@@ -248,6 +320,32 @@ fn status(state: &State) -> ExitCode {
     match (state.running_pid(), state.ready_kubeconfig()) {
         (Some(pid), Some(kubeconfig)) => {
             println!("running (pid {pid}); kubeconfig: {}", kubeconfig.display());
+            if let Ok(entries) = std::fs::read_dir(state.kubeconfig_dir()) {
+                let mut members: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+                members.sort();
+                for member in members {
+                    println!("  kubeconfig {}", member.display());
+                }
+            }
+            if let Ok(processes) = std::fs::read_to_string(state.processes_file()) {
+                let mut total = 0;
+                println!("  {:<44} {:>8} {:>10}", "process", "pid", "RSS MiB");
+                for (name, pid) in processes
+                    .lines()
+                    .filter_map(|l| l.split_once(' '))
+                    .filter_map(|(name, pid)| Some((name, pid.parse::<u32>().ok()?)))
+                {
+                    let rss = mcp_testenv::rss_kib(pid);
+                    total += rss;
+                    println!("  {name:<44} {pid:>8} {:>10.1}", rss as f64 / 1024.0);
+                }
+                println!(
+                    "  {:<44} {:>8} {:>10.1}",
+                    "total",
+                    "",
+                    total as f64 / 1024.0
+                );
+            }
             ExitCode::SUCCESS
         }
         (Some(pid), None) => {
@@ -261,7 +359,27 @@ fn status(state: &State) -> ExitCode {
     }
 }
 
-fn serve(state: &State, kubeconfig: &Path, bin_dir: Option<PathBuf>) -> Result<()> {
+/// What `serve` keeps running: one of the two modes.
+enum Running {
+    Light(ControlPlane),
+    Karmada(Box<KarmadaEnv>),
+}
+
+impl Running {
+    fn check_health(&self) -> mcp_testenv::Result<()> {
+        match self {
+            Running::Light(plane) => plane.check_health(),
+            Running::Karmada(env) => env.check_health(),
+        }
+    }
+}
+
+fn serve(
+    state: &State,
+    kubeconfig: &Path,
+    bin_dir: Option<PathBuf>,
+    members: Option<Vec<String>>,
+) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -273,21 +391,54 @@ fn serve(state: &State, kubeconfig: &Path, bin_dir: Option<PathBuf>) -> Result<(
         // Survive the terminal going away.
         let mut hangup = signal(SignalKind::hangup())?;
 
-        let plane = ControlPlane::start(ControlPlaneOptions {
-            bin_dir,
-            base_dir: Some(state.dir.clone()),
-            ..Default::default()
-        })
-        .await?;
-        let crds = install_crds(&plane.admin_client().await?).await?;
-        tracing::info!(crds = crds.len(), "CRDs installed");
         if let Some(parent) = kubeconfig.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        plane.write_kubeconfig(mcp_testenv::ADMIN_USER, kubeconfig)?;
-        plane.kubeconfig_path_for(mcp_testenv::RESTRICTED_USER)?;
+        let running = match members {
+            None => {
+                let plane = ControlPlane::start(ControlPlaneOptions {
+                    bin_dir,
+                    base_dir: Some(state.dir.clone()),
+                    ..Default::default()
+                })
+                .await?;
+                let crds = install_crds(&plane.admin_client().await?).await?;
+                tracing::info!(crds = crds.len(), "CRDs installed");
+                plane.write_kubeconfig(mcp_testenv::ADMIN_USER, kubeconfig)?;
+                plane.kubeconfig_path_for(mcp_testenv::RESTRICTED_USER)?;
+                let processes = format!(
+                    "etcd {}\nkube-apiserver {}\n",
+                    plane.pids()[0],
+                    plane.pids()[1]
+                );
+                std::fs::write(state.processes_file(), processes)?;
+                tracing::info!(url = plane.server_url(), dir = %plane.dir().display(), "control plane up");
+                Running::Light(plane)
+            }
+            Some(members) => {
+                let env = KarmadaEnv::start(KarmadaOptions {
+                    members,
+                    bin_dir,
+                    base_dir: Some(state.dir.clone()),
+                    ..Default::default()
+                })
+                .await?;
+                env.karmada()
+                    .write_kubeconfig(mcp_testenv::karmada::KARMADA_ADMIN, kubeconfig)?;
+                let _ = std::fs::remove_dir_all(state.kubeconfig_dir());
+                env.write_kubeconfigs(&state.kubeconfig_dir())?;
+                std::fs::write(state.report_file(), env.startup_report().to_string())?;
+                let processes: String = env
+                    .memory()
+                    .iter()
+                    .map(|p| format!("{} {}\n", p.name, p.pid))
+                    .collect();
+                std::fs::write(state.processes_file(), processes)?;
+                tracing::info!(url = env.karmada().server_url(), dir = %env.dir().display(), "Karmada up");
+                Running::Karmada(Box::new(env))
+            }
+        };
         std::fs::write(state.ready_file(), kubeconfig.display().to_string())?;
-        tracing::info!(url = plane.server_url(), dir = %plane.dir().display(), "control plane up");
 
         let mut health = tokio::time::interval(Duration::from_secs(1));
         loop {
@@ -296,7 +447,7 @@ fn serve(state: &State, kubeconfig: &Path, bin_dir: Option<PathBuf>) -> Result<(
                 _ = int.recv() => break,
                 _ = hangup.recv() => {}
                 _ = health.tick() => {
-                    if let Err(error) = plane.check_health() {
+                    if let Err(error) = running.check_health() {
                         let _ = std::fs::remove_file(state.ready_file());
                         return Err(anyhow::Error::new(error).context("control plane failed"));
                     }
@@ -304,7 +455,7 @@ fn serve(state: &State, kubeconfig: &Path, bin_dir: Option<PathBuf>) -> Result<(
             }
         }
         tracing::info!("stopping");
-        drop(plane);
+        drop(running);
         let _ = std::fs::remove_file(state.ready_file());
         Ok(())
     })
