@@ -12,6 +12,9 @@
 //! Libraries are never unloaded. Each library is opened through its own header, so several
 //! different provider libraries can be loaded in one process.
 
+// `unsafe` is for the FFI boundary only, and every block says why it is sound.
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod error;
 mod handle;
 mod host_log;

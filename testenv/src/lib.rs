@@ -11,6 +11,9 @@
 //! The binaries come from `$MCP_TESTENV_BIN_DIR` or are built by `hack/testenv/build.sh`
 //! (see docs/testenv.md).
 
+// `unsafe` is for the FFI boundary only, and every block says why it is sound.
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod apply;
 mod binaries;
 mod control_plane;

@@ -4,6 +4,9 @@
 //! die with it), installs the project's CRDs, writes a kubeconfig and prints its path.
 //! `down` stops it and removes its files; it is idempotent.
 
+// `unsafe` is for the FFI boundary only, and every block says why it is sound.
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
