@@ -7,6 +7,8 @@
 //! * [`shared`] / [`test_context`] give integration tests one control plane per test binary and
 //!   a namespace per test.
 //! * [`apply_yaml`] / [`apply_path`] apply manifests like `kubectl apply --server-side`.
+//! * [`repo_root`], [`target_dir`], [`cargo`] and [`fake_provider_dir`]: the repository the
+//!   tests run in, shared by every crate's tests.
 //!
 //! The binaries come from `$MCP_TESTENV_BIN_DIR` or are built by `hack/testenv/build.sh`
 //! (see docs/testenv.md).
@@ -22,6 +24,7 @@ mod error;
 mod fixture;
 mod keys;
 mod process;
+mod workspace;
 
 pub use apply::{apply_object, apply_path, apply_yaml, parse_manifests};
 pub use binaries::{BIN_DIR_ENV, build_script, locate_binaries, repo_root};
@@ -33,3 +36,4 @@ pub use crds::{FIELD_MANAGER, apply_crds, crd_dir, install_crds, install_crds_fr
 pub use error::{Error, Result};
 pub use fixture::{TestContext, TestNamespace, shared, test_context, try_shared};
 pub use process::log_tail;
+pub use workspace::{build_fake_provider, cargo, fake_provider_dir, target_dir};
