@@ -7,10 +7,11 @@
 //! watched kind (which objects a change re-triggers), `tests.rs` the unit tests. What several
 //! controllers share lives beside them: [`runtime`] (the kube-runtime controller with backoff,
 //! metrics and spans), [`trigger`] (from cache changes to reconcile requests), [`mappers`] (the
-//! shared watch mappings), [`references`] (what refers to what) and [`writes`] (finalizer,
-//! status and delete requests).
+//! shared watch mappings), [`references`] (what refers to what), [`writes`] (finalizer, status
+//! and delete requests) and [`events`] (Kubernetes Events on our objects).
 
 pub mod crd_installation;
+pub mod events;
 #[cfg(test)]
 mod fixtures;
 pub mod mappers;

@@ -5,23 +5,20 @@ use std::future::Future;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::LoadBalancerStatus;
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
-use kube::{Resource, ResourceExt};
 use mcp_interface::api::networking::MultiClusterService;
 use mcp_loader::CallError;
 use serde_json::json;
 
 use super::{EVENT_REASON, FINALIZER, wants_load_balancer};
 use crate::context::Context;
+use crate::controllers::events;
 use crate::controllers::writes::{
     add_finalizer, has_finalizer, namespaced_api, patch_status, remove_finalizer,
 };
 use crate::error::Result;
-
-/// Event notes are limited to 1 kB.
-const EVENT_NOTE_MAX_BYTES: usize = 1024;
 
 /// Writes `status.loadBalancer` alone: `status.conditions` (Karmada's) is left as it is. `None`
 /// removes the field.
@@ -57,23 +54,7 @@ async fn provider_call<T>(
     action: &str,
     call: impl Future<Output = Result<T, CallError>>,
 ) -> Result<T> {
-    match call.await {
-        Ok(value) => Ok(value),
-        Err(error) => {
-            let note = format!("{action} failed for the load balancer: {error}");
-            let event = Event {
-                type_: EventType::Warning,
-                reason: EVENT_REASON.to_owned(),
-                note: Some(mcp_loader::truncate(&note, EVENT_NOTE_MAX_BYTES).to_owned()),
-                action: action.to_owned(),
-                secondary: None,
-            };
-            if let Err(e) = ctx.recorder.publish(&event, &mcs.object_ref(&())).await {
-                tracing::warn!("could not record a {EVENT_REASON} event: {e}");
-            }
-            Err(error.into())
-        }
-    }
+    events::provider_call(ctx, mcs, EVENT_REASON, action, call).await
 }
 
 /// Removes the balancer (if any), clears `status.loadBalancer` when the object lives on, and
