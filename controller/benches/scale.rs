@@ -4,7 +4,7 @@
 //! fake provider library. Reports the time until every object's status has its load balancer,
 //! API requests per object, and the controller's peak RSS. Default N: 100 and 1000.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,41 +15,16 @@ use kube::api::{Api, ListParams, PostParams};
 use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
 use mcp_testenv::{ControlPlane, ControlPlaneOptions};
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
+#[path = "../tests/common/mod.rs"]
+mod common;
 
-fn release_fake_dir() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "-p", "mcp-fake-provider"])
-        .current_dir(workspace_root())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"))
-        .join("release")
-}
+use common::free_port;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// The body of GET `path` on loopback `port`, if it answers 200.
 fn http_get(port: u16, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
+    common::http_get(port, path)
+        .filter(|(status, _)| *status == 200)
+        .map(|(_, body)| body)
 }
 
 fn peak_rss_kib(pid: u32) -> u64 {
@@ -127,9 +102,7 @@ async fn run(n: usize, fake_dir: &Path) -> Result {
         .unwrap();
     let pid = controller.id();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !http_get(health, "/readyz")
-        .is_some_and(|r| r.starts_with("HTTP/1.1 200") || r.starts_with("HTTP/1.0 200"))
-    {
+    while http_get(health, "/readyz").is_none() {
         assert!(Instant::now() < deadline, "controller not ready");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -243,7 +216,7 @@ fn main() {
     } else {
         args.iter().filter_map(|a| a.parse().ok()).collect()
     };
-    let fake_dir = release_fake_dir();
+    let fake_dir = mcp_testenv::build_fake_provider(true).expect("build the fake provider");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let results: Vec<Arc<Result>> = sizes
         .iter()

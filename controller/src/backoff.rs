@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::cli::BackoffSettings;
 use crate::client::TokenBucket;
+use crate::settings::BackoffSettings;
 
 pub struct Backoff {
     settings: BackoffSettings,

@@ -4,12 +4,15 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand};
 
-use crate::controllers::ControllerSelection;
+use crate::controllers;
 use crate::duration::GoDuration;
+use crate::settings::{
+    BackoffSettings, ControllerSelection, LEASE_NAME, LeaderElectionSettings, Settings,
+};
+use crate::telemetry::LoggingFormat;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -42,12 +45,6 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Option<Command>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LoggingFormat {
-    Text,
-    Json,
 }
 
 /// Which provider library to load and how.
@@ -183,46 +180,6 @@ pub struct InspectArgs {
     pub json: bool,
 }
 
-/// Validated settings of the controller manager.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub provider: ProviderArgs,
-    pub cloud_provider: String,
-    pub provider_ingress_class: String,
-    pub kubeconfig: Option<PathBuf>,
-    pub controllers: ControllerSelection,
-    pub leader_election: Option<LeaderElectionSettings>,
-    pub health_address: Option<SocketAddr>,
-    pub metrics_address: Option<SocketAddr>,
-    pub kube_api_qps: f64,
-    pub kube_api_burst: u32,
-    pub resync_period: Option<Duration>,
-    pub backoff: BackoffSettings,
-    pub provider_call_timeout: Duration,
-    pub concurrent_reconciles: u16,
-    pub shutdown_grace_period: Duration,
-}
-
-#[derive(Debug, Clone)]
-pub struct LeaderElectionSettings {
-    pub namespace: String,
-    pub name: String,
-    pub lease_duration: Duration,
-    pub renew_deadline: Duration,
-    pub retry_period: Duration,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct BackoffSettings {
-    pub base_delay: Duration,
-    pub max_delay: Duration,
-    pub qps: u32,
-    pub bucket_size: u32,
-}
-
-/// The Lease name, as in the Go original.
-pub const LEASE_NAME: &str = "multicluster-controller-manager";
-
 /// Parses `:8080`, `0.0.0.0:8080`, `[::]:8080`; `0` (or empty) disables.
 fn parse_listen(value: &str, what: &str, errors: &mut Vec<String>) -> Option<SocketAddr> {
     if value.is_empty() || value == "0" {
@@ -261,11 +218,11 @@ impl Cli {
             }
         };
 
-        let controllers = match ControllerSelection::parse(&m.controllers) {
+        let controllers = match ControllerSelection::parse(&m.controllers, &controllers::names()) {
             Ok(c) => c,
             Err(e) => {
                 errors.push(e);
-                ControllerSelection::parse(&["*".to_owned()]).expect("* is valid")
+                ControllerSelection::all()
             }
         };
 
@@ -379,8 +336,9 @@ impl Cli {
             return Err(errors);
         }
         Ok(Settings {
-            provider: self.provider.clone(),
             cloud_provider,
+            provider_dirs: self.provider.provider_dirs.clone(),
+            cloud_config: self.provider.cloud_config.clone(),
             provider_ingress_class,
             kubeconfig: m.kubeconfig.clone(),
             controllers,
@@ -411,6 +369,8 @@ impl Cli {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn parse(args: &[&str]) -> Cli {

@@ -16,7 +16,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use tower::{Layer, Service};
 
-use crate::metrics::{Metrics, VerbLabels};
+use crate::metrics::Metrics;
 
 /// Loads the client configuration: `--kubeconfig`, else `$KUBECONFIG` / `~/.kube/config`, else
 /// the in-cluster service account.
@@ -164,10 +164,7 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         self.has_token = false;
         let verb = verb(&request);
-        self.metrics
-            .api_requests
-            .get_or_create(&VerbLabels { verb })
-            .inc();
+        self.metrics.count_api_request(verb);
         self.inner.call(request)
     }
 }

@@ -14,7 +14,8 @@ use kube::api::{Api, PostParams};
 use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
-use crate::cli::LeaderElectionSettings;
+use crate::error::is_conflict;
+use crate::settings::LeaderElectionSettings;
 
 /// A running election. `leading` follows this replica's leadership.
 pub struct LeaderElection {
@@ -180,7 +181,7 @@ impl Elector {
             };
             return match self.api.create(&PostParams::default(), &lease).await {
                 Ok(_) => Ok(Attempt::Held),
-                Err(kube::Error::Api(e)) if e.code == 409 => Ok(Attempt::Failed),
+                Err(e) if is_conflict(&e) => Ok(Attempt::Failed),
                 Err(e) => Err(e),
             };
         };
@@ -236,7 +237,7 @@ impl Elector {
             .await
         {
             Ok(_) => Ok(Attempt::Held),
-            Err(kube::Error::Api(e)) if e.code == 409 => Ok(Attempt::Failed),
+            Err(e) if is_conflict(&e) => Ok(Attempt::Failed),
             Err(e) => Err(e),
         }
     }

@@ -1,5 +1,10 @@
 //! The Karmada multicluster cloud provider controller manager, as a library so its parts can be
 //! tested; `main.rs` only parses flags and calls [`manager::run`] or [`inspect::run`].
+//!
+//! docs/architecture.md describes the layout and how a watch event becomes a provider call and
+//! a status write.
+
+#![forbid(unsafe_code)]
 
 pub mod backoff;
 pub mod cache;
@@ -14,6 +19,7 @@ pub mod leader;
 pub mod manager;
 pub mod metrics;
 pub mod server;
+pub mod settings;
 pub mod telemetry;
 
 /// `multicluster-provider VERSION (provider interface X.Y.Z)`.

@@ -1,6 +1,8 @@
 //! `multicluster-provider`: the Karmada multicluster cloud provider controller manager, with
 //! the cloud provider loaded from a shared library at start-up.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

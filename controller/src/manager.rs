@@ -5,21 +5,16 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use futures::FutureExt;
-use futures::future::{BoxFuture, Shared};
-use mcp_loader::SearchPath;
 use tokio::sync::watch;
 
-use crate::cli::Settings;
 use crate::context::{Caches, Context};
-use crate::controllers;
+use crate::controllers::{self, Shutdown};
 use crate::leader::{self, LeaderElection};
 use crate::metrics::Metrics;
 use crate::server::{self, Health};
+use crate::settings::Settings;
 
-/// A future that resolves once, cloneable (every controller waits on the same shutdown).
-pub type ShutdownSignal = Shared<BoxFuture<'static, ()>>;
-
-fn signal(rx: watch::Receiver<bool>) -> ShutdownSignal {
+fn signal(rx: watch::Receiver<bool>) -> Shutdown {
     async move {
         let mut rx = rx;
         let _ = rx.wait_for(|stop| *stop).await;
@@ -66,11 +61,13 @@ pub async fn run_until(
     tracing::info!(version = %crate::version_line(), "starting");
 
     // 1. The provider: everything that can be checked locally fails before we connect.
-    let cloud_config = crate::inspect::read_cloud_config(&settings.provider)?;
-    let search = SearchPath::new(&settings.provider.provider_dirs);
-    let provider = mcp_loader::load(&settings.cloud_provider, &search, cloud_config.as_deref())?
-        .with_call_timeout(settings.provider_call_timeout)
-        .with_observer(metrics.provider_observer());
+    let provider = crate::inspect::load_provider(
+        &settings.cloud_provider,
+        &settings.provider_dirs,
+        settings.cloud_config.as_deref(),
+    )?
+    .with_call_timeout(settings.provider_call_timeout)
+    .with_observer(metrics.provider_observer());
     let info = provider.info();
     tracing::info!(
         provider = %info.name,
@@ -79,9 +76,7 @@ pub async fn run_until(
         interface = %info.interface_version,
         "loaded the cloud provider"
     );
-    settings
-        .controllers
-        .check_capabilities(&provider)
+    controllers::check_capabilities(&settings.controllers, &provider)
         .map_err(anyhow::Error::msg)?;
 
     // 2. The Karmada API server.
@@ -109,7 +104,8 @@ pub async fn run_until(
     }
 
     // 4. Caches, on every replica.
-    let (caches, drivers) = Caches::start(&client, &settings.controllers.cache_kinds());
+    let (caches, drivers) =
+        Caches::start(&client, &controllers::cache_kinds(&settings.controllers));
     let caches = Arc::new(caches);
     let identity = leader::identity();
     let ctx = Arc::new(Context::new(
@@ -161,9 +157,9 @@ pub async fn run_until(
             }
             _ = &mut stop => break,
         }
-        metrics.leader.set(1);
+        metrics.set_leader(true);
         server::set_ready(&health, false);
-        let running = controllers::start_enabled(&ctx, shutdown.clone());
+        let running = controllers::start_enabled(&ctx, &shutdown);
         let names: Vec<&str> = running.iter().map(|(n, _)| *n).collect();
         tracing::info!(controllers = ?names, "leading: controllers started");
         let mut all = std::pin::pin!(futures::future::join_all(
@@ -195,7 +191,7 @@ pub async fn run_until(
                 }
             }
         }
-        metrics.leader.set(0);
+        metrics.set_leader(false);
     }
 
     server::set_ready(&health, false);

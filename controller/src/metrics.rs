@@ -1,8 +1,13 @@
 //! Prometheus metrics: per controller (reconciles, errors, duration, pending objects), per
 //! provider method (calls, errors, latency), Kubernetes API requests, and leadership.
+//!
+//! The series are private: code records through the methods below (one call per thing that
+//! happened), so a series added or renamed (e.g. controller-runtime's names beside ours) changes
+//! this file alone.
 
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mcp_loader::{CallObserver, CallOutcome, Method};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -13,30 +18,30 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ControllerLabels {
-    pub controller: &'static str,
+struct ControllerLabels {
+    controller: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ControllerErrorLabels {
-    pub controller: &'static str,
-    pub error: &'static str,
+struct ControllerErrorLabels {
+    controller: &'static str,
+    error: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct MethodLabels {
-    pub method: &'static str,
+struct MethodLabels {
+    method: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct MethodErrorLabels {
-    pub method: &'static str,
-    pub error: &'static str,
+struct MethodErrorLabels {
+    method: &'static str,
+    error: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct VerbLabels {
-    pub verb: &'static str,
+struct VerbLabels {
+    verb: &'static str,
 }
 
 fn duration_histogram() -> Histogram {
@@ -44,17 +49,25 @@ fn duration_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0005, 2.0, 18))
 }
 
+/// A family of duration histograms, one per label set.
+fn duration_histograms<L>() -> Family<L, Histogram, fn() -> Histogram>
+where
+    L: Clone + std::hash::Hash + Eq,
+{
+    Family::new_with_constructor(duration_histogram)
+}
+
 pub struct Metrics {
-    pub registry: Registry,
-    pub reconciles: Family<ControllerLabels, Counter>,
-    pub reconcile_errors: Family<ControllerErrorLabels, Counter>,
-    pub reconcile_duration: Family<ControllerLabels, Histogram, fn() -> Histogram>,
-    pub pending: Family<ControllerLabels, Gauge>,
-    pub provider_calls: Family<MethodLabels, Counter>,
-    pub provider_errors: Family<MethodErrorLabels, Counter>,
-    pub provider_latency: Family<MethodLabels, Histogram, fn() -> Histogram>,
-    pub api_requests: Family<VerbLabels, Counter>,
-    pub leader: Gauge,
+    registry: Registry,
+    reconciles: Family<ControllerLabels, Counter>,
+    reconcile_errors: Family<ControllerErrorLabels, Counter>,
+    reconcile_duration: Family<ControllerLabels, Histogram, fn() -> Histogram>,
+    pending: Family<ControllerLabels, Gauge>,
+    provider_calls: Family<MethodLabels, Counter>,
+    provider_errors: Family<MethodErrorLabels, Counter>,
+    provider_latency: Family<MethodLabels, Histogram, fn() -> Histogram>,
+    api_requests: Family<VerbLabels, Counter>,
+    leader: Gauge,
 }
 
 impl Default for Metrics {
@@ -63,81 +76,119 @@ impl Default for Metrics {
     }
 }
 
+/// Registers `metric` under `name` and returns it (families are handles: the registry and the
+/// caller share the series).
+fn registered<M>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M
+where
+    M: prometheus_client::registry::Metric + Clone,
+{
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("multicluster_provider");
-        let reconciles = Family::<ControllerLabels, Counter>::default();
-        let reconcile_errors = Family::<ControllerErrorLabels, Counter>::default();
-        let reconcile_duration =
-            Family::<ControllerLabels, Histogram, fn() -> Histogram>::new_with_constructor(
-                duration_histogram,
-            );
-        let pending = Family::<ControllerLabels, Gauge>::default();
-        let provider_calls = Family::<MethodLabels, Counter>::default();
-        let provider_errors = Family::<MethodErrorLabels, Counter>::default();
-        let provider_latency =
-            Family::<MethodLabels, Histogram, fn() -> Histogram>::new_with_constructor(
-                duration_histogram,
-            );
-        let api_requests = Family::<VerbLabels, Counter>::default();
-        let leader = Gauge::default();
-        registry.register(
-            "reconcile",
-            "Reconciles run, by controller",
-            reconciles.clone(),
-        );
-        registry.register(
-            "reconcile_errors",
-            "Reconciles that failed, by controller and error",
-            reconcile_errors.clone(),
-        );
-        registry.register(
-            "reconcile_duration_seconds",
-            "Time one reconcile took, by controller",
-            reconcile_duration.clone(),
-        );
-        registry.register(
-            "pending_objects",
-            "Objects queued or waiting for a retry, by controller (queue depth)",
-            pending.clone(),
-        );
-        registry.register(
-            "provider_calls",
-            "Provider calls, by method",
-            provider_calls.clone(),
-        );
-        registry.register(
-            "provider_call_errors",
-            "Failed provider calls, by method and error kind",
-            provider_errors.clone(),
-        );
-        registry.register(
-            "provider_call_duration_seconds",
-            "Provider call latency, by method",
-            provider_latency.clone(),
-        );
-        registry.register(
-            "kube_api_requests",
-            "Requests sent to the Karmada API server, by verb",
-            api_requests.clone(),
-        );
-        registry.register(
-            "leader",
-            "1 while this replica is the leader",
-            leader.clone(),
-        );
+        let r = &mut registry;
         Metrics {
+            reconciles: registered(
+                r,
+                "reconcile",
+                "Reconciles run, by controller",
+                Family::default(),
+            ),
+            reconcile_errors: registered(
+                r,
+                "reconcile_errors",
+                "Reconciles that failed, by controller and error",
+                Family::default(),
+            ),
+            reconcile_duration: registered(
+                r,
+                "reconcile_duration_seconds",
+                "Time one reconcile took, by controller",
+                duration_histograms(),
+            ),
+            pending: registered(
+                r,
+                "pending_objects",
+                "Objects queued or waiting for a retry, by controller (queue depth)",
+                Family::default(),
+            ),
+            provider_calls: registered(
+                r,
+                "provider_calls",
+                "Provider calls, by method",
+                Family::default(),
+            ),
+            provider_errors: registered(
+                r,
+                "provider_call_errors",
+                "Failed provider calls, by method and error kind",
+                Family::default(),
+            ),
+            provider_latency: registered(
+                r,
+                "provider_call_duration_seconds",
+                "Provider call latency, by method",
+                duration_histograms(),
+            ),
+            api_requests: registered(
+                r,
+                "kube_api_requests",
+                "Requests sent to the Karmada API server, by verb",
+                Family::default(),
+            ),
+            leader: registered(
+                r,
+                "leader",
+                "1 while this replica is the leader",
+                Gauge::default(),
+            ),
             registry,
-            reconciles,
-            reconcile_errors,
-            reconcile_duration,
-            pending,
-            provider_calls,
-            provider_errors,
-            provider_latency,
-            api_requests,
-            leader,
         }
+    }
+
+    /// Runs one reconcile of `controller` and, once it has finished, counts it and records how
+    /// long it took. A reconcile dropped half-way (leadership lost) is not counted, so a test
+    /// that sees the counter move knows the controller handled what it was waiting for.
+    pub async fn count_and_measure<T>(
+        &self,
+        controller: &'static str,
+        reconcile: impl Future<Output = T>,
+    ) -> T {
+        let started = Instant::now();
+        let result = reconcile.await;
+        let labels = ControllerLabels { controller };
+        self.reconciles.get_or_create(&labels).inc();
+        self.reconcile_duration
+            .get_or_create(&labels)
+            .observe(started.elapsed().as_secs_f64());
+        result
+    }
+
+    /// Counts a failed reconcile of `controller`, by error label.
+    pub fn reconcile_failed(&self, controller: &'static str, error: &'static str) {
+        self.reconcile_errors
+            .get_or_create(&ControllerErrorLabels { controller, error })
+            .inc();
+    }
+
+    /// How many objects of `controller` wait for a retry.
+    pub fn set_pending(&self, controller: &'static str, objects: usize) {
+        self.pending
+            .get_or_create(&ControllerLabels { controller })
+            .set(i64::try_from(objects).unwrap_or(i64::MAX));
+    }
+
+    /// Counts one request to the Karmada API server.
+    pub fn count_api_request(&self, verb: &'static str) {
+        self.api_requests.get_or_create(&VerbLabels { verb }).inc();
+    }
+
+    /// Whether this replica leads.
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
     }
 
     /// Records provider calls made through the loader's handle.

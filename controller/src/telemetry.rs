@@ -3,7 +3,12 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::LoggingFormat;
+/// `--logging-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoggingFormat {
+    Text,
+    Json,
+}
 
 /// The level `-v N` selects (klog-like: 2 is the default info level).
 pub fn level_for(verbosity: u8) -> &'static str {

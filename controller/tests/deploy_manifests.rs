@@ -211,7 +211,7 @@ fn kubectl() -> &'static Path {
             return PathBuf::from(path);
         }
         let out = Command::new("bash")
-            .arg(common::workspace_root().join("hack/testenv/build.sh"))
+            .arg(mcp_testenv::repo_root().join("hack/testenv/build.sh"))
             .arg("kubectl")
             .output()
             .expect("run hack/testenv/build.sh kubectl");
@@ -225,7 +225,7 @@ fn kubectl() -> &'static Path {
 }
 
 fn deploy_script(main_kubeconfig: &Path, envs: &[(&str, &str)]) -> (bool, String) {
-    let script = common::workspace_root().join("hack/deploy-provider.sh");
+    let script = mcp_testenv::repo_root().join("hack/deploy-provider.sh");
     let out = Command::new("bash")
         .arg(&script)
         .env("MAIN_KUBECONFIG", main_kubeconfig)

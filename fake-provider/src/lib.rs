@@ -9,6 +9,8 @@
 //! like a real cloud they then outlive a controller restart and are shared by several controller
 //! processes, so leaked, lost or doubly created balancers become visible.
 
+#![forbid(unsafe_code)]
+
 mod config;
 mod state;
 

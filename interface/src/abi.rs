@@ -9,7 +9,8 @@
 //!   ("not supported"), and
 //! - an older host reading a newer library simply does not see the methods appended later.
 //!
-//! Rules for changing this file without breaking vendors (see `docs/compatibility.md`):
+//! Rules for changing this file without breaking vendors (the "Compatibility promise" in
+//! `docs/vendors.md`):
 //! only append fields at the end of [`ProviderModule`] (bump the interface minor version),
 //! never reorder, retype or remove one (that is a new major version).
 //!

@@ -8,6 +8,9 @@
 //!
 //! A vendor writes no `unsafe` and no abi_stable code: see the [`sdk`] module.
 
+// `unsafe` is for the FFI boundary only, and every block says why it is sound.
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod abi;
 pub mod api;
 mod error;

@@ -7,8 +7,6 @@
 //! - handle (async): the controller's path, `Provider::mci_ensure` (adds the hop to a blocking
 //!   thread and the timeout).
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use abi_stable::std_types::{RResult, RStr};
@@ -60,29 +58,12 @@ fn percentiles(mut samples: Vec<Duration>) -> String {
     )
 }
 
-fn build_release_fake() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned();
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "-p", "mcp-fake-provider"])
-        .current_dir(&root)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or(root.join("target"))
-        .join("release")
-}
-
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         println!("boundary: bench");
         return;
     }
-    let dir = build_release_fake();
+    let dir = mcp_testenv::build_fake_provider(true).expect("build the fake provider");
     let search = SearchPath::only(&[dir]);
     let names: Vec<String> = (0..ITERATIONS).map(|i| format!("web-{i}")).collect();
     let objects: Vec<MultiClusterIngress> = names.iter().map(|n| realistic_mci(n)).collect();

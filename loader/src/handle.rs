@@ -4,11 +4,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use abi_stable::std_types::{RResult, RStr, RString};
+use abi_stable::std_types::{RResult, RStr};
 use k8s_openapi::api::core::v1::LoadBalancerStatus;
 use k8s_openapi::api::networking::v1::IngressLoadBalancerStatus;
 use mcp_interface::ProviderError;
-use mcp_interface::abi::{Capabilities, FfiError, GetResult, InstanceId};
+use mcp_interface::abi::{Capabilities, GetResult, InstanceId, ProviderMethod};
 use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -78,8 +78,6 @@ pub enum CallOutcome {
 
 /// Receives every call's method, duration and outcome (the controller records metrics with it).
 pub type CallObserver = Arc<dyn Fn(Method, Duration, CallOutcome) + Send + Sync>;
-
-type RawMethod = extern "C" fn(InstanceId, RStr<'_>) -> RResult<RString, FfiError>;
 
 struct Inner {
     library: Library,
@@ -157,7 +155,7 @@ impl Provider {
         self.inner.timeout
     }
 
-    fn methods(&self, methods: [Option<RawMethod>; 4]) -> bool {
+    fn methods(&self, methods: [Option<ProviderMethod>; 4]) -> bool {
         methods.iter().all(Option::is_some)
     }
 
@@ -190,7 +188,7 @@ impl Provider {
             ])
     }
 
-    fn raw(&self, method: Method) -> Option<RawMethod> {
+    fn raw(&self, method: Method) -> Option<ProviderMethod> {
         let m = self.inner.library.module();
         let (capability, f) = match method {
             Method::MciGet => (Capabilities::MULTICLUSTER_INGRESS, m.mci_get()),
@@ -288,7 +286,7 @@ impl Provider {
         serde_json::from_str(output.as_str()).map_err(|e| CallError::InvalidResponse {
             provider,
             method,
-            detail: format!("{e} in {:?}", truncate(output.as_str(), 200)),
+            detail: format!("{e} in {:?}", crate::truncate(output.as_str(), 200)),
         })
     }
 
@@ -442,12 +440,5 @@ fn validate_protocol(i: usize, j: usize, protocol: &str) -> Result<(), String> {
         Err(format!(
             "ingress[{i}].ports[{j}].protocol {protocol:?} is not TCP, UDP or SCTP"
         ))
-    }
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
     }
 }

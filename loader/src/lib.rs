@@ -12,6 +12,9 @@
 //! Libraries are never unloaded. Each library is opened through its own header, so several
 //! different provider libraries can be loaded in one process.
 
+// `unsafe` is for the FFI boundary only, and every block says why it is sound.
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod error;
 mod handle;
 mod host_log;
@@ -53,4 +56,29 @@ pub fn load(
 /// Opens and checks the library at `path` without creating a provider (for `inspect`).
 pub fn open(path: &Path) -> Result<Library, LoadError> {
     Library::open(path)
+}
+
+/// `text` cut to at most `max_bytes` bytes, on a character boundary: for excerpts in messages
+/// and for fields with a size limit (a Kubernetes Event's note takes 1 kB).
+pub fn truncate(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn text_is_cut_on_a_character_boundary() {
+        assert_eq!(truncate("abc", 5), "abc");
+        assert_eq!(truncate("aé", 2), "a");
+        assert_eq!(truncate(&"x".repeat(2000), 1024).len(), 1024);
+    }
 }

@@ -11,9 +11,14 @@
 //!   server with aggregation, kube-controller-manager, karmada-aggregated-apiserver,
 //!   karmada-webhook, karmada-scheduler, karmada-controller-manager) and member clusters joined
 //!   in Push mode.
+//! * [`repo_root`], [`target_dir`], [`cargo`] and [`fake_provider_dir`]: the repository the
+//!   tests run in, shared by every crate's tests.
 //!
 //! The binaries come from `$MCP_TESTENV_BIN_DIR` or are built by `hack/testenv/build.sh`
 //! (see docs/testenv.md).
+
+// `unsafe` is for the FFI boundary only, and every block says why it is sound.
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod apply;
 mod binaries;
@@ -25,6 +30,7 @@ pub mod karmada;
 mod keys;
 pub mod pki;
 mod process;
+mod workspace;
 
 pub use apply::{apply_object, apply_path, apply_yaml, parse_manifests};
 pub use binaries::{
@@ -40,3 +46,4 @@ pub use error::{Error, Result};
 pub use fixture::{TestContext, TestNamespace, shared, test_context, try_shared};
 pub use karmada::{KarmadaEnv, KarmadaOptions, StartupReport};
 pub use process::{Supervised, log_tail, rss_kib};
+pub use workspace::{build_fake_provider, cargo, fake_provider_dir, target_dir};

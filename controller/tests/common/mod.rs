@@ -8,7 +8,6 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Namespace;
@@ -16,32 +15,9 @@ use kube::Client;
 use kube::api::{Api, PostParams};
 use mcp_testenv::{ControlPlane, ControlPlaneOptions};
 
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
 /// The directory holding `libmcp_provider_fake.so`, built once per test binary.
 pub fn fake_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let out = Command::new(env!("CARGO"))
-            .args(["build", "-p", "mcp-fake-provider"])
-            .current_dir(workspace_root())
-            .output()
-            .expect("run cargo");
-        assert!(
-            out.status.success(),
-            "building the fake provider failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace_root().join("target"))
-            .join("debug")
-    })
+    mcp_testenv::fake_provider_dir().unwrap_or_else(|e| panic!("building the fake provider: {e}"))
 }
 
 /// A control plane of the test's own, with the Karmada CRDs and `karmada-system`.
@@ -105,7 +81,8 @@ impl ControllerOptions {
     }
 }
 
-fn free_port() -> u16 {
+/// A port free on loopback when asked (the caller binds it later).
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -316,7 +293,7 @@ pub const DEPLOY_RBAC: &str = include_str!("../../../deploy/karmada-rbac.yaml");
 
 /// The repository's deploy/ directory.
 pub fn deploy_dir() -> PathBuf {
-    workspace_root().join("deploy")
+    mcp_testenv::repo_root().join("deploy")
 }
 
 impl Env {

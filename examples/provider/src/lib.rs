@@ -9,6 +9,8 @@
 //!
 //! Cloud-config (JSON, optional): `{"domain": "lb.example.com"}`.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 

@@ -4,42 +4,17 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"))
-}
+use mcp_testenv::target_dir;
 
 fn cargo(args: &[&str]) {
-    let out = Command::new(env!("CARGO"))
-        .args(args)
-        .current_dir(workspace_root())
-        .output()
-        .expect("run cargo");
-    assert!(
-        out.status.success(),
-        "cargo {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    mcp_testenv::cargo(args).unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// Directory holding `libmcp_provider_fake.so`, built for this test run.
 pub fn fake_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        cargo(&["build", "-p", "mcp-fake-provider"]);
-        target_dir().join("debug")
-    })
+    mcp_testenv::fake_provider_dir().unwrap_or_else(|e| panic!("building the fake provider: {e}"))
 }
 
 pub fn fake_library() -> PathBuf {
@@ -51,7 +26,7 @@ pub fn fixtures_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let target = target_dir().join("fixtures");
-        let manifest = workspace_root().join("loader/tests/fixtures/Cargo.toml");
+        let manifest = mcp_testenv::repo_root().join("loader/tests/fixtures/Cargo.toml");
         cargo(&[
             "build",
             "--manifest-path",

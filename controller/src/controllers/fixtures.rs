@@ -1,0 +1,68 @@
+//! Test fixtures for the controllers' unit tests: objects from YAML and caches holding them.
+
+use kube::Resource;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher;
+use serde::de::DeserializeOwned;
+
+/// MCI `ns/web`: default backend Service `fallback`, rules to Services `serve` and `api`.
+pub const MCI: &str = r#"
+metadata: {name: web, namespace: ns}
+spec:
+  defaultBackend: {service: {name: fallback, port: {number: 80}}}
+  rules:
+  - http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: serve, port: {number: 80}}}}
+      - {path: /a, pathType: Prefix, backend: {service: {name: api, port: {number: 80}}}}
+"#;
+
+/// An object from YAML (or JSON, which is YAML).
+pub fn object<K: DeserializeOwned>(yaml: &str) -> K {
+    serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("bad fixture: {e}\n{yaml}"))
+}
+
+/// A synced store holding `objects`, as a cache holds them after its first list.
+pub fn store<K>(objects: impl IntoIterator<Item = K>) -> Store<K>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    let (store, mut writer) = reflector::store();
+    writer.apply_watcher_event(&watcher::Event::Init);
+    for obj in objects {
+        writer.apply_watcher_event(&watcher::Event::InitApply(obj));
+    }
+    writer.apply_watcher_event(&watcher::Event::InitDone);
+    store
+}
+
+/// The EndpointSlice metadata `namespace/name` labelled with Service `service`
+/// (`kubernetes.io/service-name`).
+pub fn endpoint_slice(
+    namespace: &str,
+    name: &str,
+    service: &str,
+) -> kube::core::PartialObjectMeta<k8s_openapi::api::discovery::v1::EndpointSlice> {
+    object(&format!(
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {{name: {name}, namespace: {namespace}, labels: {{kubernetes.io/service-name: {service}}}}}"
+    ))
+}
+
+/// A deletion timestamp, for objects being deleted.
+pub fn deleting<K: Resource>(mut obj: K) -> K {
+    obj.meta_mut().deletion_timestamp =
+        Some(serde_json::from_value(serde_json::json!("2026-01-01T00:00:00Z")).unwrap());
+    obj
+}
+
+/// The names of the requested objects, sorted (`namespace/name`).
+pub fn names<K: kube::runtime::reflector::Lookup>(
+    requests: impl IntoIterator<Item = kube::runtime::reflector::ObjectRef<K>>,
+) -> Vec<String> {
+    let mut names: Vec<String> = requests
+        .into_iter()
+        .map(|r| format!("{}/{}", r.namespace.as_deref().unwrap_or(""), r.name))
+        .collect();
+    names.sort();
+    names
+}

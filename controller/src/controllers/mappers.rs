@@ -1,0 +1,177 @@
+//! Watch mappings several controllers share: which Service a Service, EndpointSlice or
+//! ResourceBinding change is about. Each controller's own `mappers.rs` turns that Service into
+//! its own objects.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::ObjectRef;
+use mcp_interface::api::constants::{DERIVED_SERVICE_PREFIX, LABEL_SERVICE_NAME};
+use mcp_interface::api::work::ResourceBinding;
+
+use crate::cache::Change;
+use crate::controllers::references::bound_key;
+
+/// The Service, for the Service changes the Go controllers react to: created or deleted, or
+/// changed in spec, annotations or deletion state.
+pub fn service_of_service_change(change: &Change<'_, Service>) -> Option<ObjectRef<Service>> {
+    change
+        .spec_annotations_or_deletion_changed(|s| &s.spec)
+        .then(|| ObjectRef::from_obj(change.object()))
+}
+
+/// The Service of an EndpointSlice that changed in any way (label `kubernetes.io/service-name`,
+/// `derived-` stripped: Karmada's derived Services are named after the Service they import).
+pub fn service_of_endpoint_slice_change(
+    change: &Change<'_, PartialObjectMeta<EndpointSlice>>,
+) -> Option<ObjectRef<Service>> {
+    if !change.resource_version_changed() {
+        return None;
+    }
+    let slice = change.object();
+    let service = slice.metadata.labels.as_ref()?.get(LABEL_SERVICE_NAME)?;
+    let service = service
+        .strip_prefix(DERIVED_SERVICE_PREFIX)
+        .unwrap_or(service);
+    Some(ObjectRef::new(service).within(slice.metadata.namespace.as_deref().unwrap_or_default()))
+}
+
+/// The Services (namespace, name) whose placement a ResourceBinding change affects: those the
+/// binding is for, before and after, when the binding appeared, went, or its clusters changed.
+pub fn services_of_binding_change(
+    change: &Change<'_, ResourceBinding>,
+) -> BTreeSet<(String, String)> {
+    match change {
+        Change::Applied {
+            old: Some(old),
+            new,
+        } if bound_key(old) == bound_key(new)
+            && old.scheduled_clusters() == new.scheduled_clusters() =>
+        {
+            BTreeSet::new()
+        }
+        Change::Applied { old, new } => old
+            .and_then(bound_key)
+            .into_iter()
+            .chain(bound_key(new))
+            .collect(),
+        Change::Deleted(rb) => bound_key(rb).into_iter().collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(yaml: &str) -> Service {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    fn slice(labels: &str, resource_version: &str) -> PartialObjectMeta<EndpointSlice> {
+        serde_yaml::from_str(&format!(
+            "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {{name: s1, namespace: ns, resourceVersion: '{resource_version}', labels: {labels}}}"
+        ))
+        .unwrap()
+    }
+
+    fn binding(name: &str, service: &str, clusters: &[&str]) -> ResourceBinding {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "namespace": "ns"},
+            "spec": {
+                "resource": {"apiVersion": "v1", "kind": "Service", "name": service, "namespace": "ns"},
+                "clusters": clusters.iter().map(|c| serde_json::json!({"name": c})).collect::<Vec<_>>(),
+            }
+        }))
+        .unwrap()
+    }
+
+    fn key(namespace: &str, name: &str) -> ObjectRef<Service> {
+        ObjectRef::new(name).within(namespace)
+    }
+
+    #[test]
+    fn service_changes_follow_the_go_predicate() {
+        let old = service(
+            "metadata: {name: web, namespace: ns, resourceVersion: '1'}\nspec: {ports: [{port: 80}]}",
+        );
+        let created = Change::created(&old);
+        assert_eq!(service_of_service_change(&created), Some(key("ns", "web")));
+        assert_eq!(
+            service_of_service_change(&Change::Deleted(&old)),
+            Some(key("ns", "web"))
+        );
+        // A status or resourceVersion change is not one.
+        let mut status_only = old.clone();
+        status_only.metadata.resource_version = Some("2".into());
+        status_only.status = Some(Default::default());
+        let update = Change::updated(&old, &status_only);
+        assert_eq!(service_of_service_change(&update), None);
+        let mut annotated = old.clone();
+        annotated.metadata.annotations = Some([("a".to_owned(), "b".to_owned())].into());
+        let update = Change::updated(&old, &annotated);
+        assert_eq!(service_of_service_change(&update), Some(key("ns", "web")));
+        let mut deleting = old.clone();
+        deleting.metadata.deletion_timestamp =
+            Some(serde_json::from_value(serde_json::json!("2026-01-01T00:00:00Z")).unwrap());
+        let update = Change::updated(&old, &deleting);
+        assert_eq!(service_of_service_change(&update), Some(key("ns", "web")));
+    }
+
+    #[test]
+    fn endpoint_slices_map_to_their_service_without_the_derived_prefix() {
+        let own = slice("{kubernetes.io/service-name: web}", "1");
+        let created = Change::created(&own);
+        assert_eq!(
+            service_of_endpoint_slice_change(&created),
+            Some(key("ns", "web"))
+        );
+        let derived = slice("{kubernetes.io/service-name: derived-web}", "1");
+        assert_eq!(
+            service_of_endpoint_slice_change(&Change::Deleted(&derived)),
+            Some(key("ns", "web"))
+        );
+        let unlabelled = slice("{}", "1");
+        let created = Change::created(&unlabelled);
+        assert_eq!(service_of_endpoint_slice_change(&created), None);
+        // The same resourceVersion again (a relist) is no change.
+        let again = Change::updated(&own, &own);
+        assert_eq!(service_of_endpoint_slice_change(&again), None);
+        let newer = slice("{kubernetes.io/service-name: web}", "2");
+        let update = Change::updated(&own, &newer);
+        assert_eq!(
+            service_of_endpoint_slice_change(&update),
+            Some(key("ns", "web"))
+        );
+    }
+
+    #[test]
+    fn binding_changes_name_the_services_whose_placement_moved() {
+        let web = binding("web-service", "web", &["member1"]);
+        let pair = |ns: &str, name: &str| (ns.to_owned(), name.to_owned());
+        let created = Change::created(&web);
+        assert_eq!(
+            services_of_binding_change(&created),
+            [pair("ns", "web")].into()
+        );
+        assert_eq!(
+            services_of_binding_change(&Change::Deleted(&web)),
+            [pair("ns", "web")].into()
+        );
+        let same = Change::updated(&web, &web);
+        assert!(services_of_binding_change(&same).is_empty());
+        let moved = binding("web-service", "web", &["member2"]);
+        let update = Change::updated(&web, &moved);
+        assert_eq!(
+            services_of_binding_change(&update),
+            [pair("ns", "web")].into()
+        );
+        let rebound = binding("web-service", "api", &["member1"]);
+        let update = Change::updated(&web, &rebound);
+        assert_eq!(
+            services_of_binding_change(&update),
+            [pair("ns", "api"), pair("ns", "web")].into()
+        );
+    }
+}

@@ -1,0 +1,65 @@
+//! `multiclusteringress`: cloud load balancers for MultiClusterIngresses of our IngressClass.
+//!
+//! Reconcile (as the Go original): add finalizer `karmada.io/multi-cluster-ingress-controller`;
+//! set `status.trafficBlockClusters` to the sorted clusters of `status.serviceLocations` whose
+//! Cluster has `TrafficControl` in `status.remedyActions`; `get` the balancer, then `update` it if
+//! it exists else `ensure` it, and write `status.loadBalancer` when it changed. On deletion:
+//! `ensure_deleted`, then remove the finalizer.
+//!
+//! Re-triggered (Go predicates) when an MCI's spec, annotations or deletion state change; when a
+//! Service it references is created, deleted or changes spec, annotations or deletion state; when
+//! an EndpointSlice of such a Service (label `kubernetes.io/service-name`, `derived-` stripped)
+//! changes; when a TLS Secret it references changes; when a Cluster in its service locations
+//! gains or loses `TrafficControl`.
+
+mod mappers;
+mod reconcile;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use mcp_interface::api::networking::MultiClusterIngress;
+
+use crate::context::{CacheKind, Context};
+use crate::controllers::Shutdown;
+use crate::controllers::runtime::run_controller;
+use crate::controllers::trigger::{Trigger, Watches};
+use mappers::Mappers;
+
+pub const NAME: &str = "multiclusteringress";
+pub const FINALIZER: &str = "karmada.io/multi-cluster-ingress-controller";
+/// The annotation that marks the default IngressClass.
+pub const DEFAULT_CLASS_ANNOTATION: &str = "ingressclass.kubernetes.io/is-default-class";
+
+pub const CACHES: &[CacheKind] = &[
+    CacheKind::MultiClusterIngresses,
+    CacheKind::IngressClasses,
+    CacheKind::Clusters,
+    CacheKind::Services,
+    CacheKind::EndpointSlices,
+    CacheKind::Secrets,
+];
+
+pub fn run(ctx: Arc<Context>, shutdown: Shutdown) -> BoxFuture<'static, ()> {
+    Box::pin(async move {
+        let (trigger, triggers) = Trigger::<MultiClusterIngress>::new();
+        let caches = ctx.caches.clone();
+        let mcis = caches.mcis().store().clone();
+        let ours = {
+            let ctx = ctx.clone();
+            Arc::new(move |mci: &MultiClusterIngress| reconcile::is_ours(&ctx, mci))
+        };
+        let mappers = Mappers::new(mcis.clone(), ours);
+
+        let watches = Watches::new(&trigger, &mappers)
+            .on(caches.mcis(), Mappers::mci)
+            .on(caches.services(), Mappers::service)
+            .on(caches.endpoint_slices(), Mappers::endpoint_slice)
+            .on(caches.secrets(), Mappers::secret)
+            .on(caches.clusters(), Mappers::cluster);
+        watches.replay(&mcis, Mappers::mci);
+        run_controller(NAME, ctx, mcis, triggers, reconcile::reconcile, shutdown).await;
+    })
+}

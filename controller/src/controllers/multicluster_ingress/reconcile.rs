@@ -1,0 +1,177 @@
+//! Reconcile one MultiClusterIngress: finalizer, traffic-blocked clusters, the balancer and its
+//! status; and which MCIs are ours (their IngressClass).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use k8s_openapi::api::networking::v1::{IngressClass, IngressLoadBalancerStatus};
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+use mcp_interface::api::cluster::REMEDY_ACTION_TRAFFIC_CONTROL;
+use mcp_interface::api::networking::MultiClusterIngress;
+use serde_json::json;
+
+use super::{DEFAULT_CLASS_ANNOTATION, FINALIZER};
+use crate::context::Context;
+use crate::controllers::writes::{
+    add_finalizer, has_finalizer, namespaced_api, patch_status, remove_finalizer,
+};
+use crate::error::{Error, Result};
+
+/// Whether the MCI's IngressClass is served by `controller` (`--provider-ingress-class`): the
+/// class named in `spec.ingressClassName`, else the one default class. Several default classes
+/// is an error, as in Kubernetes.
+pub fn class_matches(
+    mci: &MultiClusterIngress,
+    classes: &[Arc<IngressClass>],
+    controller: &str,
+) -> Result<bool> {
+    let served = |class: &IngressClass| {
+        class.spec.as_ref().and_then(|s| s.controller.as_deref()) == Some(controller)
+    };
+    if let Some(name) = mci
+        .spec
+        .as_ref()
+        .and_then(|s| s.ingress_class_name.as_deref())
+    {
+        return Ok(classes.iter().any(|c| c.name_any() == name && served(c)));
+    }
+    let defaults: Vec<&Arc<IngressClass>> = classes
+        .iter()
+        .filter(|c| {
+            c.annotations()
+                .get(DEFAULT_CLASS_ANNOTATION)
+                .map(String::as_str)
+                == Some("true")
+        })
+        .collect();
+    match defaults.as_slice() {
+        [] => Ok(false),
+        [one] => Ok(served(one)),
+        many => Err(Error::Invalid(format!(
+            "{} IngressClasses are marked default ({}); mark exactly one with {DEFAULT_CLASS_ANNOTATION}: \"true\" or set spec.ingressClassName",
+            many.len(),
+            many.iter()
+                .map(|c| c.name_any())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// Whether the MCI is of our IngressClass (an invalid class set-up is logged and means no).
+pub fn is_ours(ctx: &Context, mci: &MultiClusterIngress) -> bool {
+    let classes = ctx.caches.ingress_classes().store().state();
+    match class_matches(mci, &classes, &ctx.settings.provider_ingress_class) {
+        Ok(ours) => ours,
+        Err(e) => {
+            tracing::warn!(
+                namespace = mci.namespace().unwrap_or_default(),
+                name = mci.name_any(),
+                "{e}"
+            );
+            false
+        }
+    }
+}
+
+/// The sorted clusters of the MCI's service locations that carry `TrafficControl`.
+pub fn traffic_block_clusters(mci: &MultiClusterIngress, ctx: &Context) -> Vec<String> {
+    let located: BTreeSet<&str> = mci
+        .status
+        .iter()
+        .flat_map(|s| s.service_locations.iter().flatten())
+        .flat_map(|l| l.clusters.iter().flatten())
+        .map(String::as_str)
+        .collect();
+    let clusters = ctx.caches.clusters().store();
+    let mut blocked: Vec<String> = located
+        .into_iter()
+        .filter(|name| {
+            clusters
+                .get(&ObjectRef::new(name))
+                .is_some_and(|c| c.has_remedy_action(REMEDY_ACTION_TRAFFIC_CONTROL))
+        })
+        .map(str::to_owned)
+        .collect();
+    blocked.sort();
+    blocked
+}
+
+pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Result<Action> {
+    let api = namespaced_api(&ctx.client, mci.as_ref());
+
+    if mci.metadata.deletion_timestamp.is_some() {
+        if !has_finalizer(mci.as_ref(), FINALIZER) {
+            return Ok(Action::await_change());
+        }
+        ctx.provider.mci_ensure_deleted(&mci).await?;
+        tracing::info!("deleted the load balancer");
+        remove_finalizer(&api, mci.as_ref(), FINALIZER).await?;
+        return Ok(Action::await_change());
+    }
+
+    if !is_ours(&ctx, &mci) {
+        tracing::debug!("not our IngressClass; skipped");
+        return Ok(Action::await_change());
+    }
+
+    let mut current: MultiClusterIngress = (*mci).clone();
+    if !has_finalizer(mci.as_ref(), FINALIZER) {
+        current = add_finalizer(&api, mci.as_ref(), FINALIZER).await?;
+    }
+
+    let blocked = traffic_block_clusters(&current, &ctx);
+    let existing_blocked = current
+        .status
+        .as_ref()
+        .and_then(|s| s.traffic_block_clusters.clone())
+        .unwrap_or_default();
+    if blocked != existing_blocked {
+        let value = if blocked.is_empty() {
+            json!(null)
+        } else {
+            json!(blocked)
+        };
+        current = patch_status(
+            &api,
+            &current.name_any(),
+            json!({ "trafficBlockClusters": value }),
+        )
+        .await?;
+    }
+
+    let status = match ctx.provider.mci_get(&current).await? {
+        Some(_) => {
+            let status = ctx.provider.mci_update(&current).await?;
+            tracing::info!("updated the load balancer");
+            status
+        }
+        None => {
+            let status = ctx.provider.mci_ensure(&current).await?;
+            tracing::info!("created the load balancer");
+            status
+        }
+    };
+    let existing = current
+        .status
+        .as_ref()
+        .and_then(|s| s.load_balancer.clone())
+        .unwrap_or_default();
+    if !same_status(&existing, &status) {
+        patch_status::<MultiClusterIngress>(
+            &api,
+            &current.name_any(),
+            json!({ "loadBalancer": status }),
+        )
+        .await?;
+    }
+    Ok(Action::await_change())
+}
+
+/// Compares statuses as the API server stores them (an empty list and no list are the same).
+pub fn same_status(a: &IngressLoadBalancerStatus, b: &IngressLoadBalancerStatus) -> bool {
+    let norm = |s: &IngressLoadBalancerStatus| s.ingress.clone().unwrap_or_default();
+    norm(a) == norm(b)
+}

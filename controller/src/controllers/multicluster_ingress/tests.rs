@@ -1,0 +1,166 @@
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::networking::v1::{IngressClass, IngressClassSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::core::PartialObjectMeta;
+use mcp_interface::api::cluster::Cluster;
+use mcp_interface::api::networking::MultiClusterIngress;
+
+use super::mappers::Mappers;
+use super::reconcile::class_matches;
+use super::{DEFAULT_CLASS_ANNOTATION, FINALIZER};
+use crate::cache::Change;
+use crate::controllers::fixtures::{deleting, endpoint_slice, names, object, store};
+
+fn class(name: &str, controller: &str, default: bool) -> Arc<IngressClass> {
+    let mut meta = ObjectMeta {
+        name: Some(name.into()),
+        ..Default::default()
+    };
+    if default {
+        meta.annotations = Some([(DEFAULT_CLASS_ANNOTATION.to_owned(), "true".to_owned())].into());
+    }
+    Arc::new(IngressClass {
+        metadata: meta,
+        spec: Some(IngressClassSpec {
+            controller: Some(controller.into()),
+            parameters: None,
+        }),
+    })
+}
+
+fn mci(yaml: &str) -> MultiClusterIngress {
+    serde_yaml::from_str(yaml).unwrap()
+}
+
+#[test]
+fn class_by_name_or_single_default() {
+    let named = mci("metadata: {name: a}\nspec: {ingressClassName: other}");
+    let unnamed = mci("metadata: {name: a}\nspec: {}");
+    let classes = vec![
+        class("fake", "karmada.io/fake", true),
+        class("other", "example.com/x", false),
+    ];
+    assert!(!class_matches(&named, &classes, "karmada.io/fake").unwrap());
+    assert!(class_matches(&named, &classes, "example.com/x").unwrap());
+    assert!(class_matches(&unnamed, &classes, "karmada.io/fake").unwrap());
+    assert!(!class_matches(&unnamed, &classes[1..], "karmada.io/fake").unwrap());
+    let two_defaults = vec![
+        class("a", "karmada.io/fake", true),
+        class("b", "karmada.io/fake", true),
+    ];
+    let err = class_matches(&unnamed, &two_defaults, "karmada.io/fake").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("2 IngressClasses are marked default"),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mappers: which MCIs each watched change re-triggers.
+// ---------------------------------------------------------------------------------------------
+
+/// MCIs `ns/web` (ours, Service `web`, Secret `web-tls`, placed on member1), `ns/theirs` (class
+/// `other`, same references), `ns/api` (ours, Service `api`, on member2) and `elsewhere/web`.
+fn mappers() -> Mappers {
+    let yaml = |namespace: &str, name: &str, class: &str, service: &str, cluster: &str| {
+        format!(
+            r#"
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  ingressClassName: {class}
+  tls: [{{secretName: {service}-tls}}]
+  rules:
+  - http:
+      paths:
+      - {{path: /, pathType: Prefix, backend: {{service: {{name: {service}, port: {{number: 80}}}}}}}}
+status:
+  serviceLocations: [{{name: {service}, clusters: [{cluster}]}}]
+"#
+        )
+    };
+    let mcis = store([
+        mci(&yaml("ns", "web", "fake", "web", "member1")),
+        mci(&yaml("ns", "theirs", "other", "web", "member1")),
+        mci(&yaml("ns", "api", "fake", "api", "member2")),
+        mci(&yaml("elsewhere", "web", "fake", "web", "member1")),
+    ]);
+    let ours = |mci: &MultiClusterIngress| {
+        mci.spec
+            .as_ref()
+            .and_then(|s| s.ingress_class_name.as_deref())
+            == Some("fake")
+    };
+    Mappers::new(mcis, Arc::new(ours))
+}
+
+#[test]
+fn an_mci_triggers_itself_when_ours_or_finalized_and_its_spec_changed() {
+    let m = mappers();
+    let ours = mci(
+        "metadata: {name: a, namespace: ns, resourceVersion: '1'}\nspec: {ingressClassName: fake}",
+    );
+    let theirs = mci("metadata: {name: b, namespace: ns}\nspec: {ingressClassName: other}");
+    let finalized = mci(&format!(
+        "metadata: {{name: c, namespace: ns, finalizers: [{FINALIZER}]}}\nspec: {{ingressClassName: other}}"
+    ));
+    assert_eq!(names(m.mci(&Change::created(&ours))), ["ns/a"]);
+    assert!(m.mci(&Change::created(&theirs)).is_none());
+    assert_eq!(names(m.mci(&Change::created(&finalized))), ["ns/c"]);
+    // Deletion needs nothing: with the finalizer, it was an update.
+    assert!(m.mci(&Change::Deleted(&ours)).is_none());
+
+    let mut status_only = ours.clone();
+    status_only.metadata.resource_version = Some("2".into());
+    status_only.status = Some(Default::default());
+    let update = |new| Change::updated(&ours, new);
+    assert!(m.mci(&update(&status_only)).is_none());
+    let mut respec = ours.clone();
+    respec.spec.as_mut().unwrap().default_backend = Some(Default::default());
+    assert_eq!(names(m.mci(&update(&respec))), ["ns/a"]);
+    let being_deleted = deleting(ours.clone());
+    assert_eq!(names(m.mci(&update(&being_deleted))), ["ns/a"]);
+}
+
+#[test]
+fn a_service_or_its_endpoint_slices_trigger_our_mcis_that_reference_it() {
+    let m = mappers();
+    let web: Service = object("metadata: {name: web, namespace: ns}");
+    let created = Change::created(&web);
+    assert_eq!(names(m.service(&created)), ["ns/web"]);
+    let unchanged = Change::updated(&web, &web);
+    assert!(m.service(&unchanged).is_empty());
+
+    let slice = endpoint_slice("ns", "x", "derived-web");
+    let slice_gone = Change::Deleted(&slice);
+    assert_eq!(names(m.endpoint_slice(&slice_gone)), ["ns/web"]);
+}
+
+#[test]
+fn a_secret_triggers_our_mcis_that_use_it_for_tls() {
+    let m = mappers();
+    let secret: PartialObjectMeta<Secret> = object(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: api-tls, namespace: ns, resourceVersion: '3'}",
+    );
+    let created = Change::created(&secret);
+    assert_eq!(names(m.secret(&created)), ["ns/api"]);
+    let resync = Change::updated(&secret, &secret);
+    assert!(m.secret(&resync).is_empty());
+}
+
+#[test]
+fn a_cluster_triggers_our_mcis_placed_on_it_when_traffic_control_flips() {
+    let m = mappers();
+    let plain: Cluster = object("metadata: {name: member1}\nspec: {syncMode: Push}");
+    let blocked: Cluster = object(
+        "metadata: {name: member1}\nspec: {syncMode: Push}\nstatus: {remedyActions: [TrafficControl]}",
+    );
+    let flipped = Change::updated(&plain, &blocked);
+    assert_eq!(names(m.cluster(&flipped)), ["elsewhere/web", "ns/web"]);
+    let created = Change::created(&blocked);
+    assert!(m.cluster(&created).is_empty());
+    let same = Change::updated(&blocked, &blocked);
+    assert!(m.cluster(&same).is_empty());
+}

@@ -1,0 +1,128 @@
+//! Reconcile one MultiClusterService: finalizer, the balancer and `status.loadBalancer`, or the
+//! clean-up when no balancer is wanted any more; provider failures as Warning Events.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::LoadBalancerStatus;
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use mcp_interface::api::networking::MultiClusterService;
+use mcp_loader::CallError;
+use serde_json::json;
+
+use super::{EVENT_REASON, FINALIZER, wants_load_balancer};
+use crate::context::Context;
+use crate::controllers::events;
+use crate::controllers::writes::{
+    add_finalizer, has_finalizer, namespaced_api, patch_status, remove_finalizer,
+};
+use crate::error::Result;
+
+/// Writes `status.loadBalancer` alone: `status.conditions` (Karmada's) is left as it is. `None`
+/// removes the field.
+async fn patch_load_balancer(
+    api: &Api<MultiClusterService>,
+    name: &str,
+    status: Option<&LoadBalancerStatus>,
+) -> Result<MultiClusterService> {
+    // An empty ingress list is written as no field at all: a merge patch of `{}` would keep the
+    // old addresses.
+    let value = match status {
+        Some(s) if s.ingress.as_ref().is_some_and(|i| !i.is_empty()) => json!(s),
+        _ => json!(null),
+    };
+    patch_status(api, name, json!({ "loadBalancer": value })).await
+}
+
+/// Compares statuses as the API server stores them (an empty list and no list are the same).
+pub fn same_status(a: Option<&LoadBalancerStatus>, b: Option<&LoadBalancerStatus>) -> bool {
+    let norm =
+        |s: Option<&LoadBalancerStatus>| s.and_then(|s| s.ingress.clone()).unwrap_or_default();
+    norm(a) == norm(b)
+}
+
+fn current_load_balancer(mcs: &MultiClusterService) -> Option<&LoadBalancerStatus> {
+    mcs.status.as_ref().and_then(|s| s.load_balancer.as_ref())
+}
+
+/// Awaits one provider call; a failure is also reported as a Warning Event on the MCS.
+async fn provider_call<T>(
+    ctx: &Context,
+    mcs: &MultiClusterService,
+    action: &str,
+    call: impl Future<Output = Result<T, CallError>>,
+) -> Result<T> {
+    events::provider_call(ctx, mcs, EVENT_REASON, action, call).await
+}
+
+/// Removes the balancer (if any), clears `status.loadBalancer` when the object lives on, and
+/// removes the finalizer.
+async fn clean_up(
+    api: &Api<MultiClusterService>,
+    mcs: &MultiClusterService,
+    ctx: &Context,
+) -> Result<Action> {
+    if provider_call(ctx, mcs, "GetLoadBalancer", ctx.provider.mcs_get(mcs))
+        .await?
+        .is_some()
+    {
+        provider_call(
+            ctx,
+            mcs,
+            "DeleteLoadBalancer",
+            ctx.provider.mcs_ensure_deleted(mcs),
+        )
+        .await?;
+        tracing::info!("deleted the load balancer");
+    }
+    let mut current = mcs.clone();
+    if current.metadata.deletion_timestamp.is_none() && current_load_balancer(&current).is_some() {
+        // The patched object carries the new resourceVersion the finalizer patch is checked against.
+        current = patch_load_balancer(api, &current.name_any(), None).await?;
+    }
+    remove_finalizer(api, &current, FINALIZER).await?;
+    Ok(Action::await_change())
+}
+
+pub async fn reconcile(mcs: Arc<MultiClusterService>, ctx: Arc<Context>) -> Result<Action> {
+    let api = namespaced_api(&ctx.client, mcs.as_ref());
+
+    if mcs.metadata.deletion_timestamp.is_some() || !wants_load_balancer(&mcs) {
+        if !has_finalizer(mcs.as_ref(), FINALIZER) {
+            tracing::debug!("no load balancer wanted and none made; skipped");
+            return Ok(Action::await_change());
+        }
+        return clean_up(&api, &mcs, &ctx).await;
+    }
+
+    let mut current: MultiClusterService = (*mcs).clone();
+    if !has_finalizer(mcs.as_ref(), FINALIZER) {
+        current = add_finalizer(&api, mcs.as_ref(), FINALIZER).await?;
+    }
+
+    let exists = provider_call(
+        &ctx,
+        &current,
+        "GetLoadBalancer",
+        ctx.provider.mcs_get(&current),
+    )
+    .await?
+    .is_some();
+    let status = if exists {
+        let update = ctx.provider.mcs_update(&current);
+        let status = provider_call(&ctx, &current, "UpdateLoadBalancer", update).await?;
+        tracing::info!("updated the load balancer");
+        status
+    } else {
+        let ensure = ctx.provider.mcs_ensure(&current);
+        let status = provider_call(&ctx, &current, "EnsureLoadBalancer", ensure).await?;
+        tracing::info!("created the load balancer");
+        status
+    };
+    if !same_status(current_load_balancer(&current), Some(&status)) {
+        patch_load_balancer(&api, &current.name_any(), Some(&status)).await?;
+    }
+    Ok(Action::await_change())
+}

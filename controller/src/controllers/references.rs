@@ -1,0 +1,207 @@
+//! What refers to what, read from the caches: the Services and Secrets a MultiClusterIngress
+//! names, the MCIs that name a Service, and the ResourceBinding that places a Service. Several
+//! controllers ask these questions; answering them here keeps them consistent (and is where an
+//! index would go).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use kube::ResourceExt;
+use kube::runtime::reflector::{ObjectRef, Store};
+use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
+use mcp_interface::api::work::{ResourceBinding, binding_name};
+
+/// The kind and API version of a core Service (in bindings' `spec.resource` and in
+/// ownerReferences).
+pub const SERVICE_KIND: &str = "Service";
+pub const SERVICE_API_VERSION: &str = "v1";
+
+/// The Services an MCI references: its rules' backends and its default backend.
+pub fn referenced_services(mci: &MultiClusterIngress) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let Some(spec) = &mci.spec else {
+        return names;
+    };
+    if let Some(svc) = spec
+        .default_backend
+        .as_ref()
+        .and_then(|b| b.service.as_ref())
+    {
+        names.insert(svc.name.clone());
+    }
+    for rule in spec.rules.iter().flatten() {
+        for path in rule.http.iter().flat_map(|h| h.paths.iter()) {
+            if let Some(svc) = &path.backend.service {
+                names.insert(svc.name.clone());
+            }
+        }
+    }
+    names
+}
+
+/// The TLS Secrets an MCI references.
+pub fn referenced_secrets(mci: &MultiClusterIngress) -> BTreeSet<String> {
+    mci.spec
+        .iter()
+        .flat_map(|s| s.tls.iter().flatten())
+        .filter_map(|t| t.secret_name.clone())
+        .collect()
+}
+
+/// The MCIs in `namespace` that reference Service `service` (any IngressClass).
+pub fn mcis_referencing(
+    mcis: &Store<MultiClusterIngress>,
+    namespace: &str,
+    service: &str,
+) -> Vec<Arc<MultiClusterIngress>> {
+    mcis.state_filter(|mci| references(mci, namespace, service))
+}
+
+/// Whether `mci` is in `namespace` and references Service `service`.
+fn references(mci: &MultiClusterIngress, namespace: &str, service: &str) -> bool {
+    mci.namespace().as_deref() == Some(namespace) && referenced_services(mci).contains(service)
+}
+
+/// Whether Service `namespace/service` is referenced by an MCI (any class) or a load-balanced
+/// MCS of the same name.
+pub fn is_referenced(
+    mcss: &Store<MultiClusterService>,
+    mcis: &Store<MultiClusterIngress>,
+    namespace: &str,
+    service: &str,
+) -> bool {
+    let mcs = mcss.get(&ObjectRef::new(service).within(namespace));
+    if mcs.is_some_and(|mcs| mcs.spec.has_load_balancer()) {
+        return true;
+    }
+    mcis.find(|mci| references(mci, namespace, service))
+        .is_some()
+}
+
+/// The ResourceBinding of Service `namespace/service`: a binding in the namespace whose
+/// `spec.resource` is that `v1` Service, preferring the one Karmada names
+/// `binding_name("Service", service)` (`<svc>-service`), else the first by name. The Go
+/// `mci-service-locations` controller only looks by name and `serviceexport-propagation` only
+/// by `spec.resource`; for the bindings Karmada makes both find the same one, and sharing this
+/// lookup keeps the two controllers consistent.
+pub fn service_binding(
+    bindings: &Store<ResourceBinding>,
+    namespace: &str,
+    service: &str,
+) -> Option<Arc<ResourceBinding>> {
+    let binds = |rb: &ResourceBinding| {
+        bound_service(rb) == Some(service) && bound_namespace(rb) == namespace
+    };
+    let by_name = ObjectRef::new(&binding_name(SERVICE_KIND, service)).within(namespace);
+    if let Some(rb) = bindings.get(&by_name).filter(|rb| binds(rb)) {
+        return Some(rb);
+    }
+    let mut matching =
+        bindings.state_filter(|rb| rb.namespace().as_deref() == Some(namespace) && binds(rb));
+    matching.sort_by_key(|rb| rb.name_any());
+    matching.into_iter().next()
+}
+
+/// The clusters Service `namespace/service` is placed on (sorted), or `None` when it has no
+/// ResourceBinding.
+pub fn service_clusters(
+    bindings: &Store<ResourceBinding>,
+    namespace: &str,
+    service: &str,
+) -> Option<BTreeSet<String>> {
+    service_binding(bindings, namespace, service).map(|rb| rb.scheduled_clusters())
+}
+
+/// The name of the `v1` Service a binding binds, if it binds one.
+pub fn bound_service(rb: &ResourceBinding) -> Option<&str> {
+    let resource = &rb.spec.resource;
+    (resource.kind == SERVICE_KIND && resource.api_version == SERVICE_API_VERSION)
+        .then_some(resource.name.as_str())
+}
+
+/// The namespace of the Service a binding binds: `spec.resource.namespace`, else the binding's.
+pub fn bound_namespace(rb: &ResourceBinding) -> String {
+    rb.spec
+        .resource
+        .namespace
+        .clone()
+        .filter(|ns| !ns.is_empty())
+        .or_else(|| rb.namespace())
+        .unwrap_or_default()
+}
+
+/// `(namespace, name)` of the `v1` Service a binding binds, if it binds one.
+pub fn bound_key(rb: &ResourceBinding) -> Option<(String, String)> {
+    bound_service(rb).map(|svc| (bound_namespace(rb), svc.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controllers::fixtures::{object, store};
+
+    #[test]
+    fn references_cover_rules_default_backend_and_tls() {
+        let m: MultiClusterIngress = object(
+            r#"
+metadata: {name: a, namespace: ns}
+spec:
+  defaultBackend: {service: {name: fallback, port: {number: 80}}}
+  tls: [{hosts: [a.example.com], secretName: a-tls}, {hosts: [b.example.com]}]
+  rules:
+  - host: a.example.com
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+      - {path: /api, pathType: Prefix, backend: {service: {name: api, port: {name: http}}}}
+      - {path: /r, pathType: Prefix, backend: {resource: {apiGroup: x, kind: Bucket, name: b}}}
+"#,
+        );
+        assert_eq!(
+            referenced_services(&m).into_iter().collect::<Vec<_>>(),
+            ["api", "fallback", "web"]
+        );
+        assert_eq!(
+            referenced_secrets(&m).into_iter().collect::<Vec<_>>(),
+            ["a-tls"]
+        );
+        // What serviceexport-propagation asks (its `mci_references` before it used this).
+        assert!(referenced_services(&m).contains("fallback"));
+        assert!(referenced_services(&m).contains("web"));
+        assert!(!referenced_services(&m).contains("b"));
+        assert!(!referenced_services(&m).contains("other"));
+    }
+
+    #[test]
+    fn mcis_referencing_a_service_are_found_in_its_namespace_whatever_their_class() {
+        let yaml = |namespace: &str, name: &str, class: &str, service: &str| {
+            format!(
+                "metadata: {{name: {name}, namespace: {namespace}}}\nspec: {{ingressClassName: {class}, defaultBackend: {{service: {{name: {service}, port: {{number: 80}}}}}}}}"
+            )
+        };
+        let mcis = store([
+            object::<MultiClusterIngress>(&yaml("ns", "a", "fake", "web")),
+            object::<MultiClusterIngress>(&yaml("ns", "b", "other", "web")),
+            object::<MultiClusterIngress>(&yaml("ns", "c", "fake", "api")),
+            object::<MultiClusterIngress>(&yaml("elsewhere", "d", "fake", "web")),
+        ]);
+        let mut found: Vec<String> = mcis_referencing(&mcis, "ns", "web")
+            .iter()
+            .map(|m| m.name_any())
+            .collect();
+        found.sort();
+        assert_eq!(found, ["a", "b"]);
+        let mcss = store([
+            object::<MultiClusterService>(
+                "metadata: {name: lb, namespace: ns}\nspec: {types: [LoadBalancer]}",
+            ),
+            object::<MultiClusterService>(
+                "metadata: {name: cross, namespace: ns}\nspec: {types: [CrossCluster]}",
+            ),
+        ]);
+        assert!(is_referenced(&mcss, &mcis, "ns", "web"));
+        assert!(is_referenced(&mcss, &mcis, "ns", "lb"));
+        assert!(!is_referenced(&mcss, &mcis, "ns", "cross"));
+        assert!(!is_referenced(&mcss, &mcis, "other", "web"));
+    }
+}

@@ -1,0 +1,116 @@
+//! The kube-runtime controller every controller runs on, with what kube-runtime lacks: a
+//! per-object backoff on errors (the `--rate-limiter-*` flags), the optional resync, metrics per
+//! controller, and a span with the object's namespace and name.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use futures::channel::mpsc;
+use futures::future::{BoxFuture, Shared};
+use kube::Resource;
+use kube::runtime::Controller;
+use kube::runtime::controller::{Action, Config};
+use kube::runtime::reflector::{ObjectRef, Store};
+use tracing::Instrument;
+
+use crate::backoff::Backoff;
+use crate::cache::Cacheable;
+use crate::context::Context;
+use crate::error::Error;
+
+/// Resolves once on shutdown; every controller waits on a clone of the same one.
+pub type Shutdown = Shared<BoxFuture<'static, ()>>;
+
+/// The backoff key of an object: `namespace/name`.
+fn key<K: Resource>(obj: &K) -> String {
+    format!(
+        "{}/{}",
+        obj.meta().namespace.as_deref().unwrap_or(""),
+        obj.meta().name.as_deref().unwrap_or("")
+    )
+}
+
+/// Runs one kube-runtime controller named `name` over `store`, reconciling the objects
+/// `triggers` names with `reconcile`, until `shutdown` resolves (then in-flight reconciles
+/// finish) or the future is dropped.
+pub async fn run_controller<K, R, Fut>(
+    name: &'static str,
+    ctx: Arc<Context>,
+    store: Store<K>,
+    triggers: mpsc::UnboundedReceiver<ObjectRef<K>>,
+    reconcile: R,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) where
+    K: Cacheable,
+    R: Fn(Arc<K>, Arc<Context>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Action, Error>> + Send + 'static,
+{
+    let backoff = Arc::new(Backoff::new(ctx.settings.backoff));
+    let reconcile = Arc::new(reconcile);
+    let policy_backoff = backoff.clone();
+    let concurrency = ctx.settings.concurrent_reconciles;
+    tracing::info!(controller = name, "controller started");
+    Controller::for_shared_stream(futures::stream::pending(), store)
+        .reconcile_on(triggers)
+        .with_config(Config::default().concurrency(concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(
+            move |obj: Arc<K>, ctx: Arc<Context>| {
+                let reconcile = reconcile.clone();
+                let backoff = backoff.clone();
+                let span = tracing::info_span!(
+                    "reconcile",
+                    controller = name,
+                    namespace = obj.meta().namespace.as_deref().unwrap_or(""),
+                    name = obj.meta().name.as_deref().unwrap_or("")
+                );
+                async move {
+                    let started = Instant::now();
+                    let key = key(obj.as_ref());
+                    let action = ctx
+                        .metrics
+                        .count_and_measure(name, reconcile(obj, ctx.clone()))
+                        .await?;
+                    backoff.forget(&key);
+                    tracing::debug!(elapsed = ?started.elapsed(), "reconciled");
+                    ctx.metrics.set_pending(name, backoff.failing());
+                    Ok(match ctx.settings.resync_period {
+                        Some(resync) if action == Action::await_change() => {
+                            Action::requeue(resync)
+                        }
+                        _ => action,
+                    })
+                }
+                .instrument(span)
+            },
+            move |obj: Arc<K>, error: &Error, ctx: Arc<Context>| {
+                let delay = policy_backoff.next_delay(&key(obj.as_ref()));
+                ctx.metrics.reconcile_failed(name, error.metric_label());
+                ctx.metrics.set_pending(name, policy_backoff.failing());
+                let (namespace, object) = (
+                    obj.meta().namespace.as_deref().unwrap_or(""),
+                    obj.meta().name.as_deref().unwrap_or(""),
+                );
+                if error.is_conflict() {
+                    tracing::debug!(controller = name, namespace, name = object, retry_in = ?delay, "conflict; retrying: {error}");
+                } else {
+                    tracing::warn!(controller = name, namespace, name = object, retry_in = ?delay, "reconcile failed: {error}");
+                }
+                Action::requeue(delay)
+            },
+            ctx,
+        )
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                // Reconciler errors are logged by the error policy; this is kube-runtime's own
+                // (e.g. an object that vanished from the store before its turn).
+                if !matches!(e, kube::runtime::controller::Error::ReconcilerFailed(..)) {
+                    tracing::debug!(controller = name, "controller: {e}");
+                }
+            }
+        })
+        .await;
+    tracing::info!(controller = name, "controller stopped");
+}

@@ -1,0 +1,113 @@
+//! The controller's primary store: stub Services for the keys asked for (see the module doc).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures::channel::mpsc;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
+use kube::runtime::watcher;
+
+use crate::controllers::trigger::{Queue, Trigger};
+
+type Key = (String, String);
+
+struct KeysState {
+    writer: Writer<Service>,
+    /// The generation of each key in the store, bumped on every request.
+    generations: HashMap<Key, u64>,
+    next: u64,
+}
+
+/// The controller's primary store: stub Services for the keys asked for (see the module doc).
+pub struct Keys {
+    state: Mutex<KeysState>,
+    trigger: Trigger<Service>,
+}
+
+fn stub(namespace: &str, name: &str) -> Service {
+    Service {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(namespace.to_owned()),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+impl Keys {
+    pub fn new() -> (
+        Arc<Keys>,
+        Store<Service>,
+        mpsc::UnboundedReceiver<ObjectRef<Service>>,
+    ) {
+        let (store, mut writer) = reflector::store();
+        // Nothing to list: the store is complete (and ready) from the start.
+        writer.apply_watcher_event(&watcher::Event::Init);
+        writer.apply_watcher_event(&watcher::Event::InitDone);
+        let (trigger, triggers) = Trigger::new();
+        let keys = Keys {
+            state: Mutex::new(KeysState {
+                writer,
+                generations: HashMap::new(),
+                next: 0,
+            }),
+            trigger,
+        };
+        (Arc::new(keys), store, triggers)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, KeysState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Asks for a reconcile of Service `namespace/name`, whether it exists or not.
+    pub fn request(&self, namespace: &str, name: &str) {
+        if name.is_empty() {
+            return;
+        }
+        {
+            let mut state = self.lock();
+            state.next += 1;
+            let generation = state.next;
+            let key = (namespace.to_owned(), name.to_owned());
+            if state.generations.insert(key, generation).is_none() {
+                state
+                    .writer
+                    .apply_watcher_event(&watcher::Event::Apply(stub(namespace, name)));
+            }
+        }
+        self.trigger.enqueue(ObjectRef::new(name).within(namespace));
+    }
+
+    pub fn generation(&self, namespace: &str, name: &str) -> Option<u64> {
+        self.lock()
+            .generations
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .copied()
+    }
+
+    /// Drops the key, unless it was asked for again since `seen` (then that request runs).
+    pub fn forget(&self, namespace: &str, name: &str, seen: Option<u64>) {
+        let mut state = self.lock();
+        let key = (namespace.to_owned(), name.to_owned());
+        if state.generations.get(&key).copied() == seen && seen.is_some() {
+            state.generations.remove(&key);
+            state
+                .writer
+                .apply_watcher_event(&watcher::Event::Delete(stub(namespace, name)));
+        }
+    }
+}
+
+/// Mappers' answers go through [`Keys::request`], which puts the stub in the store first.
+impl Queue<Service> for Arc<Keys> {
+    fn enqueue(&self, object: ObjectRef<Service>) {
+        self.request(
+            object.namespace.as_deref().unwrap_or_default(),
+            &object.name,
+        );
+    }
+}

@@ -1,0 +1,269 @@
+use k8s_openapi::api::core::v1::Service;
+use kube::runtime::reflector::ObjectRef;
+use mcp_interface::api::mcs::ServiceExport;
+use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
+use mcp_interface::api::policy::{PropagationPolicy, ResourceSelector};
+use mcp_interface::api::work::ResourceBinding;
+use serde_json::json;
+
+use super::keys::Keys;
+use super::mappers::{Mappers, existing};
+use super::owned::{desired_selector, policy_patch, selectors_match};
+use crate::cache::Change;
+use crate::controllers::fixtures::{MCI, deleting, names, object, store};
+
+fn service(uid: &str) -> Service {
+    serde_json::from_value(json!({
+        "metadata": {"name": "serve", "namespace": "ns", "uid": uid}
+    }))
+    .unwrap()
+}
+
+fn policy(value: serde_json::Value) -> PropagationPolicy {
+    serde_json::from_value(value).unwrap()
+}
+
+#[test]
+fn a_policy_with_server_defaults_needs_no_patch() {
+    let pp = policy(json!({
+        "metadata": {
+            "name": "propagate-service-serve", "namespace": "ns", "resourceVersion": "7",
+            "labels": {"propagationpolicy.karmada.io/permanent-id": "x"},
+            "finalizers": ["karmada.io/propagation-policy-controller"],
+            "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": "serve",
+                "uid": "u1", "controller": true, "blockOwnerDeletion": true}]
+        },
+        "spec": {
+            "resourceSelectors": [{"apiVersion": "multicluster.x-k8s.io/v1alpha1",
+                "kind": "ServiceExport", "name": "serve", "namespace": "ns"}],
+            "placement": {"clusterAffinity": {"clusterNames": ["member1", "member2"]}},
+            "conflictResolution": "Abort", "preemption": "Never", "priority": 0,
+            "schedulerName": "default-scheduler"
+        }
+    }));
+    let clusters = ["member1".to_owned(), "member2".to_owned()];
+    assert_eq!(policy_patch(&pp, &service("u1"), &clusters), None);
+}
+
+#[test]
+fn a_policy_patch_touches_only_wrong_owned_fields() {
+    let pp = policy(json!({
+        "metadata": {
+            "name": "propagate-service-serve", "namespace": "ns", "resourceVersion": "7",
+            "ownerReferences": [
+                {"apiVersion": "v1", "kind": "Service", "name": "serve", "uid": "old",
+                 "controller": true, "blockOwnerDeletion": true},
+                {"apiVersion": "v1", "kind": "ConfigMap", "name": "other", "uid": "c"}
+            ]
+        },
+        "spec": {
+            "resourceSelectors": [{"apiVersion": "multicluster.x-k8s.io/v1alpha1",
+                "kind": "ServiceExport", "name": "serve"}],
+            "placement": {"clusterAffinity": {"clusterNames": ["member1"]}}
+        }
+    }));
+    let clusters = ["member1".to_owned(), "member2".to_owned()];
+    let patch = policy_patch(&pp, &service("new"), &clusters).unwrap();
+    assert_eq!(
+        patch,
+        json!({
+            "metadata": {
+                "resourceVersion": "7",
+                "ownerReferences": [
+                    {"apiVersion": "v1", "kind": "ConfigMap", "name": "other", "uid": "c"},
+                    {"apiVersion": "v1", "kind": "Service", "name": "serve", "uid": "new",
+                     "controller": true, "blockOwnerDeletion": true}
+                ]
+            },
+            "spec": {"placement": {"clusterAffinity": {"clusterNames": ["member1", "member2"]}}}
+        })
+    );
+}
+
+#[test]
+fn selectors_must_name_only_the_export() {
+    let good = desired_selector("serve");
+    assert!(selectors_match(std::slice::from_ref(&good), "ns", "serve"));
+    let other_ns = ResourceSelector {
+        namespace: Some("elsewhere".into()),
+        ..good.clone()
+    };
+    assert!(!selectors_match(&[other_ns], "ns", "serve"));
+    assert!(!selectors_match(
+        &[good.clone(), good.clone()],
+        "ns",
+        "serve"
+    ));
+    assert!(!selectors_match(&[], "ns", "serve"));
+    assert!(!selectors_match(&[good], "ns", "other"));
+}
+
+#[test]
+fn keys_are_forgotten_only_when_not_asked_for_again() {
+    let (keys, store, _triggers) = Keys::new();
+    let key = ObjectRef::<Service>::new("serve").within("ns");
+    keys.request("ns", "serve");
+    assert!(store.get(&key).is_some());
+    let seen = keys.generation("ns", "serve");
+    keys.request("ns", "serve");
+    keys.forget("ns", "serve", seen);
+    assert!(store.get(&key).is_some(), "a newer request keeps the key");
+    let seen = keys.generation("ns", "serve");
+    keys.forget("ns", "serve", seen);
+    assert!(store.get(&key).is_none());
+    assert_eq!(keys.generation("ns", "serve"), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mappers: which Service keys each watched change re-triggers.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn an_mci_triggers_the_services_it_starts_or_stops_referencing() {
+    let all = ["ns/api", "ns/fallback", "ns/serve"];
+    let mci: MultiClusterIngress = object(MCI);
+    assert_eq!(names(Mappers.mci(&Change::created(&mci))), all);
+    assert_eq!(names(Mappers.mci(&Change::Deleted(&mci))), all);
+    let mut default_only = mci.clone();
+    default_only.spec.as_mut().unwrap().rules = None;
+    assert_eq!(
+        names(Mappers.mci(&Change::updated(&mci, &default_only))),
+        ["ns/api", "ns/serve"]
+    );
+    let mut annotated = mci.clone();
+    annotated.metadata.annotations = Some([("a".to_owned(), "b".to_owned())].into());
+    assert!(Mappers.mci(&Change::updated(&mci, &annotated)).is_empty());
+}
+
+#[test]
+fn an_mcs_triggers_its_service_when_load_balancer_comes_or_goes() {
+    let lb: MultiClusterService =
+        object("metadata: {name: web, namespace: ns}\nspec: {types: [LoadBalancer]}");
+    let cross: MultiClusterService =
+        object("metadata: {name: web, namespace: ns}\nspec: {types: [CrossCluster]}");
+    assert_eq!(names(Mappers.mcs(&Change::created(&cross))), ["ns/web"]);
+    assert_eq!(names(Mappers.mcs(&Change::Deleted(&lb))), ["ns/web"]);
+    assert_eq!(
+        names(Mappers.mcs(&Change::updated(&lb, &cross))),
+        ["ns/web"]
+    );
+    let mut more_ports = lb.clone();
+    more_ports.spec.types.push("CrossCluster".into());
+    assert!(Mappers.mcs(&Change::updated(&lb, &more_ports)).is_none());
+}
+
+#[test]
+fn a_service_triggers_itself_when_created_deleted_deleting_or_replaced() {
+    let svc: Service =
+        object("metadata: {name: web, namespace: ns, uid: u1}\nspec: {ports: [{port: 80}]}");
+    assert_eq!(names(Mappers.service(&Change::created(&svc))), ["ns/web"]);
+    assert_eq!(names(Mappers.service(&Change::Deleted(&svc))), ["ns/web"]);
+    let mut respec = svc.clone();
+    respec.spec.as_mut().unwrap().ports = None;
+    assert!(Mappers.service(&Change::updated(&svc, &respec)).is_none());
+    let mut replaced = svc.clone();
+    replaced.metadata.uid = Some("u2".into());
+    assert_eq!(
+        names(Mappers.service(&Change::updated(&svc, &replaced))),
+        ["ns/web"]
+    );
+    let being_deleted = deleting(svc.clone());
+    assert_eq!(
+        names(Mappers.service(&Change::updated(&svc, &being_deleted))),
+        ["ns/web"]
+    );
+}
+
+#[test]
+fn a_binding_triggers_the_service_it_places() {
+    let rb: ResourceBinding = object(
+        "metadata: {name: web-service, namespace: ns}\nspec:\n  resource: {apiVersion: v1, kind: Service, name: web, namespace: ns}\n  clusters: [{name: member1}]",
+    );
+    assert_eq!(names(Mappers.binding(&Change::created(&rb))), ["ns/web"]);
+    assert!(Mappers.binding(&Change::updated(&rb, &rb)).is_empty());
+}
+
+#[test]
+fn exports_and_policies_trigger_their_service_when_owners_spec_or_deletion_change() {
+    let export: ServiceExport = object("metadata: {name: web, namespace: ns}");
+    assert_eq!(
+        names(Mappers.service_export(&Change::Deleted(&export))),
+        ["ns/web"]
+    );
+    let mut labelled = export.clone();
+    labelled.metadata.labels = Some([("a".to_owned(), "b".to_owned())].into());
+    assert!(
+        Mappers
+            .service_export(&Change::updated(&export, &labelled))
+            .is_none()
+    );
+    let mut owned = export.clone();
+    owned.metadata.owner_references = Some(vec![Default::default()]);
+    assert_eq!(
+        names(Mappers.service_export(&Change::updated(&export, &owned))),
+        ["ns/web"]
+    );
+
+    let policy: PropagationPolicy = object(
+        "metadata: {name: propagate-service-web, namespace: ns}\nspec: {resourceSelectors: []}",
+    );
+    let unrelated: PropagationPolicy =
+        object("metadata: {name: mine, namespace: ns}\nspec: {resourceSelectors: []}");
+    assert_eq!(names(Mappers.policy(&Change::created(&policy))), ["ns/web"]);
+    assert!(Mappers.policy(&Change::created(&unrelated)).is_none());
+    assert!(
+        Mappers
+            .policy(&Change::updated(&policy, &labelled_policy(&policy)))
+            .is_none()
+    );
+    let mut respec = policy.clone();
+    respec.spec.priority = Some(1);
+    assert_eq!(
+        names(Mappers.policy(&Change::updated(&policy, &respec))),
+        ["ns/web"]
+    );
+}
+
+fn labelled_policy(policy: &PropagationPolicy) -> PropagationPolicy {
+    let mut labelled = policy.clone();
+    labelled.metadata.labels = Some([("a".to_owned(), "b".to_owned())].into());
+    labelled
+}
+
+#[test]
+fn at_start_referenced_services_and_our_leftovers_are_reconciled() {
+    let mcis = store([object::<MultiClusterIngress>(MCI)]);
+    let mcss = store([
+        object::<MultiClusterService>(
+            "metadata: {name: lb, namespace: ns}\nspec: {types: [LoadBalancer]}",
+        ),
+        object::<MultiClusterService>(
+            "metadata: {name: cross, namespace: ns}\nspec: {types: [CrossCluster]}",
+        ),
+    ]);
+    let exports = store([
+        object::<ServiceExport>(
+            "metadata: {name: gone, namespace: ns, ownerReferences: [{apiVersion: v1, kind: Service, name: gone, uid: u, controller: true}]}",
+        ),
+        object::<ServiceExport>("metadata: {name: users, namespace: ns}"),
+    ]);
+    let policies = store([
+        object::<PropagationPolicy>(
+            "metadata: {name: propagate-service-old, namespace: ns}\nspec: {resourceSelectors: []}",
+        ),
+        object::<PropagationPolicy>(
+            "metadata: {name: mine, namespace: ns}\nspec: {resourceSelectors: []}",
+        ),
+    ]);
+    assert_eq!(
+        names(existing(&mcis, &mcss, &exports, &policies)),
+        [
+            "ns/api",
+            "ns/fallback",
+            "ns/gone",
+            "ns/lb",
+            "ns/old",
+            "ns/serve"
+        ]
+    );
+}
