@@ -1,20 +1,23 @@
 //! `inspect`: load a provider library as the controller would and describe it. Vendors use it
-//! to check a build; it exits non-zero with the loader's error when the library would not load.
+//! to check a build; it exits non-zero with the loader's error when the library would not load
+//! (with `--json`, that error is a JSON document on stdout too).
 
 use anyhow::Context as _;
-use mcp_loader::SearchPath;
+use mcp_loader::{LoadError, SearchPath};
 
 use crate::cli::{InspectArgs, ProviderArgs};
 
 pub fn run(provider: &ProviderArgs, args: &InspectArgs) -> anyhow::Result<()> {
-    let target = args
-        .target
-        .as_deref()
-        .or(provider.cloud_provider.as_deref())
-        .ok_or(mcp_loader::LoadError::NoProviderName)?;
-    let config = read_cloud_config(provider)?;
-    let search = SearchPath::new(&provider.provider_dirs);
-    let loaded = mcp_loader::load(target, &search, config.as_deref())?;
+    let loaded = load(provider, args.target.as_deref());
+    let loaded = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            if args.json {
+                println!("{}", error_json(&e));
+            }
+            return Err(e);
+        }
+    };
     let info = loaded.info();
     let capability = |supported: bool| {
         if supported {
@@ -56,6 +59,26 @@ pub fn run(provider: &ProviderArgs, args: &InspectArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Loads the provider `target` (a name or path; else `--cloud-provider`) as the controller
+/// would: search path, checks, name, factory with the `--cloud-config` contents.
+pub fn load(provider: &ProviderArgs, target: Option<&str>) -> anyhow::Result<mcp_loader::Provider> {
+    let target = target
+        .or(provider.cloud_provider.as_deref())
+        .ok_or(LoadError::NoProviderName)?;
+    let config = read_cloud_config(provider)?;
+    let search = SearchPath::new(&provider.provider_dirs);
+    Ok(mcp_loader::load(target, &search, config.as_deref())?)
+}
+
+/// `{"error": {"reason": ..., "message": ...}}` for a failure to load: the loader's reason
+/// (`not_found`, `incompatible_interface`, `factory`, ...) or `cloud_config`.
+pub fn error_json(error: &anyhow::Error) -> serde_json::Value {
+    let reason = error
+        .downcast_ref::<LoadError>()
+        .map_or("cloud_config", LoadError::reason);
+    serde_json::json!({"error": {"reason": reason, "message": format!("{error:#}")}})
 }
 
 /// The `--cloud-config` file's contents, or `None` without the flag.

@@ -1,5 +1,5 @@
 //! The Karmada multicluster cloud provider controller manager, as a library so its parts can be
-//! tested; `main.rs` only parses flags and calls [`manager::run`] or [`inspect::run`].
+//! tested; `main.rs` only parses flags and calls [`manager::run`], [`inspect::run`] or [`verify::run`].
 
 pub mod backoff;
 pub mod cache;
@@ -15,6 +15,7 @@ pub mod manager;
 pub mod metrics;
 pub mod server;
 pub mod telemetry;
+pub mod verify;
 
 /// `multicluster-provider VERSION (provider interface X.Y.Z)`.
 pub fn version_line() -> String {

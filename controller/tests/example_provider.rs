@@ -26,31 +26,10 @@ spec:
   controller: karmada.io/example
 "#;
 
-/// `cargo build --manifest-path examples/provider/Cargo.toml --target-dir <target>/examples`,
-/// once per test binary; the directory holding `libmcp_provider_example.so`.
+/// The directory holding `libmcp_provider_example.so`, built on its own as a vendor builds it.
 fn example_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = common::workspace_root();
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"))
-            .join("examples");
-        let out = Command::new(env!("CARGO"))
-            .arg("build")
-            .arg("--manifest-path")
-            .arg(root.join("examples/provider/Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target)
-            .output()
-            .expect("run cargo");
-        assert!(
-            out.status.success(),
-            "building examples/provider failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        target.join("debug")
-    })
+    DIR.get_or_init(|| common::standalone_build("examples/provider/Cargo.toml"))
 }
 
 fn controller_binary() -> Command {

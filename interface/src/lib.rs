@@ -20,17 +20,26 @@ pub use error::{ErrorKind, ProviderError};
 /// The k8s-openapi version this interface is built with (statuses are its types).
 pub use k8s_openapi;
 
-/// Everything a provider implementation needs.
+/// Everything a provider implementation needs: the SDK traits, the objects it is given (and the
+/// types inside them a provider reads), and the statuses it returns.
 pub mod prelude {
-    pub use crate::api::networking::{MultiClusterIngress, MultiClusterService};
+    pub use crate::api::networking::{
+        ClusterSelector, EXPOSURE_TYPE_CROSS_CLUSTER, EXPOSURE_TYPE_LOAD_BALANCER, ExposurePort,
+        MultiClusterIngress, MultiClusterService, MultiClusterServiceSpec,
+    };
     pub use crate::error::{ErrorKind, ProviderError};
     pub use crate::sdk::{
         MultiClusterIngressLoadBalancer, MultiClusterServiceLoadBalancer, Provider,
     };
-    pub use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus};
-    pub use k8s_openapi::api::networking::v1::{
-        IngressLoadBalancerIngress, IngressLoadBalancerStatus,
+    pub use k8s_openapi::api::core::v1::{
+        LoadBalancerIngress, LoadBalancerStatus, PortStatus, ServiceStatus,
     };
+    pub use k8s_openapi::api::networking::v1::{
+        HTTPIngressPath, HTTPIngressRuleValue, IngressBackend, IngressLoadBalancerIngress,
+        IngressLoadBalancerStatus, IngressPortStatus, IngressRule, IngressServiceBackend,
+        IngressSpec, IngressTLS, ServiceBackendPort,
+    };
+    pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 }
 
 /// Support for `export_provider!`; not part of the public API.
