@@ -11,9 +11,11 @@ build: ## Debug build of every crate (the controller and libmcp_provider_fake.so
 lint: ## cargo fmt --check and clippy with warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p mcp-interface --features async --all-targets -- -D warnings
 
 test: testenv-binaries build lint ## Everything CI runs: control plane binaries, build, lint, all tests
 	MCP_TESTENV_BIN_DIR="$$(bash hack/testenv/build.sh)" cargo test --workspace
+	cargo test -p mcp-interface --features async
 
 demo: ## The main job: local control plane + controller with the fake provider + the examples
 	bash hack/demo.sh
@@ -96,9 +98,13 @@ tools: ## apt-get install what the image and script checks need, if missing
 lint-shell: tools ## shellcheck every script under hack/
 	shellcheck -x $(SHELL_SCRIPTS)
 
-lint-examples: ## fmt and clippy of examples/provider (a workspace of its own, built into target/examples)
-	cargo fmt --manifest-path examples/provider/Cargo.toml -- --check
-	cargo clippy --manifest-path examples/provider/Cargo.toml --target-dir $(EXAMPLES_TARGET_DIR) -- -D warnings
+STANDALONE_CRATES = examples/provider controller/tests/fixtures/broken-provider
+
+lint-examples: ## fmt and clippy of examples/provider and the broken verify fixture (workspaces of their own, built into target/examples)
+	for crate in $(STANDALONE_CRATES); do \
+		cargo fmt --manifest-path $$crate/Cargo.toml -- --check && \
+		cargo clippy --manifest-path $$crate/Cargo.toml --target-dir $(EXAMPLES_TARGET_DIR) -- -D warnings || exit 1; \
+	done
 
 clean: ## Remove _output/ (release artifacts); cargo's target/ is left alone
 	rm -rf _output

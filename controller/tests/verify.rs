@@ -121,7 +121,18 @@ fn the_example_provider_passes_verify() {
     let example =
         common::standalone_build("examples/provider/Cargo.toml").join("libmcp_provider_example.so");
     let out = verify(&["--json"], &example, None);
-    assert_passes(&out, &["multiclusteringress"]);
+    assert_passes(&out, &["multiclusteringress", "multiclusterservice"]);
+    // With an IPv6 address pool: the statuses hold IPv6 addresses, valid too.
+    let out = verify(
+        &["--json"],
+        &example,
+        Some(r#"{"addressPool": "2001:db8:1::/120"}"#),
+    );
+    let doc = assert_passes(&out, &["multiclusteringress", "multiclusterservice"]);
+    assert!(
+        doc["checks"].to_string().contains("2001:db8:1::1"),
+        "{doc:#}"
+    );
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! - [`abi`]: the abi_stable root module every provider library exports, and the interface
 //!   version (the binary contract; only the loader and the export macro touch it).
 //! - [`sdk`]: the safe traits a vendor implements, and [`export_provider!`] to export them.
+//! - `sdk_async` (feature `async`): the same traits with `async fn`s, for async cloud SDKs, and
+//!   `export_async_provider!`; the runtime lives inside the library, one per provider.
 //! - [`api`]: the Karmada v1.16 API types both sides share (wire-compatible with the CRDs).
 //! - [`ProviderError`] / [`ErrorKind`]: errors with a kind that tells the host how to react.
 //!
@@ -14,6 +16,8 @@ mod error;
 mod export;
 mod log_bridge;
 pub mod sdk;
+#[cfg(feature = "async")]
+pub mod sdk_async;
 
 pub use abi::INTERFACE_VERSION;
 pub use error::{ErrorKind, ProviderError};
@@ -31,6 +35,10 @@ pub mod prelude {
     pub use crate::sdk::{
         MultiClusterIngressLoadBalancer, MultiClusterServiceLoadBalancer, Provider,
     };
+    #[cfg(feature = "async")]
+    pub use crate::sdk_async::{
+        AsyncMultiClusterIngressLoadBalancer, AsyncMultiClusterServiceLoadBalancer, AsyncProvider,
+    };
     pub use k8s_openapi::api::core::v1::{
         LoadBalancerIngress, LoadBalancerStatus, PortStatus, ServiceStatus,
     };
@@ -46,5 +54,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::export::{lib_header, load_root_module, root_module};
+    #[cfg(feature = "async")]
+    pub use crate::sdk_async::AsyncRuntime;
     pub use abi_stable::library::{LibHeader, RootModuleResult};
 }

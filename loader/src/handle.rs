@@ -108,7 +108,7 @@ impl fmt::Debug for Provider {
 
 impl Provider {
     pub(crate) fn new(library: Library, instance: InstanceId, capabilities: Capabilities) -> Self {
-        Provider {
+        let provider = Provider {
             inner: Arc::new(Inner {
                 library,
                 instance,
@@ -117,6 +117,17 @@ impl Provider {
                 in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
                 observer: None,
             }),
+        };
+        provider.tell_call_timeout();
+        provider
+    }
+
+    /// Tells the instance the call timeout, so it can stop work nobody waits for (the async SDK
+    /// cancels the call's future). Libraries built before interface 1.1 lack the method.
+    fn tell_call_timeout(&self) {
+        if let Some(set_call_timeout) = self.inner.library.module().set_call_timeout() {
+            let ms = u64::try_from(self.inner.timeout.as_millis()).unwrap_or(u64::MAX);
+            set_call_timeout(self.inner.instance, ms);
         }
     }
 
@@ -135,9 +146,12 @@ impl Provider {
         }
     }
 
-    /// The same instance with another per-call timeout.
+    /// The same instance with another per-call timeout. The instance is told (it is shared by
+    /// every handle: the last timeout set is the one it enforces on itself).
     pub fn with_call_timeout(&self, timeout: Duration) -> Self {
-        self.rebuild(|i| i.timeout = timeout)
+        let provider = self.rebuild(|i| i.timeout = timeout);
+        provider.tell_call_timeout();
+        provider
     }
 
     /// The same instance, reporting every call to `observer`.
