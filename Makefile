@@ -4,7 +4,7 @@
 # ---------------------------------------------------------------------------------------------
 # Build and test
 # ---------------------------------------------------------------------------------------------
-.PHONY: build test lint fmt bench demo demo-down
+.PHONY: build test lint fmt bench demo demo-down package-interface
 build: ## Debug build of every crate (the controller and libmcp_provider_fake.so)
 	cargo build --workspace
 
@@ -13,9 +13,13 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p mcp-interface --features async --all-targets -- -D warnings
 
-test: testenv-binaries build lint ## Everything CI runs: control plane binaries, build, lint, all tests
+test: testenv-binaries build lint package-interface ## Everything CI runs: control plane binaries, build, lint, all tests
 	MCP_TESTENV_BIN_DIR="$$(bash hack/testenv/build.sh)" cargo test --workspace
 	cargo test -p mcp-interface --features async
+
+package-interface: ## cargo package -p mcp-interface (the published crate), failing on any warning
+	cargo package -p mcp-interface --allow-dirty 2>&1 | tee target/package-interface.log
+	! grep -q '^warning' target/package-interface.log
 
 demo: ## The main job: local control plane + controller with the fake provider + the examples
 	bash hack/demo.sh
@@ -70,6 +74,7 @@ SHELL_SCRIPTS = $(shell find hack -name '*.sh' | sort)
 EXAMPLES_TARGET_DIR = $(or $(CARGO_TARGET_DIR),target)/examples
 
 .PHONY: all $(TARGETS) images $(addprefix image-,$(TARGETS)) image-rootfs-test image-oci-archive
+.PHONY: release-tarball release-tarball-test
 .PHONY: tools lint-shell lint-examples deploy-provider clean
 
 all: $(TARGETS)
@@ -88,6 +93,12 @@ image-rootfs-test: tools multicluster-provider-fake testenv-binaries ## The imag
 
 image-oci-archive: tools multicluster-provider-fake ## Daemonless OCI archive of the runtime stage (umoci) in _output/
 	REGISTRY=$(REGISTRY) VERSION=$(VERSION) GOARCH=$(GOARCH) bash hack/image/oci-archive.sh
+
+release-tarball: testenv-binaries ## _output/multicluster-provider-v<version>-linux-<arch>.tar.gz: controller, mcp-try-provider, fake, etcd + kube-apiserver
+	bash hack/release-tarball.sh
+
+release-tarball-test: testenv-binaries ## The tarball used outside the repository: inspect, verify and mcp-try-provider with examples/provider
+	bash hack/release-tarball-test.sh
 
 deploy-provider: ## hack/deploy-provider.sh (kind host cluster + Karmada; see docs/operators.md)
 	bash hack/deploy-provider.sh
@@ -111,5 +122,5 @@ clean: ## Remove _output/ (release artifacts); cargo's target/ is left alone
 
 # Added to the targets of the first section.
 lint: lint-shell lint-examples
-test: image-rootfs-test image-oci-archive
+test: image-rootfs-test image-oci-archive release-tarball-test
 # ---------------------------------------------------------------------------------------------
