@@ -18,8 +18,8 @@ test: testenv-binaries build lint package-interface ## Everything CI runs: contr
 	cargo test -p mcp-interface --features async
 
 package-interface: ## cargo package -p mcp-interface (the published crate), failing on any warning
-	cargo package -p mcp-interface --allow-dirty 2>&1 | tee target/package-interface.log
-	! grep -q '^warning' target/package-interface.log
+	out="$$(cargo package -p mcp-interface --allow-dirty 2>&1)"; status=$$?; echo "$$out"; \
+		[ $$status -eq 0 ] && ! echo "$$out" | grep -q '^warning'
 
 demo: ## The main job: local control plane + controller with the fake provider + the examples
 	bash hack/demo.sh
