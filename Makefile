@@ -4,18 +4,24 @@
 # ---------------------------------------------------------------------------------------------
 # Build and test
 # ---------------------------------------------------------------------------------------------
-.PHONY: build test lint fmt bench demo demo-down
+.PHONY: build test lint fmt bench demo demo-down package-interface
 build: ## Debug build of every crate (the controller and libmcp_provider_fake.so)
 	cargo build --workspace
 
 lint: ## cargo fmt --check and clippy with warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p mcp-interface --features async --all-targets -- -D warnings
 
-test: testenv-binaries testenv-karmada-binaries build lint ## Everything CI runs: control plane binaries, build, lint, all tests
+test: testenv-binaries testenv-karmada-binaries build lint package-interface ## Everything CI runs: control plane binaries, build, lint, all tests
 	MCP_TESTENV_BIN_DIR="$$(bash hack/testenv/build.sh)" \
 	MCP_TESTENV_KARMADA_BIN_DIR="$$(bash hack/testenv/build.sh karmada)" \
 	cargo test --workspace
+	cargo test -p mcp-interface --features async
+
+package-interface: ## cargo package -p mcp-interface (the published crate), failing on any warning
+	out="$$(cargo package -p mcp-interface --allow-dirty 2>&1)"; status=$$?; echo "$$out"; \
+		[ $$status -eq 0 ] && ! echo "$$out" | grep -q '^warning'
 
 demo: ## The main job: Karmada v1.16 with two members + controller with the fake provider + the seed's walkthrough
 	bash hack/demo.sh
@@ -74,6 +80,7 @@ SHELL_SCRIPTS = $(shell find hack -name '*.sh' | sort)
 EXAMPLES_TARGET_DIR = $(or $(CARGO_TARGET_DIR),target)/examples
 
 .PHONY: all $(TARGETS) images $(addprefix image-,$(TARGETS)) image-rootfs-test image-oci-archive
+.PHONY: release-tarball release-tarball-test
 .PHONY: tools lint-shell lint-examples deploy-provider clean
 
 all: $(TARGETS)
@@ -93,6 +100,12 @@ image-rootfs-test: tools multicluster-provider-fake testenv-binaries ## The imag
 image-oci-archive: tools multicluster-provider-fake ## Daemonless OCI archive of the runtime stage (umoci) in _output/
 	REGISTRY=$(REGISTRY) VERSION=$(VERSION) GOARCH=$(GOARCH) bash hack/image/oci-archive.sh
 
+release-tarball: testenv-binaries ## _output/multicluster-provider-v<version>-linux-<arch>.tar.gz: controller, mcp-try-provider, fake, etcd + kube-apiserver
+	bash hack/release-tarball.sh
+
+release-tarball-test: testenv-binaries ## The tarball used outside the repository: inspect, verify and mcp-try-provider with examples/provider
+	bash hack/release-tarball-test.sh
+
 deploy-provider: ## hack/deploy-provider.sh (kind host cluster + Karmada; see docs/operators.md)
 	bash hack/deploy-provider.sh
 
@@ -102,14 +115,18 @@ tools: ## apt-get install what the image and script checks need, if missing
 lint-shell: tools ## shellcheck every script under hack/
 	shellcheck -x $(SHELL_SCRIPTS)
 
-lint-examples: ## fmt and clippy of examples/provider (a workspace of its own, built into target/examples)
-	cargo fmt --manifest-path examples/provider/Cargo.toml -- --check
-	cargo clippy --manifest-path examples/provider/Cargo.toml --target-dir $(EXAMPLES_TARGET_DIR) -- -D warnings
+STANDALONE_CRATES = examples/provider controller/tests/fixtures/broken-provider
+
+lint-examples: ## fmt and clippy of examples/provider and the broken verify fixture (workspaces of their own, built into target/examples)
+	for crate in $(STANDALONE_CRATES); do \
+		cargo fmt --manifest-path $$crate/Cargo.toml -- --check && \
+		cargo clippy --manifest-path $$crate/Cargo.toml --target-dir $(EXAMPLES_TARGET_DIR) -- -D warnings || exit 1; \
+	done
 
 clean: ## Remove _output/ (release artifacts); cargo's target/ is left alone
 	rm -rf _output
 
 # Added to the targets of the first section.
 lint: lint-shell lint-examples
-test: image-rootfs-test image-oci-archive
+test: image-rootfs-test image-oci-archive release-tarball-test
 # ---------------------------------------------------------------------------------------------

@@ -165,6 +165,9 @@ pub struct ManagerArgs {
 pub enum Command {
     /// Load a provider library and print its name, versions and capabilities.
     Inspect(InspectArgs),
+    /// Load a provider library and check that it honours the provider contract, without a
+    /// cluster: a pass/fail table per capability and check, with per-method latencies.
+    Verify(crate::verify::VerifyArgs),
     /// Print the version of this binary and of the provider interface it speaks.
     Version,
 }

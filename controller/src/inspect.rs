@@ -1,24 +1,25 @@
 //! `inspect`: load a provider library as the controller would and describe it. Vendors use it
-//! to check a build; it exits non-zero with the loader's error when the library would not load.
+//! to check a build; it exits non-zero with the loader's error when the library would not load
+//! (with `--json`, that error is a JSON document on stdout too).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use mcp_loader::{Provider, SearchPath};
+use mcp_loader::{LoadError, Provider, SearchPath};
 
 use crate::cli::{InspectArgs, ProviderArgs};
 
 pub fn run(provider: &ProviderArgs, args: &InspectArgs) -> anyhow::Result<()> {
-    let target = args
-        .target
-        .as_deref()
-        .or(provider.cloud_provider.as_deref())
-        .ok_or(mcp_loader::LoadError::NoProviderName)?;
-    let loaded = load_provider(
-        target,
-        &provider.provider_dirs,
-        provider.cloud_config.as_deref(),
-    )?;
+    let loaded = load(provider, args.target.as_deref());
+    let loaded = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            if args.json {
+                println!("{}", error_json(&e));
+            }
+            return Err(e);
+        }
+    };
     let info = loaded.info();
     let capability = |supported: bool| {
         if supported {
@@ -72,6 +73,28 @@ pub fn load_provider(
     let config = read_cloud_config(cloud_config)?;
     let search = SearchPath::new(provider_dirs);
     Ok(mcp_loader::load(name, &search, config.as_deref())?)
+}
+
+/// Loads the provider `target` (a name or path; else `--cloud-provider`) as the controller
+/// would: search path, checks, name, factory with the `--cloud-config` contents.
+pub fn load(provider: &ProviderArgs, target: Option<&str>) -> anyhow::Result<Provider> {
+    let target = target
+        .or(provider.cloud_provider.as_deref())
+        .ok_or(LoadError::NoProviderName)?;
+    load_provider(
+        target,
+        &provider.provider_dirs,
+        provider.cloud_config.as_deref(),
+    )
+}
+
+/// `{"error": {"reason": ..., "message": ...}}` for a failure to load: the loader's reason
+/// (`not_found`, `incompatible_interface`, `factory`, ...) or `cloud_config`.
+pub fn error_json(error: &anyhow::Error) -> serde_json::Value {
+    let reason = error
+        .downcast_ref::<LoadError>()
+        .map_or("cloud_config", LoadError::reason);
+    serde_json::json!({"error": {"reason": reason, "message": format!("{error:#}")}})
 }
 
 /// The `--cloud-config` file's contents, or `None` without the flag.

@@ -1,5 +1,5 @@
 //! The Karmada multicluster cloud provider controller manager, as a library so its parts can be
-//! tested; `main.rs` only parses flags and calls [`manager::run`] or [`inspect::run`].
+//! tested; `main.rs` only parses flags and calls [`manager::run`], [`inspect::run`] or [`verify::run`].
 //!
 //! docs/architecture.md describes the layout and how a watch event becomes a provider call and
 //! a status write.
@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod server;
 pub mod settings;
 pub mod telemetry;
+pub mod verify;
 
 /// `multicluster-provider VERSION (provider interface X.Y.Z)`.
 pub fn version_line() -> String {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use multicluster_provider::cli::{Cli, Command};
-use multicluster_provider::{inspect, manager, telemetry, version_line};
+use multicluster_provider::{inspect, manager, telemetry, verify, version_line};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -21,6 +21,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Some(Command::Inspect(args)) => inspect::run(&cli.provider, args),
+        Some(Command::Verify(args)) => verify::run(&cli.provider, args),
         None => {
             let settings = match cli.settings() {
                 Ok(settings) => settings,

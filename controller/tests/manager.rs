@@ -159,7 +159,13 @@ fn inspect_prints_name_versions_and_capabilities() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("provider:           fake"), "{text}");
-    assert!(text.contains("interface version:  1.0.0"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "interface version:  {}",
+            mcp_interface::INTERFACE_VERSION
+        )),
+        "{text}"
+    );
     assert!(text.contains("multiclusteringress:  supported"), "{text}");
     let out = binary()
         .args(["inspect", "--json", "--provider-dir"])
@@ -522,4 +528,33 @@ async fn a_leader_that_loses_its_lease_stops_reconciling_at_once() {
         .unwrap();
     all_have_addresses(&api, &["while-deposed".to_owned()]).await;
     let _ = controller.terminate(WAIT).await;
+}
+
+/// `ErrorKind::Permanent` says so: a permanent error is retried with the same per-object backoff
+/// as any failure (here the defaults, 5 ms doubling), not at the slowest delay (1000 s), so the
+/// object converges as soon as the provider stops failing.
+#[tokio::test]
+async fn a_permanent_provider_error_is_retried_with_the_usual_backoff() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    env.apply(common::INGRESS_CLASS, "default").await;
+    env.apply(&mci_yaml("quota"), "default").await;
+    let config = "faults:\n- {method: mci_ensure, object: default/quota, action: fail, kind: permanent, times: 3, message: quota exceeded}\n";
+    let mut controller = env.controller(
+        ControllerOptions::new(dir.path())
+            .cloud_config(config)
+            .arg("--controllers=multiclusteringress"),
+    );
+    controller.wait_ready(WAIT).await;
+    let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
+    all_have_addresses(&api, &["quota".to_owned()]).await;
+    let metrics = controller.metrics();
+    assert!(
+        metrics.contains(
+            "provider_call_errors_total{method=\"multiclusteringress_ensure\",error=\"permanent\"} 3"
+        ),
+        "{metrics}"
+    );
+    let status = controller.terminate(WAIT).await;
+    assert!(status.success(), "{status}\n{}", controller.logs());
 }

@@ -33,7 +33,7 @@ pub const INTERFACE_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Test fixture build: the same interface with one more appended method, as the next minor
 /// release would ship it.
 #[cfg(feature = "__fixture_next_interface")]
-pub const INTERFACE_VERSION: &str = "1.1.0";
+pub const INTERFACE_VERSION: &str = "1.2.0";
 
 /// The interface major version: libraries of another major version are refused.
 pub const INTERFACE_MAJOR: u32 = parse_major(INTERFACE_VERSION);
@@ -188,6 +188,10 @@ pub struct ProviderModule {
     pub mcs_update: extern "C" fn(InstanceId, RStr<'_>) -> FfiResult,
     /// MultiClusterService `ensure_deleted` -> `null`.
     pub mcs_ensure_deleted: extern "C" fn(InstanceId, RStr<'_>) -> FfiResult,
+    /// Interface 1.1: the host's bound on one call (`--provider-call-timeout`), in milliseconds,
+    /// so the instance can stop work the host no longer waits for (the async SDK cancels the
+    /// call's future). The host calls it after `create` and whenever the bound changes.
+    pub set_call_timeout: extern "C" fn(InstanceId, u64),
     /// Test fixture only: the method the next minor interface version would append.
     #[cfg(feature = "__fixture_next_interface")]
     pub next_fixture_method: extern "C" fn(InstanceId, RStr<'_>) -> FfiResult,

@@ -4,22 +4,34 @@ use std::fmt;
 
 use crate::abi::{FfiError, error_code};
 
-/// How the host should treat a failed provider call.
+/// What went wrong in a failed provider call.
+///
+/// The controller retries every failed object the same way, whatever the kind: with its
+/// per-object exponential backoff (`--rate-limiter-base-delay` doubling up to
+/// `--rate-limiter-max-delay`), as the Go original does. The kind labels the `error` of the
+/// provider-call and reconcile error metrics and appears in the log, so an operator can tell a
+/// throttled cloud from a wrong object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// Transient (a cloud API timeout, throttling): the host retries with backoff.
+    /// Transient (a cloud API timeout, throttling): a retry may succeed. Metric label
+    /// `retryable`.
     Retryable,
-    /// Retrying the same object will not help until it changes (an invalid spec, a quota).
-    /// The host still retries, at its slowest backoff, and reports the error on the object.
+    /// Retrying the same object will not help until it or the cloud changes (an invalid spec, a
+    /// quota). The controller still retries it with the same per-object backoff as any failure
+    /// (it cannot know when the cloud changes); for MultiClusterServices the message also goes
+    /// into a Warning event on the object. Metric label `permanent`.
     Permanent,
-    /// The load balancer or a cloud resource it needs does not exist.
+    /// The load balancer or a cloud resource it needs does not exist. Metric label `not_found`.
+    /// (`get` of a balancer that does not exist returns `Ok(None)`, not this error.)
     NotFound,
-    /// The provider panicked. Set by the SDK, never by a vendor.
+    /// The provider panicked. Set by the SDK, never by a vendor. Metric label `panicked`.
     Panicked,
     /// The provider does not implement this capability or method. Set by the SDK or the host.
+    /// Metric label `not_supported`.
     NotSupported,
-    /// The provider could not decode the object the host sent. Set by the SDK.
+    /// The provider could not decode the object the host sent. Set by the SDK. Metric label
+    /// `invalid_input`.
     InvalidInput,
 }
 

@@ -76,6 +76,7 @@ pub fn root_module(
         mcs_ensure,
         mcs_update,
         mcs_ensure_deleted,
+        set_call_timeout: ffi_set_call_timeout,
         #[cfg(feature = "__fixture_next_interface")]
         next_fixture_method,
     }
@@ -207,6 +208,13 @@ extern "C" fn ffi_capabilities(id: InstanceId) -> Capabilities {
         Ok(Capabilities(bits))
     })
     .unwrap_or_default()
+}
+
+extern "C" fn ffi_set_call_timeout(id: InstanceId, timeout_ms: u64) {
+    let _ = guard("set_call_timeout", || {
+        instance(id)?.set_call_timeout(std::time::Duration::from_millis(timeout_ms));
+        Ok(())
+    });
 }
 
 fn decode<T: DeserializeOwned>(what: &str, input: RStr<'_>) -> Result<T, ProviderError> {
@@ -369,5 +377,25 @@ macro_rules! export_provider {
             }
             $crate::__private::lib_header(__mcp_provider_module)
         };
+    };
+}
+
+/// Exports an async provider (feature `async`, see [`sdk_async`](crate::sdk_async)) from a
+/// `cdylib` crate.
+///
+/// ```ignore
+/// mcp_interface::export_async_provider!(name: "mycloud", factory: new_provider);
+/// ```
+///
+/// `factory` is an `async fn(Option<&[u8]>) -> Result<P, ProviderError>` receiving the
+/// `--cloud-config` file's contents, where `P: AsyncProvider`. It runs on the instance's own
+/// runtime, started just before it.
+#[cfg(feature = "async")]
+#[macro_export]
+macro_rules! export_async_provider {
+    (name: $name:expr, factory: $factory:expr $(,)?) => {
+        $crate::export_provider!(name: $name, factory: |config: ::core::option::Option<&[u8]>| {
+            $crate::__private::AsyncRuntime::start($name)?.create(($factory)(config))
+        });
     };
 }

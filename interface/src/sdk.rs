@@ -19,6 +19,9 @@
 //! mcp_interface::export_provider!(name: "mycloud", factory: new_provider);
 //! ```
 //!
+//! For async cloud SDKs, implement the `async` traits of [`sdk_async`](crate::sdk_async) instead
+//! (feature `async`) and export with `export_async_provider!`.
+//!
 //! Each method is called on a host thread that may block (the host runs calls on blocking
 //! threads with a timeout), possibly from many threads at once: providers are `Send + Sync`.
 //! A panic is caught at the boundary and reported to the host as an error of kind
@@ -43,6 +46,15 @@ pub trait Provider: Send + Sync + 'static {
     /// The MultiClusterService load balancer, if this provider offers one.
     fn multicluster_service(&self) -> Option<&dyn MultiClusterServiceLoadBalancer> {
         None
+    }
+
+    /// The controller's bound on one call (`--provider-call-timeout`), told after the factory
+    /// and whenever it changes. A call still running then has failed for the controller (it
+    /// retries the object later), so a provider may bound its own cloud requests by it. The
+    /// default ignores it; [`AsyncProvider`](crate::sdk_async::AsyncProvider)s get it for free:
+    /// the SDK cancels their call's future then.
+    fn set_call_timeout(&self, timeout: std::time::Duration) {
+        let _ = timeout;
     }
 }
 

@@ -87,6 +87,24 @@ pub enum LoadError {
     Factory { name: String, error: ProviderError },
 }
 
+impl LoadError {
+    /// A short stable name of the failure, for machine-readable output (`inspect --json`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            LoadError::NoProviderName => "no_provider_name",
+            LoadError::NotFound { .. } => "not_found",
+            LoadError::NoSuchFile { .. } => "no_such_file",
+            LoadError::NotALibrary { .. } => "not_a_library",
+            LoadError::MissingRootModule { .. } => "missing_root_module",
+            LoadError::IncompatibleInterface { .. } => "incompatible_interface",
+            LoadError::IncompatibleLayout { .. } => "incompatible_layout",
+            LoadError::Initialisation { .. } => "initialisation",
+            LoadError::NameMismatch { .. } => "name_mismatch",
+            LoadError::Factory { .. } => "factory",
+        }
+    }
+}
+
 /// A failed provider call.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CallError {

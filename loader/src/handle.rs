@@ -106,7 +106,7 @@ impl fmt::Debug for Provider {
 
 impl Provider {
     pub(crate) fn new(library: Library, instance: InstanceId, capabilities: Capabilities) -> Self {
-        Provider {
+        let provider = Provider {
             inner: Arc::new(Inner {
                 library,
                 instance,
@@ -115,6 +115,17 @@ impl Provider {
                 in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
                 observer: None,
             }),
+        };
+        provider.tell_call_timeout();
+        provider
+    }
+
+    /// Tells the instance the call timeout, so it can stop work nobody waits for (the async SDK
+    /// cancels the call's future). Libraries built before interface 1.1 lack the method.
+    fn tell_call_timeout(&self) {
+        if let Some(set_call_timeout) = self.inner.library.module().set_call_timeout() {
+            let ms = u64::try_from(self.inner.timeout.as_millis()).unwrap_or(u64::MAX);
+            set_call_timeout(self.inner.instance, ms);
         }
     }
 
@@ -133,9 +144,12 @@ impl Provider {
         }
     }
 
-    /// The same instance with another per-call timeout.
+    /// The same instance with another per-call timeout. The instance is told (it is shared by
+    /// every handle: the last timeout set is the one it enforces on itself).
     pub fn with_call_timeout(&self, timeout: Duration) -> Self {
-        self.rebuild(|i| i.timeout = timeout)
+        let provider = self.rebuild(|i| i.timeout = timeout);
+        provider.tell_call_timeout();
+        provider
     }
 
     /// The same instance, reporting every call to `observer`.
@@ -381,7 +395,7 @@ impl ValidStatus for IngressLoadBalancerStatus {
         for (i, ingress) in self.ingress.iter().flatten().enumerate() {
             validate_ingress(i, ingress.ip.as_deref(), ingress.hostname.as_deref())?;
             for (j, port) in ingress.ports.iter().flatten().enumerate() {
-                validate_protocol(i, j, &port.protocol)?;
+                validate_port(i, j, &port.protocol, port.error.as_deref())?;
             }
         }
         Ok(())
@@ -400,7 +414,7 @@ impl ValidStatus for LoadBalancerStatus {
                 ));
             }
             for (j, port) in ingress.ports.iter().flatten().enumerate() {
-                validate_protocol(i, j, &port.protocol)?;
+                validate_port(i, j, &port.protocol, port.error.as_deref())?;
             }
         }
         Ok(())
@@ -433,12 +447,95 @@ fn validate_ingress(i: usize, ip: Option<&str>, hostname: Option<&str>) -> Resul
     Ok(())
 }
 
-fn validate_protocol(i: usize, j: usize, protocol: &str) -> Result<(), String> {
-    if matches!(protocol, "TCP" | "UDP" | "SCTP") {
-        Ok(())
-    } else {
-        Err(format!(
+/// A port status as the Karmada CRDs accept it: a known protocol and an `error` (required by
+/// both CRDs) that is a Kubernetes reason: CamelCase or a qualified name such as
+/// `example.com/PortNotReady`, at most 316 characters.
+fn validate_port(i: usize, j: usize, protocol: &str, error: Option<&str>) -> Result<(), String> {
+    if !matches!(protocol, "TCP" | "UDP" | "SCTP") {
+        return Err(format!(
             "ingress[{i}].ports[{j}].protocol {protocol:?} is not TCP, UDP or SCTP"
-        ))
+        ));
+    }
+    match error {
+        None => Err(format!(
+            "ingress[{i}].ports[{j}].error is missing: the Karmada CRDs require it on every port status (a reason such as \"Ready\" or \"PortPending\")"
+        )),
+        Some(reason) if !is_reason(reason) => Err(format!(
+            "ingress[{i}].ports[{j}].error {reason:?} is not a reason (CamelCase or prefix/Name, at most 316 characters)"
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// The CRDs' pattern for `ports[].error`:
+/// `^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$`
+/// with `maxLength: 316`.
+fn is_reason(reason: &str) -> bool {
+    if reason.len() > 316 {
+        return false;
+    }
+    let (prefix, name) = match reason.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, reason),
+    };
+    let prefix_ok = prefix.is_none_or(|prefix| {
+        prefix.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+    });
+    let name_ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    prefix_ok && name_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_errors_follow_the_crd_pattern() {
+        for good in ["Ready", "PortPending", "example.com/Port_not.ready-2", "a"] {
+            assert!(is_reason(good), "{good}");
+        }
+        for bad in [
+            "",
+            "not ready",
+            "-Ready",
+            "Ready.",
+            "Example.com/Ready",
+            "/Ready",
+            "example.com/",
+            &"R".repeat(317),
+        ] {
+            assert!(!is_reason(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_port_status_without_an_error_is_refused_with_the_reason() {
+        let status: LoadBalancerStatus = serde_json::from_value(serde_json::json!({
+            "ingress": [{"ip": "192.0.2.1", "ports": [{"port": 80, "protocol": "TCP"}]}]
+        }))
+        .unwrap();
+        let error = status.validate().unwrap_err();
+        assert!(
+            error.contains("ingress[0].ports[0].error is missing"),
+            "{error}"
+        );
+        let status: IngressLoadBalancerStatus = serde_json::from_value(serde_json::json!({
+            "ingress": [{"hostname": "a.example.com",
+                         "ports": [{"port": 443, "protocol": "TCP", "error": "Ready"}]}]
+        }))
+        .unwrap();
+        status.validate().unwrap();
     }
 }

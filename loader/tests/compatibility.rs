@@ -19,7 +19,7 @@ fn a_current_provider_loads_into_a_host_with_one_more_appended_method() {
         "next host failed: {stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("host_interface=1.1.0"), "{stdout}");
+    assert!(stdout.contains("host_interface=1.2.0"), "{stdout}");
     assert!(
         stdout.contains(&format!(
             "library_interface={}",
@@ -39,5 +39,5 @@ fn a_current_provider_loads_into_a_host_with_one_more_appended_method() {
 fn a_provider_built_against_the_next_minor_interface_loads_into_this_host() {
     let search = SearchPath::only(&[common::fixtures_dir().to_owned()]);
     let next = mcp_loader::load("next", &search, None).expect("newer minor loads");
-    assert_eq!(next.info().interface_version, "1.1.0");
+    assert_eq!(next.info().interface_version, "1.2.0");
 }

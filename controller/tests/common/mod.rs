@@ -15,9 +15,46 @@ use kube::Client;
 use kube::api::{Api, PostParams};
 use mcp_testenv::{ControlPlane, ControlPlaneOptions};
 
+pub use mcp_testenv::{repo_root, target_dir};
+
+/// Runs `cargo ARGS` in the repository and fails the test with cargo's output if it fails.
+pub fn cargo(args: &[&std::ffi::OsStr]) {
+    let out = Command::new(env!("CARGO"))
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("run cargo");
+    assert!(
+        out.status.success(),
+        "cargo {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The directory holding `libmcp_provider_fake.so`, built once per test binary.
 pub fn fake_dir() -> &'static Path {
     mcp_testenv::fake_provider_dir().unwrap_or_else(|e| panic!("building the fake provider: {e}"))
+}
+
+/// Builds a crate of its own workspace (`manifest`, relative to the repository), as a vendor
+/// builds a provider, into `<target>/examples`, once per test binary and manifest; returns the
+/// directory holding its library.
+pub fn standalone_build(manifest: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let target = target_dir().join("examples");
+    if !built.iter().any(|m| m == manifest) {
+        let manifest_path = repo_root().join(manifest);
+        cargo(&[
+            "build".as_ref(),
+            "--manifest-path".as_ref(),
+            manifest_path.as_ref(),
+            "--target-dir".as_ref(),
+            target.as_ref(),
+        ]);
+        built.push(manifest.to_owned());
+    }
+    target.join("debug")
 }
 
 /// A control plane of the test's own, with the Karmada CRDs and `karmada-system`.

@@ -1,51 +1,127 @@
-//! An example provider for the Karmada multicluster cloud provider: its "cloud" gives every
-//! MultiClusterIngress a DNS name, `<name>.<namespace>.<domain>`, instead of an address.
+//! An example provider for the Karmada multicluster cloud provider, written against the async
+//! SDK as a provider built on an async cloud SDK would be. Its "cloud" gives
 //!
-//! It shows everything a vendor writes: the [`Provider`] with the capabilities it offers (here
-//! only MultiClusterIngress load balancers, so the controller must run with
-//! `--controllers=*,-multiclusterservice`), the load balancer's four methods, errors with a kind,
-//! a factory reading the `--cloud-config` file, `tracing` events (they appear in the controller's
-//! log) and the one `export_provider!` line. No `unsafe`, no abi_stable.
+//! - every MultiClusterIngress a DNS name, `<name>.<namespace>.<domain>`, and
+//! - every MultiClusterService of type LoadBalancer an address from a pool (IPv4 or IPv6).
 //!
-//! Cloud-config (JSON, optional): `{"domain": "lb.example.com"}`.
+//! It shows everything a vendor writes: the [`AsyncProvider`] with the capabilities it offers,
+//! the load balancers' four `async fn`s, errors with a kind, an async factory reading the
+//! `--cloud-config` file, `tracing` events (they appear in the controller's log) and the one
+//! `export_async_provider!` line. No `unsafe`, no abi_stable, no runtime set-up: the SDK starts a
+//! tokio runtime for the provider and cancels calls the controller stopped waiting for.
+//!
+//! Cloud-config (JSON, optional; these are the defaults):
+//! `{"domain": "lb.example.com", "addressPool": "198.51.100.0/24", "apiLatencyMs": 0}`.
+//! `apiLatencyMs` makes every call to the "cloud API" take that long (to try timeouts).
 
 #![forbid(unsafe_code)]
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use mcp_interface::prelude::*;
 use serde::Deserialize;
 
 /// The `--cloud-config` file.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct CloudConfig {
-    /// The DNS zone the balancers' names are made in.
+    /// The DNS zone the ingress balancers' names are made in.
+    #[serde(default = "default_domain")]
     domain: String,
+    /// The CIDR block service balancers get their addresses from.
+    #[serde(default = "default_pool")]
+    address_pool: String,
+    /// How long each call to the cloud API takes.
+    #[serde(default)]
+    api_latency_ms: u64,
+}
+
+fn default_domain() -> String {
+    "lb.example.com".to_owned()
+}
+
+fn default_pool() -> String {
+    "198.51.100.0/24".to_owned()
+}
+
+/// An address pool: `size` addresses from `base` on (the first is left out, as a network's).
+struct AddressPool {
+    base: IpAddr,
+    size: u128,
+}
+
+impl AddressPool {
+    fn parse(cidr: &str) -> Result<Self, String> {
+        let (address, prefix) = cidr.split_once('/').ok_or("not ADDRESS/PREFIX")?;
+        let base: IpAddr = address.parse().map_err(|e| format!("{address:?}: {e}"))?;
+        let bits = if base.is_ipv4() { 32 } else { 128 };
+        let prefix: u32 = prefix
+            .parse()
+            .map_err(|e| format!("prefix {prefix:?}: {e}"))?;
+        if prefix >= bits {
+            return Err(format!("a /{prefix} has no room for balancers"));
+        }
+        let size = 1u128.checked_shl(bits - prefix).unwrap_or(u128::MAX);
+        Ok(AddressPool { base, size })
+    }
+
+    /// The `n`-th address of the pool (`n >= 1`).
+    fn address(&self, n: u128) -> Option<IpAddr> {
+        if n == 0 || n >= self.size {
+            return None;
+        }
+        Some(match self.base {
+            IpAddr::V4(v4) => IpAddr::from(
+                u32::from(v4)
+                    .checked_add(u32::try_from(n).ok()?)?
+                    .to_be_bytes(),
+            ),
+            IpAddr::V6(v6) => IpAddr::from(u128::from(v6).checked_add(n)?.to_be_bytes()),
+        })
+    }
+}
+
+/// What the "cloud" holds: balancers by `kind/namespace/name`, with the address index of the
+/// service balancers. A real provider asks its cloud's API instead.
+#[derive(Default)]
+struct Cloud {
+    ingresses: BTreeMap<String, IngressLoadBalancerStatus>,
+    services: BTreeMap<String, (u128, LoadBalancerStatus)>,
 }
 
 /// The provider instance the controller gets from [`new_provider`].
 pub struct ExampleCloud {
     domain: String,
-    /// The balancers this "cloud" holds, by `namespace/name`. A real provider asks its cloud.
-    balancers: Mutex<BTreeSet<String>>,
+    pool: AddressPool,
+    api_latency: Duration,
+    cloud: Mutex<Cloud>,
+}
+
+fn key(meta: &ObjectMeta) -> Result<String, ProviderError> {
+    match meta.name.as_deref() {
+        // Permanent: retrying the same object cannot help.
+        None | Some("") => Err(ProviderError::permanent("the object has no name")),
+        Some(name) => Ok(format!(
+            "{}/{name}",
+            meta.namespace.as_deref().unwrap_or("default")
+        )),
+    }
 }
 
 impl ExampleCloud {
-    fn key(mci: &MultiClusterIngress) -> Result<String, ProviderError> {
-        let name = mci.metadata.name.as_deref().unwrap_or_default();
-        if name.is_empty() {
-            // Permanent: retrying the same object cannot help.
-            return Err(ProviderError::permanent(
-                "the MultiClusterIngress has no name",
-            ));
+    /// One round trip to the cloud API (here: a sleep), then `f` on the cloud's state.
+    async fn api<T>(&self, f: impl FnOnce(&mut Cloud) -> T) -> T {
+        if !self.api_latency.is_zero() {
+            tokio::time::sleep(self.api_latency).await;
         }
-        let namespace = mci.metadata.namespace.as_deref().unwrap_or("default");
-        Ok(format!("{namespace}/{name}"))
+        // A panic while holding the lock cannot leave the state half-changed.
+        f(&mut self.cloud.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    fn status(&self, mci: &MultiClusterIngress) -> IngressLoadBalancerStatus {
+    fn ingress_status(&self, mci: &MultiClusterIngress) -> IngressLoadBalancerStatus {
         let name = mci.metadata.name.as_deref().unwrap_or_default();
         let namespace = mci.metadata.namespace.as_deref().unwrap_or("default");
         IngressLoadBalancerStatus {
@@ -56,80 +132,154 @@ impl ExampleCloud {
         }
     }
 
-    fn balancers(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
-        // A panic while holding the lock cannot leave the set half-changed.
-        self.balancers.lock().unwrap_or_else(|e| e.into_inner())
+    fn service_status(address: IpAddr) -> LoadBalancerStatus {
+        LoadBalancerStatus {
+            ingress: Some(vec![LoadBalancerIngress {
+                ip: Some(address.to_string()),
+                ip_mode: Some("VIP".to_owned()),
+                ..Default::default()
+            }]),
+        }
     }
 }
 
-impl Provider for ExampleCloud {
-    fn multicluster_ingress(&self) -> Option<&dyn MultiClusterIngressLoadBalancer> {
+impl AsyncProvider for ExampleCloud {
+    fn multicluster_ingress(&self) -> Option<&impl AsyncMultiClusterIngressLoadBalancer> {
         Some(self)
     }
-    // multicluster_service: not offered (the default `None`); the controller reports it as
-    // "not supported" and refuses to run the multiclusterservice controller with this provider.
+
+    fn multicluster_service(&self) -> Option<&impl AsyncMultiClusterServiceLoadBalancer> {
+        Some(self)
+    }
 }
 
-impl MultiClusterIngressLoadBalancer for ExampleCloud {
-    fn get(
+impl AsyncMultiClusterIngressLoadBalancer for ExampleCloud {
+    async fn get(
         &self,
         mci: &MultiClusterIngress,
     ) -> Result<Option<IngressLoadBalancerStatus>, ProviderError> {
-        let key = Self::key(mci)?;
-        Ok(self.balancers().contains(&key).then(|| self.status(mci)))
+        let key = key(&mci.metadata)?;
+        Ok(self.api(|cloud| cloud.ingresses.get(&key).cloned()).await)
     }
 
-    fn ensure(
+    async fn ensure(
         &self,
         mci: &MultiClusterIngress,
     ) -> Result<IngressLoadBalancerStatus, ProviderError> {
-        let key = Self::key(mci)?;
-        self.balancers().insert(key.clone());
-        tracing::info!(balancer = %key, "created a load balancer");
-        Ok(self.status(mci))
+        let key = key(&mci.metadata)?;
+        let status = self.ingress_status(mci);
+        let stored = status.clone();
+        self.api(|cloud| cloud.ingresses.insert(key.clone(), stored))
+            .await;
+        tracing::info!(balancer = %key, "created an ingress load balancer");
+        Ok(status)
     }
 
-    fn update(
+    async fn update(
         &self,
         mci: &MultiClusterIngress,
     ) -> Result<IngressLoadBalancerStatus, ProviderError> {
-        let key = Self::key(mci)?;
-        if !self.balancers().contains(&key) {
-            return Err(ProviderError::not_found(format!(
-                "no load balancer for {key}"
-            )));
-        }
-        tracing::debug!(balancer = %key, "updated a load balancer");
-        Ok(self.status(mci))
+        let key = key(&mci.metadata)?;
+        let status = self.ingress_status(mci);
+        let stored = status.clone();
+        let found = self
+            .api(|cloud| cloud.ingresses.get_mut(&key).map(|s| *s = stored))
+            .await;
+        found.ok_or_else(|| ProviderError::not_found(format!("no load balancer for {key}")))?;
+        tracing::debug!(balancer = %key, "updated an ingress load balancer");
+        Ok(status)
     }
 
-    fn ensure_deleted(&self, mci: &MultiClusterIngress) -> Result<(), ProviderError> {
-        let key = Self::key(mci)?;
-        if self.balancers().remove(&key) {
-            tracing::info!(balancer = %key, "deleted a load balancer");
+    async fn ensure_deleted(&self, mci: &MultiClusterIngress) -> Result<(), ProviderError> {
+        let key = key(&mci.metadata)?;
+        if self
+            .api(|cloud| cloud.ingresses.remove(&key))
+            .await
+            .is_some()
+        {
+            tracing::info!(balancer = %key, "deleted an ingress load balancer");
         }
         Ok(())
     }
 }
 
-/// The factory: receives the `--cloud-config` file's contents, if the flag is given.
-fn new_provider(cloud_config: Option<&[u8]>) -> Result<ExampleCloud, ProviderError> {
-    let domain = match cloud_config {
-        None => "lb.example.com".to_owned(),
-        Some(bytes) => {
-            let config: CloudConfig = serde_json::from_slice(bytes).map_err(|e| {
-                ProviderError::permanent(format!(
-                    "invalid cloud-config (want {{\"domain\": \"...\"}}): {e}"
-                ))
-            })?;
-            config.domain
+impl AsyncMultiClusterServiceLoadBalancer for ExampleCloud {
+    async fn get(
+        &self,
+        mcs: &MultiClusterService,
+    ) -> Result<Option<LoadBalancerStatus>, ProviderError> {
+        let key = key(&mcs.metadata)?;
+        let found = self.api(|cloud| cloud.services.get(&key).cloned()).await;
+        Ok(found.map(|(_, status)| status))
+    }
+
+    async fn ensure(&self, mcs: &MultiClusterService) -> Result<LoadBalancerStatus, ProviderError> {
+        let key = key(&mcs.metadata)?;
+        let allocated = self
+            .api(|cloud| {
+                if let Some((_, status)) = cloud.services.get(&key) {
+                    return Ok(status.clone());
+                }
+                // The lowest free address of the pool.
+                let mut used: Vec<u128> = cloud.services.values().map(|(n, _)| *n).collect();
+                used.sort_unstable();
+                let n = used
+                    .iter()
+                    .enumerate()
+                    .find(|(i, n)| **n != *i as u128 + 1)
+                    .map_or(used.len() as u128 + 1, |(i, _)| i as u128 + 1);
+                let address = self.pool.address(n).ok_or_else(|| {
+                    // A quota: retrying the same object will not help until one is freed.
+                    ProviderError::permanent("the address pool is exhausted")
+                })?;
+                let status = Self::service_status(address);
+                cloud.services.insert(key.clone(), (n, status.clone()));
+                Ok(status)
+            })
+            .await?;
+        tracing::info!(balancer = %key, "created a service load balancer");
+        Ok(allocated)
+    }
+
+    async fn update(&self, mcs: &MultiClusterService) -> Result<LoadBalancerStatus, ProviderError> {
+        // Ports and clusters would be reconfigured here; the address stays.
+        let key = key(&mcs.metadata)?;
+        let found = self
+            .api(|cloud| cloud.services.get(&key).map(|(_, status)| status.clone()))
+            .await;
+        found.ok_or_else(|| ProviderError::not_found(format!("no load balancer for {key}")))
+    }
+
+    async fn ensure_deleted(&self, mcs: &MultiClusterService) -> Result<(), ProviderError> {
+        let key = key(&mcs.metadata)?;
+        if self
+            .api(|cloud| cloud.services.remove(&key))
+            .await
+            .is_some()
+        {
+            tracing::info!(balancer = %key, "deleted a service load balancer");
         }
-    };
-    tracing::info!(%domain, "example provider ready");
+        Ok(())
+    }
+}
+
+/// The factory: receives the `--cloud-config` file's contents, if the flag is given. It runs on
+/// the provider's runtime, so it may `.await` (e.g. to fetch credentials).
+async fn new_provider(cloud_config: Option<&[u8]>) -> Result<ExampleCloud, ProviderError> {
+    let config: CloudConfig = serde_json::from_slice(cloud_config.unwrap_or(b"{}")).map_err(|e| {
+        ProviderError::permanent(format!(
+            "invalid cloud-config (want {{\"domain\": \"...\", \"addressPool\": \"CIDR\", \"apiLatencyMs\": N}}): {e}"
+        ))
+    })?;
+    let pool = AddressPool::parse(&config.address_pool)
+        .map_err(|e| ProviderError::permanent(format!("invalid cloud-config addressPool: {e}")))?;
+    tracing::info!(domain = %config.domain, pool = %config.address_pool, "example provider ready");
     Ok(ExampleCloud {
-        domain,
-        balancers: Mutex::new(BTreeSet::new()),
+        domain: config.domain,
+        pool,
+        api_latency: Duration::from_millis(config.api_latency_ms),
+        cloud: Mutex::new(Cloud::default()),
     })
 }
 
-mcp_interface::export_provider!(name: "example", factory: new_provider);
+mcp_interface::export_async_provider!(name: "example", factory: new_provider);

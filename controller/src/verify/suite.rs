@@ -1,0 +1,571 @@
+//! The contract checks, written once for both kinds of balancer and run against a [`Backend`]:
+//! the loaded provider, or (for `--dry-run` and the unit tests) an in-memory [`Model`] of a
+//! provider that honours the contract.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::Mutex;
+
+use futures::future::join_all;
+use k8s_openapi::api::core::v1::LoadBalancerStatus;
+use k8s_openapi::api::networking::v1::IngressLoadBalancerStatus;
+use mcp_interface::ErrorKind;
+use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
+use mcp_loader::{CallError, Method};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::objects::{self, Shape};
+use super::report::{Outcome, Row};
+
+/// One kind of balancer: its objects, statuses and methods.
+pub(crate) trait Kind: 'static {
+    type Object: Clone + Debug + Serialize + DeserializeOwned + Send + Sync;
+    type Status: Clone + Debug + Default + PartialEq + Serialize + Send + Sync;
+    /// The capability's name, as `inspect` prints it.
+    const CAPABILITY: &'static str;
+    /// get, ensure, update, ensure_deleted.
+    const METHODS: [Method; 4];
+    fn shapes(namespace: &str) -> serde_json::Result<Vec<Shape<Self::Object>>>;
+    /// The object after a user changed its spec (what `update` receives).
+    fn changed(object: &Self::Object) -> serde_json::Result<Self::Object>;
+    fn key(object: &Self::Object) -> String;
+}
+
+pub(crate) struct Ingress;
+pub(crate) struct Service;
+
+impl Kind for Ingress {
+    type Object = MultiClusterIngress;
+    type Status = IngressLoadBalancerStatus;
+    const CAPABILITY: &'static str = "multiclusteringress";
+    const METHODS: [Method; 4] = [
+        Method::MciGet,
+        Method::MciEnsure,
+        Method::MciUpdate,
+        Method::MciEnsureDeleted,
+    ];
+    fn shapes(namespace: &str) -> serde_json::Result<Vec<Shape<MultiClusterIngress>>> {
+        objects::ingresses(namespace)
+    }
+    fn changed(object: &MultiClusterIngress) -> serde_json::Result<MultiClusterIngress> {
+        objects::changed_ingress(object)
+    }
+    fn key(object: &MultiClusterIngress) -> String {
+        key(&object.metadata)
+    }
+}
+
+impl Kind for Service {
+    type Object = MultiClusterService;
+    type Status = LoadBalancerStatus;
+    const CAPABILITY: &'static str = "multiclusterservice";
+    const METHODS: [Method; 4] = [
+        Method::McsGet,
+        Method::McsEnsure,
+        Method::McsUpdate,
+        Method::McsEnsureDeleted,
+    ];
+    fn shapes(namespace: &str) -> serde_json::Result<Vec<Shape<MultiClusterService>>> {
+        objects::services(namespace)
+    }
+    fn changed(object: &MultiClusterService) -> serde_json::Result<MultiClusterService> {
+        objects::changed_service(object)
+    }
+    fn key(object: &MultiClusterService) -> String {
+        key(&object.metadata)
+    }
+}
+
+fn key(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+    format!(
+        "{}/{}",
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default()
+    )
+}
+
+/// Something that answers provider calls for one kind of balancer.
+pub(crate) trait Backend<K: Kind>: Sync {
+    async fn get(&self, object: &K::Object) -> Result<Option<K::Status>, CallError>;
+    async fn ensure(&self, object: &K::Object) -> Result<K::Status, CallError>;
+    async fn update(&self, object: &K::Object) -> Result<K::Status, CallError>;
+    async fn ensure_deleted(&self, object: &K::Object) -> Result<(), CallError>;
+}
+
+impl Backend<Ingress> for mcp_loader::Provider {
+    async fn get(
+        &self,
+        o: &MultiClusterIngress,
+    ) -> Result<Option<IngressLoadBalancerStatus>, CallError> {
+        self.mci_get(o).await
+    }
+    async fn ensure(
+        &self,
+        o: &MultiClusterIngress,
+    ) -> Result<IngressLoadBalancerStatus, CallError> {
+        self.mci_ensure(o).await
+    }
+    async fn update(
+        &self,
+        o: &MultiClusterIngress,
+    ) -> Result<IngressLoadBalancerStatus, CallError> {
+        self.mci_update(o).await
+    }
+    async fn ensure_deleted(&self, o: &MultiClusterIngress) -> Result<(), CallError> {
+        self.mci_ensure_deleted(o).await
+    }
+}
+
+impl Backend<Service> for mcp_loader::Provider {
+    async fn get(&self, o: &MultiClusterService) -> Result<Option<LoadBalancerStatus>, CallError> {
+        self.mcs_get(o).await
+    }
+    async fn ensure(&self, o: &MultiClusterService) -> Result<LoadBalancerStatus, CallError> {
+        self.mcs_ensure(o).await
+    }
+    async fn update(&self, o: &MultiClusterService) -> Result<LoadBalancerStatus, CallError> {
+        self.mcs_update(o).await
+    }
+    async fn ensure_deleted(&self, o: &MultiClusterService) -> Result<(), CallError> {
+        self.mcs_ensure_deleted(o).await
+    }
+}
+
+/// A provider that honours the contract, in memory, recording every call: what `--dry-run`
+/// runs the suite against to list the calls a real run makes.
+pub(crate) struct Model<K: Kind> {
+    calls: Mutex<Vec<(Method, String)>>,
+    balancers: Mutex<BTreeMap<String, K::Status>>,
+}
+
+impl<K: Kind> Default for Model<K> {
+    fn default() -> Self {
+        Model {
+            calls: Mutex::new(Vec::new()),
+            balancers: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+impl<K: Kind> Model<K> {
+    fn record(&self, method: usize, object: &K::Object) -> String {
+        let key = K::key(object);
+        lock(&self.calls).push((K::METHODS[method], key.clone()));
+        key
+    }
+
+    /// The calls made so far: method and `namespace/name`.
+    pub(crate) fn calls(&self) -> Vec<(Method, String)> {
+        lock(&self.calls).clone()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl<K: Kind> Backend<K> for Model<K> {
+    async fn get(&self, object: &K::Object) -> Result<Option<K::Status>, CallError> {
+        let key = self.record(0, object);
+        Ok(lock(&self.balancers).get(&key).cloned())
+    }
+    async fn ensure(&self, object: &K::Object) -> Result<K::Status, CallError> {
+        let key = self.record(1, object);
+        let status = K::Status::default();
+        lock(&self.balancers).insert(key, status.clone());
+        Ok(status)
+    }
+    async fn update(&self, object: &K::Object) -> Result<K::Status, CallError> {
+        let key = self.record(2, object);
+        match lock(&self.balancers).get(&key) {
+            Some(status) => Ok(status.clone()),
+            None => Err(CallError::Provider {
+                provider: "model".into(),
+                method: K::METHODS[2],
+                error: mcp_interface::ProviderError::not_found(format!("no balancer {key}")),
+            }),
+        }
+    }
+    async fn ensure_deleted(&self, object: &K::Object) -> Result<(), CallError> {
+        let key = self.record(3, object);
+        lock(&self.balancers).remove(&key);
+        Ok(())
+    }
+}
+
+/// What one run of the suite should do.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    /// Namespace of the objects.
+    pub namespace: String,
+    /// Objects in the parallel check.
+    pub parallel: usize,
+    /// Delete every balancer the run created at the end.
+    pub cleanup: bool,
+}
+
+/// Balancers a run created and has not seen deleted, by `namespace/name`.
+struct Created<O> {
+    objects: Mutex<BTreeMap<String, O>>,
+}
+
+impl<O: Clone> Created<O> {
+    fn add(&self, key: String, object: &O) {
+        lock(&self.objects).insert(key, object.clone());
+    }
+    fn remove(&self, key: &str) {
+        lock(&self.objects).remove(key);
+    }
+    fn all(&self) -> Vec<O> {
+        lock(&self.objects).values().cloned().collect()
+    }
+}
+
+const GET_UNKNOWN: &str = "get of an unknown object is absent";
+const ENSURE: &str = "ensure creates it with a valid status";
+const GET_AFTER_ENSURE: &str = "get after ensure agrees with ensure";
+const UPDATE: &str = "update of the changed object returns a valid status";
+const GET_AFTER_UPDATE: &str = "get after update agrees with update";
+const DELETE: &str = "ensure_deleted deletes it";
+const DELETE_AGAIN: &str = "ensure_deleted of a deleted balancer succeeds";
+const GET_AFTER_DELETE: &str = "get after ensure_deleted is absent";
+const UPDATE_MISSING: &str = "update of a missing balancer is not_found (or re-creates it)";
+const PARALLEL: &str = "calls for different objects in parallel";
+const CLEANUP: &str = "clean-up: ensure_deleted of what this run created";
+
+/// The checks, in order, for `--dry-run` and the docs.
+pub(crate) const CHECKS: [&str; 10] = [
+    GET_UNKNOWN,
+    ENSURE,
+    GET_AFTER_ENSURE,
+    UPDATE,
+    GET_AFTER_UPDATE,
+    DELETE,
+    DELETE_AGAIN,
+    GET_AFTER_DELETE,
+    UPDATE_MISSING,
+    PARALLEL,
+];
+
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| format!("<{e}>"))
+}
+
+/// A failed call, with its metric label (a provider error's message already names its kind).
+fn failed(error: &CallError) -> String {
+    match error {
+        CallError::Provider { .. } => error.to_string(),
+        _ => format!("{error} ({})", error.label()),
+    }
+}
+
+/// Runs every check for the capability `K` and returns a row per check.
+pub(crate) async fn run<K: Kind, B: Backend<K>>(
+    backend: &B,
+    plan: &Plan,
+) -> serde_json::Result<Vec<Row>> {
+    let created = Created {
+        objects: Mutex::new(BTreeMap::new()),
+    };
+    let mut rows = Vec::new();
+    for shape in K::shapes(&plan.namespace)? {
+        let changed = K::changed(&shape.object)?;
+        let results = lifecycle::<K, B>(backend, &shape.object, &changed, &created).await;
+        rows.extend(results.into_iter().map(|(check, outcome, detail)| Row {
+            capability: K::CAPABILITY,
+            object: shape.shape.to_owned(),
+            check,
+            outcome,
+            detail,
+        }));
+    }
+    let (outcome, detail) = parallel::<K, B>(backend, plan, &created).await?;
+    rows.push(Row {
+        capability: K::CAPABILITY,
+        object: format!("{} objects", plan.parallel),
+        check: PARALLEL,
+        outcome,
+        detail,
+    });
+    if plan.cleanup {
+        let leftovers = created.all();
+        if !leftovers.is_empty() {
+            let results = join_all(leftovers.iter().map(|o| backend.ensure_deleted(o))).await;
+            let errors: Vec<String> = leftovers
+                .iter()
+                .zip(results)
+                .filter_map(|(o, r)| r.err().map(|e| format!("{}: {}", K::key(o), failed(&e))))
+                .collect();
+            let (outcome, detail) = if errors.is_empty() {
+                (
+                    Outcome::Pass,
+                    format!(
+                        "deleted {} balancer(s) left by failed checks",
+                        leftovers.len()
+                    ),
+                )
+            } else {
+                (Outcome::Fail, errors.join("; "))
+            };
+            rows.push(Row {
+                capability: K::CAPABILITY,
+                object: "-".to_owned(),
+                check: CLEANUP,
+                outcome,
+                detail,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+type Check = (&'static str, Outcome, String);
+
+fn pass(check: &'static str, detail: impl Into<String>) -> Check {
+    (check, Outcome::Pass, detail.into())
+}
+
+fn fail(check: &'static str, detail: impl Into<String>) -> Check {
+    (check, Outcome::Fail, detail.into())
+}
+
+/// The life of one balancer: every check but the parallel one, in order. A check whose
+/// precondition failed is skipped, saying which.
+async fn lifecycle<K: Kind, B: Backend<K>>(
+    backend: &B,
+    object: &K::Object,
+    changed: &K::Object,
+    created: &Created<K::Object>,
+) -> Vec<Check> {
+    let key = K::key(object);
+    let mut out = Vec::new();
+    out.push(match backend.get(object).await {
+        Ok(None) => pass(GET_UNKNOWN, "None"),
+        Ok(Some(status)) => fail(
+            GET_UNKNOWN,
+            format!(
+                "returned a balancer ({}) for an object never ensured: left over from an earlier run? Run `verify --cleanup` with the same flags",
+                json(&status)
+            ),
+        ),
+        Err(e) if e.kind() == ErrorKind::NotFound => fail(
+            GET_UNKNOWN,
+            format!(
+                "{}; `get` must return Ok(None) when the balancer does not exist, not an error",
+                failed(&e)
+            ),
+        ),
+        Err(e) => fail(GET_UNKNOWN, failed(&e)),
+    });
+
+    let ensured = match backend.ensure(object).await {
+        Ok(status) => {
+            created.add(key.clone(), object);
+            out.push(pass(ENSURE, json(&status)));
+            status
+        }
+        Err(e) => {
+            // It may exist anyway (an invalid status, or a failure after creating it).
+            created.add(key.clone(), object);
+            out.push(fail(ENSURE, failed(&e)));
+            skip_rest(&mut out, ENSURE);
+            return out;
+        }
+    };
+    out.push(agree(
+        GET_AFTER_ENSURE,
+        "ensure",
+        &ensured,
+        backend.get(object).await,
+    ));
+
+    match backend.update(changed).await {
+        Ok(updated) => {
+            out.push(pass(UPDATE, json(&updated)));
+            out.push(agree(
+                GET_AFTER_UPDATE,
+                "update",
+                &updated,
+                backend.get(changed).await,
+            ));
+        }
+        Err(e) => {
+            out.push(fail(UPDATE, failed(&e)));
+            out.push((
+                GET_AFTER_UPDATE,
+                Outcome::Skip,
+                format!("`{UPDATE}` failed"),
+            ));
+        }
+    }
+
+    match backend.ensure_deleted(changed).await {
+        Ok(()) => {
+            created.remove(&key);
+            out.push(pass(DELETE, "Ok"));
+        }
+        Err(e) => {
+            out.push(fail(DELETE, failed(&e)));
+            skip_rest(&mut out, DELETE);
+            return out;
+        }
+    }
+    out.push(match backend.ensure_deleted(changed).await {
+        Ok(()) => pass(DELETE_AGAIN, "Ok"),
+        Err(e) if e.kind() == ErrorKind::NotFound => fail(
+            DELETE_AGAIN,
+            format!(
+                "{}; ensure_deleted must succeed when the balancer is already gone (the controller retries it after a timeout)",
+                failed(&e)
+            ),
+        ),
+        Err(e) => fail(DELETE_AGAIN, failed(&e)),
+    });
+    out.push(match backend.get(changed).await {
+        Ok(None) => pass(GET_AFTER_DELETE, "None"),
+        Ok(Some(status)) => fail(
+            GET_AFTER_DELETE,
+            format!(
+                "still returns a balancer after ensure_deleted: {}",
+                json(&status)
+            ),
+        ),
+        Err(e) => fail(GET_AFTER_DELETE, failed(&e)),
+    });
+    out.push(match backend.update(changed).await {
+        Err(e) if e.kind() == ErrorKind::NotFound => pass(UPDATE_MISSING, "not_found"),
+        Ok(status) => {
+            // It re-created the balancer: allowed, but it must be cleaned up.
+            created.add(key, changed);
+            pass(UPDATE_MISSING, format!("re-created it: {}", json(&status)))
+        }
+        Err(e) => fail(
+            UPDATE_MISSING,
+            format!(
+                "{}; a balancer that does not exist is ProviderError::not_found (the kind labels the error metric)",
+                failed(&e)
+            ),
+        ),
+    });
+    out
+}
+
+/// Marks every check after `failed` in the lifecycle as skipped.
+fn skip_rest(out: &mut Vec<Check>, failed: &'static str) {
+    let position = CHECKS.iter().position(|c| *c == failed).unwrap_or(0);
+    for check in &CHECKS[position + 1..CHECKS.len() - 1] {
+        out.push((check, Outcome::Skip, format!("`{failed}` failed")));
+    }
+}
+
+fn agree<S: PartialEq + Serialize>(
+    check: &'static str,
+    what: &str,
+    expected: &S,
+    got: Result<Option<S>, CallError>,
+) -> Check {
+    match got {
+        Ok(Some(status)) if &status == expected => pass(check, json(&status)),
+        Ok(Some(status)) => fail(
+            check,
+            format!(
+                "{what} returned {} but get returns {}",
+                json(expected),
+                json(&status)
+            ),
+        ),
+        Ok(None) => fail(check, format!("get says there is no balancer after {what}")),
+        Err(e) => fail(check, failed(&e)),
+    }
+}
+
+/// `plan.parallel` different objects at once: ensure all, get all (each must agree with its own
+/// ensure: no state shared between objects), ensure_deleted all, get all (absent).
+async fn parallel<K: Kind, B: Backend<K>>(
+    backend: &B,
+    plan: &Plan,
+    created: &Created<K::Object>,
+) -> serde_json::Result<(Outcome, String)> {
+    let shapes = K::shapes(&plan.namespace)?;
+    let mut objects = Vec::with_capacity(plan.parallel);
+    for i in 0..plan.parallel {
+        let shape = &shapes[i % shapes.len()];
+        objects.push(objects::renamed(&shape.object, &format!("p{i}"))?);
+    }
+    let mut problems = Vec::new();
+    let ensured = join_all(objects.iter().map(|o| backend.ensure(o))).await;
+    for o in &objects {
+        created.add(K::key(o), o);
+    }
+    let got = join_all(objects.iter().map(|o| backend.get(o))).await;
+    for ((o, ensured), got) in objects.iter().zip(&ensured).zip(got) {
+        match ensured {
+            Err(e) => problems.push(format!("ensure {}: {}", K::key(o), failed(e))),
+            Ok(status) => {
+                if let (_, Outcome::Fail, detail) = agree("", "ensure", status, got) {
+                    problems.push(format!("{}: {detail}", K::key(o)));
+                }
+            }
+        }
+    }
+    let deleted = join_all(objects.iter().map(|o| backend.ensure_deleted(o))).await;
+    for (o, deleted) in objects.iter().zip(deleted) {
+        match deleted {
+            Ok(()) => created.remove(&K::key(o)),
+            Err(e) => problems.push(format!("ensure_deleted {}: {}", K::key(o), failed(&e))),
+        }
+    }
+    let after = join_all(objects.iter().map(|o| backend.get(o))).await;
+    for (o, after) in objects.iter().zip(after) {
+        match after {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                problems.push(format!("{} still exists after ensure_deleted", K::key(o)))
+            }
+            Err(e) => problems.push(format!("get {}: {}", K::key(o), failed(&e))),
+        }
+    }
+    Ok(if problems.is_empty() {
+        (
+            Outcome::Pass,
+            format!(
+                "{} objects: ensure, get, ensure_deleted, get at once",
+                plan.parallel
+            ),
+        )
+    } else {
+        (Outcome::Fail, problems.join("; "))
+    })
+}
+
+/// Calls `ensure_deleted` for every object a run could have created (`verify --cleanup`).
+pub(crate) async fn cleanup<K: Kind, B: Backend<K>>(
+    backend: &B,
+    plan: &Plan,
+) -> serde_json::Result<Vec<Row>> {
+    let shapes = K::shapes(&plan.namespace)?;
+    let mut objects: Vec<K::Object> = shapes.iter().map(|s| s.object.clone()).collect();
+    for i in 0..plan.parallel {
+        objects.push(objects::renamed(
+            &shapes[i % shapes.len()].object,
+            &format!("p{i}"),
+        )?);
+    }
+    let results = join_all(objects.iter().map(|o| backend.ensure_deleted(o))).await;
+    Ok(objects
+        .iter()
+        .zip(results)
+        .map(|(o, r)| Row {
+            capability: K::CAPABILITY,
+            object: K::key(o),
+            check: CLEANUP,
+            outcome: if r.is_ok() {
+                Outcome::Pass
+            } else {
+                Outcome::Fail
+            },
+            detail: r.map_or_else(|e| failed(&e), |()| "Ok".to_owned()),
+        })
+        .collect())
+}
