@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine (`make demo`): start the local Karmada-shaped control plane,
-# run the controller with the fake provider library, apply the example objects, and show the
-# MultiClusterIngress's status with its load balancer address. Leaves everything running and
-# prints the kubeconfig; `make demo-down` stops it all.
+# The main job on a fresh machine (`make demo`): start Karmada v1.16 locally (its own components
+# and two member clusters, testenv's Karmada mode), run the controller with the fake provider
+# library, walk through the seed's example (the IngressClass, mci.yaml, application.yaml; no
+# Karmada state is written by hand) and show the MultiClusterIngress's status, the ServiceExport
+# and its CRD in both member clusters. Leaves everything running and prints the kubeconfigs;
+# `make demo-down` stops it all.
 #
 #   MCP_DEMO_DIR         where the controller's log and pid go
 #                        (default ${XDG_STATE_HOME:-~/.local/state}/multicluster-provider/demo)
@@ -44,29 +46,31 @@ if [[ "${1:-}" == down ]]; then
   exit 0
 fi
 
-say "Building kube-apiserver, etcd and kubectl from their Go modules (first time only)"
+
+say "Building kube-apiserver, etcd, kubectl and Karmada's components from their Go modules (first time only)"
 bash hack/testenv/build.sh >/dev/null
+bash hack/testenv/build.sh karmada >/dev/null
 kubectl=$(bash hack/testenv/build.sh kubectl)
 
 say "Building the controller and the fake provider library"
-cargo build -p multicluster-provider -p mcp-fake-provider
+cargo build -p multicluster-provider -p mcp-fake-provider -p mcp-testenv
 target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 bin_dir="$target_dir/debug"
 
-say "Starting the local control plane"
-kubeconfig=$(cargo run --quiet -p mcp-testenv --bin mcp-testenv -- up | tail -n 1)
+say "Starting Karmada v1.16 (API server, aggregated API server, webhook, scheduler, controller manager) with member clusters member1 and member2"
+stop_controller
+"$bin_dir/mcp-testenv" down >/dev/null 2>&1 || true
+kubeconfig=$("$bin_dir/mcp-testenv" up --karmada | tail -n 1)
+testenv_state=$(dirname "$kubeconfig")
+members="$testenv_state/kubeconfigs"
 k() { "$kubectl" --kubeconfig "$kubeconfig" "$@"; }
-k create namespace karmada-system --dry-run=client -o yaml | k apply -f - >/dev/null
+m() { local member=$1; shift; "$kubectl" --kubeconfig "$members/$member.config" "$@"; }
+k get clusters
 
 say "Checking the provider library"
 "$bin_dir/multicluster-provider" inspect --provider-dir "$bin_dir" --cloud-provider=fake
 
-say "Applying the examples: IngressClass fake, mci.yaml, application.yaml, and what Karmada would add"
-k apply -f examples/ingressclass-fake.yaml -f examples/mci.yaml -f examples/application.yaml \
-  -f examples/demo/karmada-state.yaml
-
 say "Starting the controller (log: $state_dir/controller.log)"
-stop_controller
 "$bin_dir/multicluster-provider" \
   --cloud-provider=fake --provider-dir "$bin_dir" \
   --provider-ingress-class=karmada.io/fake \
@@ -85,13 +89,18 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 
+say "The seed's walkthrough: the IngressClass fake, then mci.yaml and application.yaml (nothing else is written; Karmada does the rest)"
+k apply -f examples/ingressclass-fake.yaml
+k apply -f examples/mci.yaml
+k apply -f examples/application.yaml
 
-say "Waiting for the MultiClusterIngress to get its load balancer"
+say "Waiting for the MultiClusterIngress's load balancer and service locations"
 ip=""
-for _ in $(seq 1 100); do
+locations=""
+for _ in $(seq 1 300); do
   ip=$(k get multiclusteringress minimal-ingress -o jsonpath='{.status.loadBalancer.ingress[0].ip}' 2>/dev/null || true)
-  locations=$(k get multiclusteringress minimal-ingress -o jsonpath='{.status.serviceLocations}' 2>/dev/null || true)
-  [[ -n "$ip" && -n "$locations" ]] && break
+  locations=$(k get multiclusteringress minimal-ingress -o jsonpath='{.status.serviceLocations[0].clusters}' 2>/dev/null || true)
+  [[ -n "$ip" && "$locations" == *member1*member2* ]] && break
   sleep 0.2
 done
 if [[ -z "$ip" ]]; then
@@ -100,21 +109,46 @@ if [[ -z "$ip" ]]; then
   exit 1
 fi
 k get multiclusteringress minimal-ingress -o yaml | sed -n '/^status:/,$p'
-echo
-k get serviceexports,propagationpolicies -n default
+
+say "Waiting for the ServiceExport and its CRD to reach the member clusters"
+for member in member1 member2; do
+  for _ in $(seq 1 300); do
+    m "$member" get serviceexport serve -n default >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+done
+
+say "On the Karmada API server: Karmada's ResourceBindings, and our ServiceExport and policies"
+k get resourcebindings,serviceexports,propagationpolicies -n default
 k get clusterpropagationpolicies
+
+for member in member1 member2; do
+  say "In $member (kubectl --kubeconfig $members/$member.config)"
+  m "$member" get crd serviceexports.multicluster.x-k8s.io
+  m "$member" get serviceexports,services -n default
+done
 
 cat <<MSG
 
-The MultiClusterIngress default/minimal-ingress has load balancer address $ip.
+The MultiClusterIngress default/minimal-ingress has load balancer address $ip (the fake answers
+ensure with 1.2.3.4 and update with 1.2.3.5: in the seed's order the MCI exists before its
+Service, whose arrival updates the balancer), and its Service runs in member1 and member2. Karmada's scheduler placed it there (ResourceBinding
+default/serve-service); our controllers exported it (ServiceExport and PropagationPolicy
+propagate-service-serve) and propagated the ServiceExport CRD to every member
+(ClusterPropagationPolicy serviceexportpropagation-policy).
 
-Play with it:
-  export KUBECONFIG=$kubeconfig
+Look around:
+  export KUBECONFIG=$kubeconfig          # the Karmada API server
   alias kubectl=$kubectl
+  kubectl get clusters,rb,pp,cpp,mci -A
   kubectl get mci minimal-ingress -o yaml
-  kubectl delete mci minimal-ingress      # the fake deletes its balancer, then the finalizer goes
+  kubectl --kubeconfig $members/member1.config get serviceexports -A   # a member directly
+  kubectl get --raw /apis/cluster.karmada.io/v1alpha1/clusters/member2/proxy/apis/multicluster.x-k8s.io/v1alpha1/namespaces/default/serviceexports
+                                           # a member through Karmada's cluster proxy
+  kubectl delete mci minimal-ingress     # the fake deletes its balancer, then the finalizer goes
   curl -s http://127.0.0.1:$metrics_port/metrics | grep multicluster_provider_
   tail -f $state_dir/controller.log
+  $bin_dir/mcp-testenv status            # every process of the environment, with its memory
 
 Stop everything: make demo-down
 MSG

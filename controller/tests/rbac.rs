@@ -142,8 +142,7 @@ async fn the_controller_converges_under_the_deploy_rbac_and_uses_every_permissio
     env.apply(include_str!("../../examples/mci.yaml"), NS).await;
     env.apply(include_str!("../../examples/application.yaml"), NS)
         .await;
-    env.apply(include_str!("../../examples/demo/karmada-state.yaml"), NS)
-        .await;
+    env.apply_karmada_state(NS).await;
     env.apply(
         "apiVersion: networking.karmada.io/v1alpha1\nkind: MultiClusterService\nmetadata: {name: serve}\nspec: {types: [LoadBalancer], ports: [{port: 80}]}\n---\napiVersion: networking.karmada.io/v1alpha1\nkind: MultiClusterService\nmetadata: {name: broken}\nspec: {types: [LoadBalancer], ports: [{port: 80}]}\n",
         NS,
@@ -266,11 +265,7 @@ async fn the_controller_converges_under_the_deploy_rbac_and_uses_every_permissio
     .await;
 
     // Placement changes: the PropagationPolicy and the ClusterPropagationPolicy follow (patch).
-    env.apply(
-        "apiVersion: cluster.karmada.io/v1alpha1\nkind: Cluster\nmetadata: {name: member3}\nspec: {syncMode: Push, apiEndpoint: https://172.18.0.5:6443}\n",
-        NS,
-    )
-    .await;
+    env.join_clusters(&["member3"]).await;
     let three = json!({"spec": {"clusters": [{"name": "member1"}, {"name": "member2"}, {"name": "member3"}]}});
     bindings
         .patch(
@@ -437,8 +432,7 @@ async fn services_finalizers_is_needed_where_owner_reference_permissions_are_enf
     env.apply(include_str!("../../examples/mci.yaml"), NS).await;
     env.apply(include_str!("../../examples/application.yaml"), NS)
         .await;
-    env.apply(include_str!("../../examples/demo/karmada-state.yaml"), NS)
-        .await;
+    env.apply_karmada_state(NS).await;
     let mut controller = env.controller(
         ControllerOptions::new(dir.path())
             .with_kubeconfig(&kubeconfig)

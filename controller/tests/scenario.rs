@@ -1,6 +1,6 @@
 //! The Go original's scenario, end to end with all five controllers: IngressClass `fake`
 //! (default), examples/mci.yaml and application.yaml, and the ResourceBinding Karmada would write
-//! placing `serve` on member1 and member2.
+//! placing `serve` on member1 and member2 (`Env::apply_karmada_state`).
 
 mod common;
 
@@ -24,11 +24,7 @@ async fn the_original_scenario() {
         .await;
     env.apply(include_str!("../../examples/application.yaml"), "default")
         .await;
-    env.apply(
-        include_str!("../../examples/demo/karmada-state.yaml"),
-        "default",
-    )
-    .await;
+    env.apply_karmada_state("default").await;
     let mut controller = env.controller(
         ControllerOptions::new(dir.path()).cloud_config(&format!("stateFile: {}", state.display())),
     );

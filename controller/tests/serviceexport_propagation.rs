@@ -20,7 +20,9 @@ const APPLICATION: &str = include_str!("../../examples/application.yaml");
 const WAIT: Duration = Duration::from_secs(60);
 const NS: &str = "default";
 
-fn start(env: &Env) -> (tempfile::TempDir, ControllerProcess) {
+async fn start(env: &Env) -> (tempfile::TempDir, ControllerProcess) {
+    env.join_clusters(&["member1", "member2", "member3", "member4"])
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let controller = env.controller(
         ControllerOptions::new(dir.path()).arg("--controllers=serviceexport-propagation"),
@@ -188,7 +190,7 @@ async fn an_mci_backend_is_exported_where_its_binding_places_it_until_unreferenc
         )
         .await
         .unwrap();
-    let (_dir, mut controller) = start(&env);
+    let (_dir, mut controller) = start(&env).await;
     controller.wait_ready(WAIT).await;
 
     // Created with the union of clusters and requiredBy clusters, sorted, owned by the Service.
@@ -305,7 +307,7 @@ async fn a_load_balanced_mcs_service_is_exported_and_unexported_with_its_type() 
         serde_json::from_value(json!({"metadata": {"name": "mine", "namespace": NS}})).unwrap();
     let user_export = apis.exports.create(&pp, &user_export).await.unwrap();
 
-    let (_dir, mut controller) = start(&env);
+    let (_dir, mut controller) = start(&env).await;
     controller.wait_ready(WAIT).await;
     let (export, policy) = apis.wait_exported("lb", &["member1"]).await;
     assert_export_shape(&svc, &export, &policy);
@@ -401,7 +403,7 @@ async fn objects_as_karmada_and_the_go_provider_left_them_are_not_rewritten() {
     .unwrap();
     let policy = apis.policies.create(&pp, &policy).await.unwrap();
 
-    let (_dir, mut controller) = start(&env);
+    let (_dir, mut controller) = start(&env).await;
     controller.wait_ready(WAIT).await;
     // The start-up reconcile of `serve` (the only key there is) has run, and then some time.
     eventually(WAIT, "a reconcile", || async {
@@ -439,4 +441,58 @@ async fn objects_as_karmada_and_the_go_provider_left_them_are_not_rewritten() {
 
     let status = controller.terminate(WAIT).await;
     assert!(status.success(), "{status}\n{}", controller.logs());
+}
+
+/// Karmada's scheduler places nothing on a cluster whose status does not list the resource's
+/// API, and never retries such a binding by itself: the policy lists a cluster only once its
+/// Cluster serves the ServiceExport API, and gains it when it does; a placed cluster stays.
+#[tokio::test]
+async fn clusters_are_placed_once_they_serve_the_service_export_api() {
+    let env = Env::start().await;
+    env.apply(common::INGRESS_CLASS, NS).await;
+    env.apply(APPLICATION, NS).await;
+    env.apply(MCI, NS).await;
+    // member5 joined but has not reported the ServiceExport API (its CRD is still on its way).
+    env.apply(
+        "apiVersion: cluster.karmada.io/v1alpha1\nkind: Cluster\nmetadata: {name: member5}\nspec: {syncMode: Push}\n",
+        NS,
+    )
+    .await;
+    let apis = Apis::new(&env);
+    apis.bindings
+        .create(
+            &PostParams::default(),
+            &binding("serve", &["member1", "member5"], &[]),
+        )
+        .await
+        .unwrap();
+    let (_dir, mut controller) = start(&env).await;
+    controller.wait_ready(WAIT).await;
+    apis.wait_exported("serve", &["member1"]).await;
+
+    // The Cluster reports the API: the policy follows (which makes Karmada reschedule).
+    env.join_clusters(&["member5"]).await;
+    apis.wait_exported("serve", &["member1", "member5"]).await;
+
+    // Losing it again (e.g. an incomplete discovery) does not take an existing placement away.
+    let clusters: Api<mcp_interface::api::cluster::Cluster> = Api::all(env.client.clone());
+    let before = reconciles(&controller).unwrap_or(0.0);
+    clusters
+        .patch_status(
+            "member5",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"apiEnablements": [
+                {"groupVersion": "v1", "resources": [{"name": "services", "kind": "Service"}]}
+            ]}})),
+        )
+        .await
+        .unwrap();
+    eventually(
+        WAIT,
+        "the controller to reconcile the Service again",
+        || async { (reconciles(&controller)? > before).then_some(()) },
+    )
+    .await;
+    apis.wait_exported("serve", &["member1", "member5"]).await;
+    assert!(controller.running());
 }

@@ -8,18 +8,42 @@ use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::ObjectRef;
-use mcp_interface::api::constants::{DERIVED_SERVICE_PREFIX, LABEL_SERVICE_NAME};
+use mcp_interface::api::constants::{
+    CLUSTER_PROPAGATION_POLICY_NAME, DERIVED_SERVICE_PREFIX, LABEL_SERVICE_NAME,
+    PROPAGATION_POLICY_NAME, PROPAGATION_POLICY_NAMESPACE,
+};
 use mcp_interface::api::work::ResourceBinding;
 
 use crate::cache::Change;
 use crate::controllers::references::bound_key;
 
+/// The annotations Karmada's resource detector writes on every resource template a policy
+/// claims (the policy's name and namespace). They say nothing about a load balancer.
+const KARMADA_CLAIM_ANNOTATIONS: [&str; 3] = [
+    PROPAGATION_POLICY_NAME,
+    PROPAGATION_POLICY_NAMESPACE,
+    CLUSTER_PROPAGATION_POLICY_NAME,
+];
+
+/// A Service's annotations without Karmada's claim annotations.
+fn service_annotations(svc: &Service) -> Vec<(&String, &String)> {
+    svc.metadata
+        .annotations
+        .iter()
+        .flatten()
+        .filter(|(key, _)| !KARMADA_CLAIM_ANNOTATIONS.contains(&key.as_str()))
+        .collect()
+}
+
 /// The Service, for the Service changes the Go controllers react to: created or deleted, or
-/// changed in spec, annotations or deletion state.
+/// changed in spec, annotations or deletion state. Unlike Go, Karmada's claim annotations do
+/// not count: Karmada's detector writes them on every Service a PropagationPolicy selects, so on
+/// real Karmada Go calls the cloud's `update` once more for every MCI backend, for nothing.
 pub fn service_of_service_change(change: &Change<'_, Service>) -> Option<ObjectRef<Service>> {
-    change
-        .spec_annotations_or_deletion_changed(|s| &s.spec)
-        .then(|| ObjectRef::from_obj(change.object()))
+    (change.changed(|old, new| old.spec != new.spec)
+        || change.changed(|old, new| service_annotations(old) != service_annotations(new))
+        || change.deletion_changed())
+    .then(|| ObjectRef::from_obj(change.object()))
 }
 
 /// The Service of an EndpointSlice that changed in any way (label `kubernetes.io/service-name`,
@@ -112,6 +136,39 @@ mod tests {
         annotated.metadata.annotations = Some([("a".to_owned(), "b".to_owned())].into());
         let update = Change::updated(&old, &annotated);
         assert_eq!(service_of_service_change(&update), Some(key("ns", "web")));
+        // Karmada's detector claiming the Service for a policy (what real Karmada v1.16 writes)
+        // is not a change either, on its own; with another annotation it is.
+        let mut claimed = annotated.clone();
+        claimed.metadata.labels = Some(
+            [(
+                "propagationpolicy.karmada.io/permanent-id".to_owned(),
+                "0a232f51".to_owned(),
+            )]
+            .into(),
+        );
+        let annotations = claimed.metadata.annotations.get_or_insert_default();
+        annotations.insert(
+            "propagationpolicy.karmada.io/name".to_owned(),
+            "mcs-workload".to_owned(),
+        );
+        annotations.insert(
+            "propagationpolicy.karmada.io/namespace".to_owned(),
+            "ns".to_owned(),
+        );
+        assert_eq!(
+            service_of_service_change(&Change::updated(&annotated, &claimed)),
+            None
+        );
+        let mut claimed_and_annotated = claimed.clone();
+        claimed_and_annotated
+            .metadata
+            .annotations
+            .get_or_insert_default()
+            .insert("lb.example.com/class".to_owned(), "internal".to_owned());
+        assert_eq!(
+            service_of_service_change(&Change::updated(&claimed, &claimed_and_annotated)),
+            Some(key("ns", "web"))
+        );
         let mut deleting = old.clone();
         deleting.metadata.deletion_timestamp =
             Some(serde_json::from_value(serde_json::json!("2026-01-01T00:00:00Z")).unwrap());

@@ -79,6 +79,51 @@ impl Env {
             .unwrap_or_else(|e| panic!("apply failed: {e}\n{yaml}"));
     }
 
+    /// Creates the Clusters `names` as Karmada shows joined members: Push mode, `Ready`, and
+    /// serving the ServiceExport API in `status.apiEnablements` (written through the status
+    /// subresource, as Karmada's cluster status controller does).
+    pub async fn join_clusters(&self, names: &[&str]) {
+        let clusters: Api<mcp_interface::api::cluster::Cluster> = Api::all(self.client.clone());
+        for name in names {
+            self.apply(
+                &format!(
+                    "apiVersion: cluster.karmada.io/v1alpha1\nkind: Cluster\nmetadata: {{name: {name}}}\nspec: {{syncMode: Push, apiEndpoint: 'https://{name}.example:6443'}}\n"
+                ),
+                "default",
+            )
+            .await;
+            let status = serde_json::json!({"status": {
+                "kubernetesVersion": "v1.36.3",
+                "apiEnablements": [
+                    {"groupVersion": "v1", "resources": [{"name": "services", "kind": "Service"}]},
+                    {"groupVersion": "multicluster.x-k8s.io/v1alpha1", "resources": [
+                        {"name": "serviceexports", "kind": "ServiceExport"},
+                        {"name": "serviceimports", "kind": "ServiceImport"},
+                    ]},
+                ],
+                "conditions": [{"type": "Ready", "status": "True", "reason": "ClusterReady",
+                    "message": "cluster is healthy and ready to accept workloads",
+                    "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+            }});
+            clusters
+                .patch_status(
+                    name,
+                    &kube::api::PatchParams::default(),
+                    &kube::api::Patch::Merge(&status),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("writing the status of Cluster {name}: {e}"));
+        }
+    }
+
+    /// What Karmada would have written for the example application: Clusters member1 and
+    /// member2 ([`Env::join_clusters`]) and the ResourceBinding placing `serve` on both
+    /// (tests/data/karmada-state.yaml), in namespace `namespace`.
+    pub async fn apply_karmada_state(&self, namespace: &str) {
+        self.join_clusters(&["member1", "member2"]).await;
+        self.apply(KARMADA_STATE, namespace).await;
+    }
+
     /// Starts the controller against this control plane.
     pub fn controller(&self, opts: ControllerOptions) -> ControllerProcess {
         ControllerProcess::start(self.kubeconfig(), opts)
@@ -314,6 +359,10 @@ pub fn fake_state(path: &Path) -> serde_json::Value {
         Err(_) => serde_json::json!({"balancers": {}, "created": [], "deleted": [], "calls": []}),
     }
 }
+
+/// The ResourceBinding Karmada writes for the example application's Service (see
+/// [`Env::apply_karmada_state`]).
+pub const KARMADA_STATE: &str = include_str!("../data/karmada-state.yaml");
 
 /// The IngressClass `fake` (controller `karmada.io/fake`, default) from the examples.
 pub const INGRESS_CLASS: &str = include_str!("../../../examples/ingressclass-fake.yaml");

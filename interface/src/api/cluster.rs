@@ -63,6 +63,22 @@ impl Cluster {
         self.condition(CONDITION_READY)
             .is_some_and(|c| c.status == "True")
     }
+
+    /// Whether `status.apiEnablements` lists `kind` under `group_version` (`v1` for the core
+    /// group): Karmada's `Cluster.APIEnablement` check. Karmada's scheduler places a resource
+    /// only on clusters whose status lists its API.
+    pub fn api_enabled(&self, group_version: &str, kind: &str) -> bool {
+        self.status
+            .as_ref()
+            .and_then(|status| status.api_enablements.as_ref())
+            .is_some_and(|enablements| {
+                enablements
+                    .iter()
+                    .filter(|e| e.group_version == group_version)
+                    .flat_map(|e| e.resources.iter().flatten())
+                    .any(|r| r.kind == kind)
+            })
+    }
 }
 
 /// `syncMode`: Karmada pushes resources to the member cluster.

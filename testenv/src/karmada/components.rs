@@ -5,8 +5,9 @@
 //! component authenticates with the admin bearer token instead of a client certificate in
 //! `system:masters`; servers listen on free loopback ports; karmada-scheduler runs without the
 //! scheduler estimator (no estimator is deployed); the components run with Karmada's default
-//! feature gates and text logs (the manifests of Karmada's development setup turn on every alpha
-//! and beta gate and JSON logs).
+//! feature gates, plus `MultiClusterService` for karmada-controller-manager (its MCS controller),
+//! and text logs (the manifests of Karmada's development setup turn on every alpha and beta gate
+//! and JSON logs).
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -279,6 +280,9 @@ pub(super) fn start_controller_manager(
             options.cluster_failure_threshold.as_millis()
         ))
         .arg("--controllers=*,hpaScaleTargetMarker,deploymentReplicasSyncer")
+        // Karmada's own MultiClusterService controller (CrossCluster MCSs) is behind this alpha
+        // gate; the controllers under test share MCS objects with it.
+        .arg("--feature-gates=MultiClusterService=true")
         .arg("--enable-no-execute-taint-eviction=true");
     probe_args(
         &mut command,

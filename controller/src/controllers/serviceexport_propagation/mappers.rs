@@ -4,20 +4,24 @@
 use k8s_openapi::api::core::v1::Service;
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
+use mcp_interface::api::cluster::Cluster;
 use mcp_interface::api::constants::SERVICE_EXPORT_POLICY_PREFIX;
 use mcp_interface::api::mcs::ServiceExport;
 use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
 use mcp_interface::api::policy::PropagationPolicy;
 use mcp_interface::api::work::ResourceBinding;
 
-use super::owned::controlled_by_service;
+use super::owned::{controlled_by_service, serves_service_exports};
 use crate::cache::Change;
 use crate::controllers::mappers::services_of_binding_change;
-use crate::controllers::references::referenced_services;
+use crate::controllers::references::{bound_key, referenced_services};
 
-/// The mappers read nothing but the change.
-#[derive(Clone, Copy)]
-pub struct Mappers;
+/// What the mappers read besides the change: the bindings, to find the Services placed on a
+/// Cluster.
+#[derive(Clone)]
+pub struct Mappers {
+    pub bindings: Store<ResourceBinding>,
+}
 
 type Requests = Vec<ObjectRef<Service>>;
 
@@ -34,6 +38,10 @@ impl Mappers {
     /// The Services an MCI starts or stops referencing (all of them when it is created or
     /// deleted), whatever its IngressClass.
     pub fn mci(&self, change: &Change<'_, MultiClusterIngress>) -> Requests {
+        Self::mci_services(change)
+    }
+
+    fn mci_services(change: &Change<'_, MultiClusterIngress>) -> Requests {
         let services = match change {
             Change::Applied { old, new } => {
                 let now = referenced_services(new);
@@ -73,9 +81,29 @@ impl Mappers {
             .then(|| same_name(change.object()))
     }
 
+    /// The Services placed on a Cluster that starts or stops serving the ServiceExport API
+    /// (`status.apiEnablements`), is created or is deleted: their policies list only such
+    /// clusters.
+    pub fn cluster(&self, change: &Change<'_, Cluster>) -> Requests {
+        if !change.changed(|old, new| serves_service_exports(old) != serves_service_exports(new)) {
+            return Vec::new();
+        }
+        let name = change.object().name_any();
+        self.bindings
+            .state_filter(|rb| rb.scheduled_clusters().contains(&name))
+            .iter()
+            .filter_map(|rb| bound_key(rb))
+            .map(|(namespace, service)| key(&namespace, &service))
+            .collect()
+    }
+
     /// The Service of a `propagate-service-<svc>` policy created, deleted, or changed in spec,
     /// ownerReferences or deletion state.
     pub fn policy(&self, change: &Change<'_, PropagationPolicy>) -> Option<ObjectRef<Service>> {
+        Self::policy_service(change)
+    }
+
+    fn policy_service(change: &Change<'_, PropagationPolicy>) -> Option<ObjectRef<Service>> {
         let policy = change.object();
         let name = policy.name_any();
         let service = name.strip_prefix(SERVICE_EXPORT_POLICY_PREFIX)?;
@@ -97,7 +125,7 @@ pub fn existing(
     let mut keys: Requests = Vec::new();
     for mci in mcis.state() {
         let created = Change::created(mci.as_ref());
-        keys.extend(Mappers.mci(&created));
+        keys.extend(Mappers::mci_services(&created));
     }
     let load_balanced = mcss.state_filter(|mcs| mcs.spec.has_load_balancer());
     keys.extend(load_balanced.iter().map(|mcs| same_name(mcs.as_ref())));
@@ -105,7 +133,7 @@ pub fn existing(
     keys.extend(controlled.iter().map(|se| same_name(se.as_ref())));
     for policy in policies.state() {
         let created = Change::created(policy.as_ref());
-        keys.extend(Mappers.policy(&created));
+        keys.extend(Mappers::policy_service(&created));
     }
     keys
 }

@@ -14,9 +14,20 @@
 //! - PropagationPolicy `ns/propagate-service-svc` selecting it
 //!   (`{apiVersion: multicluster.x-k8s.io/v1alpha1, kind: ServiceExport, name: svc}`) with
 //!   `placement.clusterAffinity.clusterNames` = the sorted clusters of the Service's
-//!   ResourceBinding (`spec.clusters` ∪ `spec.requiredBy[].clusters`), and the same
-//!   ownerReference. As in Go, no policy is written while the binding has no clusters (an empty
-//!   `clusterNames` would select every cluster): an existing one keeps its last placement.
+//!   ResourceBinding (`spec.clusters` ∪ `spec.requiredBy[].clusters`) that can hold a
+//!   ServiceExport, and the same ownerReference. As in Go, no policy is written while no cluster
+//!   qualifies (an empty `clusterNames` would select every cluster): an existing one keeps its
+//!   last placement.
+//!
+//! A cluster can hold a ServiceExport once its Cluster's `status.apiEnablements` lists
+//! `multicluster.x-k8s.io/v1alpha1` `ServiceExport`, or while the policy already places it.
+//! Unlike Go, which lists every cluster of the binding: real Karmada v1.16's scheduler refuses a
+//! cluster whose status does not list the API ("did not have the API resource") and never
+//! retries such a binding by itself (the unschedulable result is final until the binding or its
+//! policy changes), so a ServiceExport placed while the CRD was still on its way to the members
+//! (crd-installation propagates it at the same time) would never reach them. Waiting for the API
+//! and adding each cluster as it reports it changes the policy, which Karmada does reschedule.
+//! A cluster keeps its place once placed, as the scheduler keeps already-scheduled clusters.
 //!
 //! Only owned fields are compared (selectors, ignoring the namespace the webhook fills in;
 //! `clusterNames`; our ownerReference), so the server's defaults (`conflictResolution`,
@@ -48,7 +59,8 @@
 //! Re-triggered when an MCI is created or deleted or the Services it references change (old and
 //! new ones); when an MCS is created or deleted or gains or loses `LoadBalancer`; when a Service
 //! is created, deleted, starts being deleted or changes UID; when a ResourceBinding of a `v1`
-//! Service is created or deleted or its clusters change; when a ServiceExport is created,
+//! Service is created or deleted or its clusters change; when a Cluster starts or stops serving
+//! the ServiceExport API, or is created or deleted; when a ServiceExport is created,
 //! deleted, or its ownerReferences or deletion state change; when a `propagate-service-*`
 //! policy is created, deleted, or its spec, ownerReferences or deletion state change.
 
@@ -79,6 +91,7 @@ pub const CACHES: &[CacheKind] = &[
     CacheKind::ResourceBindings,
     CacheKind::ServiceExports,
     CacheKind::PropagationPolicies,
+    CacheKind::Clusters,
 ];
 
 pub fn run(ctx: Arc<Context>, shutdown: Shutdown) -> BoxFuture<'static, ()> {
@@ -86,13 +99,17 @@ pub fn run(ctx: Arc<Context>, shutdown: Shutdown) -> BoxFuture<'static, ()> {
         let (keys, store, triggers) = Keys::new();
         let caches = ctx.caches.clone();
 
-        let _watches = Watches::new(&keys, &Mappers)
+        let mappers = Mappers {
+            bindings: caches.bindings().store().clone(),
+        };
+        let _watches = Watches::new(&keys, &mappers)
             .on(caches.mcis(), Mappers::mci)
             .on(caches.mcss(), Mappers::mcs)
             .on(caches.services(), Mappers::service)
             .on(caches.bindings(), Mappers::binding)
             .on(caches.service_exports(), Mappers::service_export)
-            .on(caches.propagation_policies(), Mappers::policy);
+            .on(caches.propagation_policies(), Mappers::policy)
+            .on(caches.clusters(), Mappers::cluster);
         // On start: every referenced Service, and every object we may have to delete.
         for key in mappers::existing(
             caches.mcis().store(),

@@ -3,7 +3,8 @@
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::ResourceExt;
+use kube::{Resource, ResourceExt};
+use mcp_interface::api::cluster::Cluster;
 use mcp_interface::api::constants::service_export_policy_name;
 use mcp_interface::api::mcs::ServiceExport;
 use mcp_interface::api::policy::{
@@ -15,6 +16,12 @@ use crate::controllers::references::{SERVICE_API_VERSION, SERVICE_KIND};
 
 const SERVICE_EXPORT_KIND: &str = "ServiceExport";
 const SERVICE_EXPORT_API_VERSION: &str = "multicluster.x-k8s.io/v1alpha1";
+
+/// Whether Karmada may place a ServiceExport on `cluster`: its status lists the ServiceExport
+/// API (what Karmada's scheduler checks before placing anything).
+pub fn serves_service_exports(cluster: &Cluster) -> bool {
+    cluster.api_enabled(&ServiceExport::api_version(&()), &ServiceExport::kind(&()))
+}
 
 pub fn controller_ref(meta: &ObjectMeta) -> Option<&OwnerReference> {
     meta.owner_references

@@ -7,6 +7,7 @@ use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use mcp_interface::api::constants::service_export_policy_name;
 use mcp_interface::api::mcs::ServiceExport;
@@ -15,8 +16,8 @@ use serde_json::json;
 
 use super::keys::Keys;
 use super::owned::{
-    controlled_by_service, controller_ref, desired_export, desired_policy, is_service_ref,
-    owned_by, owner_ref, policy_patch, with_owner,
+    cluster_names, controlled_by_service, controller_ref, desired_export, desired_policy,
+    is_service_ref, owned_by, owner_ref, policy_patch, serves_service_exports, with_owner,
 };
 use crate::cache::{Cacheable, SharedCache};
 use crate::context::Context;
@@ -65,25 +66,51 @@ async fn ensure_export(ctx: &Context, svc: &Service) -> Result<()> {
     Ok(())
 }
 
+/// The clusters the policy of `namespace/service` places the ServiceExport on: those of the
+/// Service's binding that serve the ServiceExport API, or that `policy` already places it on.
+/// Also returns the binding's clusters still waiting for the API.
+fn placement(
+    ctx: &Context,
+    namespace: &str,
+    service: &str,
+    policy: Option<&PropagationPolicy>,
+) -> (Vec<String>, Vec<String>) {
+    let placed = policy.map(cluster_names).unwrap_or_default();
+    let clusters = ctx.caches.clusters().store();
+    service_clusters(ctx.caches.bindings().store(), namespace, service)
+        .unwrap_or_default()
+        .into_iter()
+        .partition(|name| {
+            placed.contains(name)
+                || clusters
+                    .get(&ObjectRef::new(name))
+                    .is_some_and(|cluster| serves_service_exports(&cluster))
+        })
+}
+
 async fn ensure_policy(ctx: &Context, svc: &Service) -> Result<()> {
     let namespace = svc.namespace().unwrap_or_default();
     let service = svc.name_any();
     let policy_name = service_export_policy_name(&service);
-    let clusters: Vec<String> =
-        service_clusters(ctx.caches.bindings().store(), &namespace, &service)
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-    if clusters.is_empty() {
-        // An empty clusterNames would select every cluster: wait for the scheduler.
-        tracing::debug!("the Service is not scheduled to any cluster yet; policy not written");
-        return Ok(());
-    }
-    let api: Api<PropagationPolicy> = Api::namespaced(ctx.client.clone(), &namespace);
     let cached = ctx
         .caches
         .propagation_policies()
         .get(&namespace, &policy_name);
+    let (clusters, waiting) = placement(ctx, &namespace, &service, cached.as_deref());
+    if !waiting.is_empty() {
+        tracing::debug!(
+            ?waiting,
+            "clusters of the binding do not serve the ServiceExport API yet; placed once they do"
+        );
+    }
+    if clusters.is_empty() {
+        // An empty clusterNames would select every cluster: wait for the scheduler.
+        tracing::debug!(
+            "the Service is not scheduled to a cluster that can hold a ServiceExport yet; policy not written"
+        );
+        return Ok(());
+    }
+    let api: Api<PropagationPolicy> = Api::namespaced(ctx.client.clone(), &namespace);
     let Some(policy) = cached else {
         if create_unless_exists(&api, &desired_policy(svc, &clusters)).await? {
             tracing::info!(

@@ -1,5 +1,6 @@
 use k8s_openapi::api::core::v1::Service;
 use kube::runtime::reflector::ObjectRef;
+use mcp_interface::api::cluster::Cluster;
 use mcp_interface::api::mcs::ServiceExport;
 use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
 use mcp_interface::api::policy::{PropagationPolicy, ResourceSelector};
@@ -118,21 +119,108 @@ fn keys_are_forgotten_only_when_not_asked_for_again() {
 // Mappers: which Service keys each watched change re-triggers.
 // ---------------------------------------------------------------------------------------------
 
+/// Mappers over no bindings (what every mapper but the Cluster's reads).
+fn mappers() -> Mappers {
+    Mappers {
+        bindings: store(Vec::<ResourceBinding>::new()),
+    }
+}
+
+fn cluster(name: &str, service_export_api: bool) -> Cluster {
+    let mut resources = vec![json!({"name": "serviceimports", "kind": "ServiceImport"})];
+    if service_export_api {
+        resources.push(json!({"name": "serviceexports", "kind": "ServiceExport"}));
+    }
+    serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"syncMode": "Push"},
+        "status": {"apiEnablements": [
+            {"groupVersion": "v1", "resources": [{"name": "services", "kind": "Service"}]},
+            {"groupVersion": "multicluster.x-k8s.io/v1alpha1", "resources": resources},
+        ]},
+    }))
+    .unwrap()
+}
+
+#[test]
+fn a_cluster_triggers_the_services_placed_on_it_when_it_gains_or_loses_the_export_api() {
+    let binding = |name: &str, service: &str, clusters: &[&str]| -> ResourceBinding {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "ns"},
+            "spec": {
+                "resource": {"apiVersion": "v1", "kind": "Service", "name": service, "namespace": "ns"},
+                "clusters": clusters.iter().map(|c| json!({"name": c})).collect::<Vec<_>>(),
+            }
+        }))
+        .unwrap()
+    };
+    let deployment: ResourceBinding = serde_json::from_value(json!({
+        "metadata": {"name": "web-deployment", "namespace": "ns"},
+        "spec": {"resource": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                 "clusters": [{"name": "member1"}]},
+    }))
+    .unwrap();
+    let mappers = Mappers {
+        bindings: store([
+            binding("web-service", "web", &["member1", "member2"]),
+            binding("api-service", "api", &["member2"]),
+            deployment,
+        ]),
+    };
+    let without = cluster("member1", false);
+    let with = cluster("member1", true);
+    assert_eq!(
+        names(mappers.cluster(&Change::updated(&without, &with))),
+        ["ns/web"],
+        "gaining the API: only the Services placed on member1"
+    );
+    assert_eq!(
+        names(mappers.cluster(&Change::updated(&with, &without))),
+        ["ns/web"]
+    );
+    assert_eq!(names(mappers.cluster(&Change::created(&with))), ["ns/web"]);
+    assert_eq!(names(mappers.cluster(&Change::Deleted(&with))), ["ns/web"]);
+    let mut ready = with.clone();
+    ready.metadata.resource_version = Some("2".into());
+    assert!(
+        mappers.cluster(&Change::updated(&with, &ready)).is_empty(),
+        "other status updates (every few seconds) trigger nothing"
+    );
+    let member2 = cluster("member2", true);
+    assert_eq!(
+        names(mappers.cluster(&Change::created(&member2))),
+        ["ns/api", "ns/web"]
+    );
+}
+
+#[test]
+fn a_cluster_serves_exports_once_its_status_lists_the_api() {
+    assert!(super::owned::serves_service_exports(&cluster("m", true)));
+    assert!(!super::owned::serves_service_exports(&cluster("m", false)));
+    let fresh: Cluster =
+        serde_json::from_value(json!({"metadata": {"name": "m"}, "spec": {"syncMode": "Push"}}))
+            .unwrap();
+    assert!(
+        !super::owned::serves_service_exports(&fresh),
+        "no status yet: not yet"
+    );
+}
+
 #[test]
 fn an_mci_triggers_the_services_it_starts_or_stops_referencing() {
     let all = ["ns/api", "ns/fallback", "ns/serve"];
     let mci: MultiClusterIngress = object(MCI);
-    assert_eq!(names(Mappers.mci(&Change::created(&mci))), all);
-    assert_eq!(names(Mappers.mci(&Change::Deleted(&mci))), all);
+    assert_eq!(names(mappers().mci(&Change::created(&mci))), all);
+    assert_eq!(names(mappers().mci(&Change::Deleted(&mci))), all);
     let mut default_only = mci.clone();
     default_only.spec.as_mut().unwrap().rules = None;
     assert_eq!(
-        names(Mappers.mci(&Change::updated(&mci, &default_only))),
+        names(mappers().mci(&Change::updated(&mci, &default_only))),
         ["ns/api", "ns/serve"]
     );
     let mut annotated = mci.clone();
     annotated.metadata.annotations = Some([("a".to_owned(), "b".to_owned())].into());
-    assert!(Mappers.mci(&Change::updated(&mci, &annotated)).is_empty());
+    assert!(mappers().mci(&Change::updated(&mci, &annotated)).is_empty());
 }
 
 #[test]
@@ -141,35 +229,35 @@ fn an_mcs_triggers_its_service_when_load_balancer_comes_or_goes() {
         object("metadata: {name: web, namespace: ns}\nspec: {types: [LoadBalancer]}");
     let cross: MultiClusterService =
         object("metadata: {name: web, namespace: ns}\nspec: {types: [CrossCluster]}");
-    assert_eq!(names(Mappers.mcs(&Change::created(&cross))), ["ns/web"]);
-    assert_eq!(names(Mappers.mcs(&Change::Deleted(&lb))), ["ns/web"]);
+    assert_eq!(names(mappers().mcs(&Change::created(&cross))), ["ns/web"]);
+    assert_eq!(names(mappers().mcs(&Change::Deleted(&lb))), ["ns/web"]);
     assert_eq!(
-        names(Mappers.mcs(&Change::updated(&lb, &cross))),
+        names(mappers().mcs(&Change::updated(&lb, &cross))),
         ["ns/web"]
     );
     let mut more_ports = lb.clone();
     more_ports.spec.types.push("CrossCluster".into());
-    assert!(Mappers.mcs(&Change::updated(&lb, &more_ports)).is_none());
+    assert!(mappers().mcs(&Change::updated(&lb, &more_ports)).is_none());
 }
 
 #[test]
 fn a_service_triggers_itself_when_created_deleted_deleting_or_replaced() {
     let svc: Service =
         object("metadata: {name: web, namespace: ns, uid: u1}\nspec: {ports: [{port: 80}]}");
-    assert_eq!(names(Mappers.service(&Change::created(&svc))), ["ns/web"]);
-    assert_eq!(names(Mappers.service(&Change::Deleted(&svc))), ["ns/web"]);
+    assert_eq!(names(mappers().service(&Change::created(&svc))), ["ns/web"]);
+    assert_eq!(names(mappers().service(&Change::Deleted(&svc))), ["ns/web"]);
     let mut respec = svc.clone();
     respec.spec.as_mut().unwrap().ports = None;
-    assert!(Mappers.service(&Change::updated(&svc, &respec)).is_none());
+    assert!(mappers().service(&Change::updated(&svc, &respec)).is_none());
     let mut replaced = svc.clone();
     replaced.metadata.uid = Some("u2".into());
     assert_eq!(
-        names(Mappers.service(&Change::updated(&svc, &replaced))),
+        names(mappers().service(&Change::updated(&svc, &replaced))),
         ["ns/web"]
     );
     let being_deleted = deleting(svc.clone());
     assert_eq!(
-        names(Mappers.service(&Change::updated(&svc, &being_deleted))),
+        names(mappers().service(&Change::updated(&svc, &being_deleted))),
         ["ns/web"]
     );
 }
@@ -179,28 +267,28 @@ fn a_binding_triggers_the_service_it_places() {
     let rb: ResourceBinding = object(
         "metadata: {name: web-service, namespace: ns}\nspec:\n  resource: {apiVersion: v1, kind: Service, name: web, namespace: ns}\n  clusters: [{name: member1}]",
     );
-    assert_eq!(names(Mappers.binding(&Change::created(&rb))), ["ns/web"]);
-    assert!(Mappers.binding(&Change::updated(&rb, &rb)).is_empty());
+    assert_eq!(names(mappers().binding(&Change::created(&rb))), ["ns/web"]);
+    assert!(mappers().binding(&Change::updated(&rb, &rb)).is_empty());
 }
 
 #[test]
 fn exports_and_policies_trigger_their_service_when_owners_spec_or_deletion_change() {
     let export: ServiceExport = object("metadata: {name: web, namespace: ns}");
     assert_eq!(
-        names(Mappers.service_export(&Change::Deleted(&export))),
+        names(mappers().service_export(&Change::Deleted(&export))),
         ["ns/web"]
     );
     let mut labelled = export.clone();
     labelled.metadata.labels = Some([("a".to_owned(), "b".to_owned())].into());
     assert!(
-        Mappers
+        mappers()
             .service_export(&Change::updated(&export, &labelled))
             .is_none()
     );
     let mut owned = export.clone();
     owned.metadata.owner_references = Some(vec![Default::default()]);
     assert_eq!(
-        names(Mappers.service_export(&Change::updated(&export, &owned))),
+        names(mappers().service_export(&Change::updated(&export, &owned))),
         ["ns/web"]
     );
 
@@ -209,17 +297,20 @@ fn exports_and_policies_trigger_their_service_when_owners_spec_or_deletion_chang
     );
     let unrelated: PropagationPolicy =
         object("metadata: {name: mine, namespace: ns}\nspec: {resourceSelectors: []}");
-    assert_eq!(names(Mappers.policy(&Change::created(&policy))), ["ns/web"]);
-    assert!(Mappers.policy(&Change::created(&unrelated)).is_none());
+    assert_eq!(
+        names(mappers().policy(&Change::created(&policy))),
+        ["ns/web"]
+    );
+    assert!(mappers().policy(&Change::created(&unrelated)).is_none());
     assert!(
-        Mappers
+        mappers()
             .policy(&Change::updated(&policy, &labelled_policy(&policy)))
             .is_none()
     );
     let mut respec = policy.clone();
     respec.spec.priority = Some(1);
     assert_eq!(
-        names(Mappers.policy(&Change::updated(&policy, &respec))),
+        names(mappers().policy(&Change::updated(&policy, &respec))),
         ["ns/web"]
     );
 }
