@@ -522,7 +522,7 @@ impl Drop for ControlPlane {
     fn drop(&mut self) {
         process::stop_group(self.group);
         process::unregister(self.group);
-        if let Err(e) = std::fs::remove_dir_all(&self.dir)
+        if let Err(e) = process::remove_dir(&self.dir)
             && e.kind() != std::io::ErrorKind::NotFound
         {
             tracing::warn!(dir = %self.dir.display(), "could not remove control-plane directory: {e}");

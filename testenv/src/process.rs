@@ -367,7 +367,7 @@ extern "C" fn cleanup_at_exit() {
                 std::thread::sleep(Duration::from_millis(10));
             }
             if let Some(dir) = dir {
-                let _ = std::fs::remove_dir_all(&dir);
+                let _ = remove_dir(&dir);
             }
         }
     });
@@ -441,6 +441,23 @@ impl Drop for ProcessGroup {
         stop_group(self.group);
         unregister(self.group);
     }
+}
+
+/// Environment variable: when set (non-empty), control-plane directories (logs, data,
+/// certificates) are kept at teardown, for a post-mortem. The next start sweeps them as usual
+/// once their owner process is gone.
+pub const KEEP_DIRS_ENV: &str = "MCP_TESTENV_KEEP_DIRS";
+
+/// Removes a control-plane directory at teardown, unless [`KEEP_DIRS_ENV`] is set.
+pub(crate) fn remove_dir(dir: &Path) -> std::io::Result<()> {
+    if std::env::var_os(KEEP_DIRS_ENV).is_some_and(|v| !v.is_empty()) {
+        eprintln!(
+            "mcp-testenv: keeping {} ({KEEP_DIRS_ENV} is set)",
+            dir.display()
+        );
+        return Ok(());
+    }
+    std::fs::remove_dir_all(dir)
 }
 
 /// Resident set size of a process in KiB (`VmRSS`), 0 if it is gone.

@@ -699,7 +699,7 @@ impl Drop for KarmadaEnv {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        if let Err(e) = std::fs::remove_dir_all(&self.dir)
+        if let Err(e) = process::remove_dir(&self.dir)
             && e.kind() != std::io::ErrorKind::NotFound
         {
             tracing::warn!(dir = %self.dir.display(), "could not remove the Karmada directory: {e}");
