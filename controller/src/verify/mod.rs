@@ -9,6 +9,7 @@
 //! exits non-zero on a failure and deletes what it created; `--dry-run` lists the calls instead
 //! of making them, `--cleanup` deletes what an interrupted run left.
 
+mod backend;
 mod objects;
 mod report;
 mod suite;

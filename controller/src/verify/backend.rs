@@ -1,0 +1,192 @@
+//! What the suite runs against: the two kinds of balancer ([`Kind`]: their objects, statuses and
+//! methods) and the [`Backend`]s answering calls for them, the loaded provider or the in-memory
+//! [`Model`] of a provider that honours the contract (for `--dry-run` and the unit tests).
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::Mutex;
+
+use k8s_openapi::api::core::v1::LoadBalancerStatus;
+use k8s_openapi::api::networking::v1::IngressLoadBalancerStatus;
+use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
+use mcp_loader::{CallError, Method};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::objects::{self, Shape};
+
+/// One kind of balancer: its objects, statuses and methods.
+pub(crate) trait Kind: 'static {
+    type Object: Clone + Debug + Serialize + DeserializeOwned + Send + Sync;
+    type Status: Clone + Debug + Default + PartialEq + Serialize + Send + Sync;
+    /// The capability's name, as `inspect` prints it.
+    const CAPABILITY: &'static str;
+    /// get, ensure, update, ensure_deleted.
+    const METHODS: [Method; 4];
+    fn shapes(namespace: &str) -> serde_json::Result<Vec<Shape<Self::Object>>>;
+    /// The object after a user changed its spec (what `update` receives).
+    fn changed(object: &Self::Object) -> serde_json::Result<Self::Object>;
+    fn key(object: &Self::Object) -> String;
+}
+
+pub(crate) struct Ingress;
+pub(crate) struct Service;
+
+impl Kind for Ingress {
+    type Object = MultiClusterIngress;
+    type Status = IngressLoadBalancerStatus;
+    const CAPABILITY: &'static str = "multiclusteringress";
+    const METHODS: [Method; 4] = [
+        Method::MciGet,
+        Method::MciEnsure,
+        Method::MciUpdate,
+        Method::MciEnsureDeleted,
+    ];
+    fn shapes(namespace: &str) -> serde_json::Result<Vec<Shape<MultiClusterIngress>>> {
+        objects::ingresses(namespace)
+    }
+    fn changed(object: &MultiClusterIngress) -> serde_json::Result<MultiClusterIngress> {
+        objects::changed_ingress(object)
+    }
+    fn key(object: &MultiClusterIngress) -> String {
+        key(&object.metadata)
+    }
+}
+
+impl Kind for Service {
+    type Object = MultiClusterService;
+    type Status = LoadBalancerStatus;
+    const CAPABILITY: &'static str = "multiclusterservice";
+    const METHODS: [Method; 4] = [
+        Method::McsGet,
+        Method::McsEnsure,
+        Method::McsUpdate,
+        Method::McsEnsureDeleted,
+    ];
+    fn shapes(namespace: &str) -> serde_json::Result<Vec<Shape<MultiClusterService>>> {
+        objects::services(namespace)
+    }
+    fn changed(object: &MultiClusterService) -> serde_json::Result<MultiClusterService> {
+        objects::changed_service(object)
+    }
+    fn key(object: &MultiClusterService) -> String {
+        key(&object.metadata)
+    }
+}
+
+fn key(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+    format!(
+        "{}/{}",
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default()
+    )
+}
+
+/// Something that answers provider calls for one kind of balancer.
+pub(crate) trait Backend<K: Kind>: Sync {
+    async fn get(&self, object: &K::Object) -> Result<Option<K::Status>, CallError>;
+    async fn ensure(&self, object: &K::Object) -> Result<K::Status, CallError>;
+    async fn update(&self, object: &K::Object) -> Result<K::Status, CallError>;
+    async fn ensure_deleted(&self, object: &K::Object) -> Result<(), CallError>;
+}
+
+impl Backend<Ingress> for mcp_loader::Provider {
+    async fn get(
+        &self,
+        o: &MultiClusterIngress,
+    ) -> Result<Option<IngressLoadBalancerStatus>, CallError> {
+        self.mci_get(o).await
+    }
+    async fn ensure(
+        &self,
+        o: &MultiClusterIngress,
+    ) -> Result<IngressLoadBalancerStatus, CallError> {
+        self.mci_ensure(o).await
+    }
+    async fn update(
+        &self,
+        o: &MultiClusterIngress,
+    ) -> Result<IngressLoadBalancerStatus, CallError> {
+        self.mci_update(o).await
+    }
+    async fn ensure_deleted(&self, o: &MultiClusterIngress) -> Result<(), CallError> {
+        self.mci_ensure_deleted(o).await
+    }
+}
+
+impl Backend<Service> for mcp_loader::Provider {
+    async fn get(&self, o: &MultiClusterService) -> Result<Option<LoadBalancerStatus>, CallError> {
+        self.mcs_get(o).await
+    }
+    async fn ensure(&self, o: &MultiClusterService) -> Result<LoadBalancerStatus, CallError> {
+        self.mcs_ensure(o).await
+    }
+    async fn update(&self, o: &MultiClusterService) -> Result<LoadBalancerStatus, CallError> {
+        self.mcs_update(o).await
+    }
+    async fn ensure_deleted(&self, o: &MultiClusterService) -> Result<(), CallError> {
+        self.mcs_ensure_deleted(o).await
+    }
+}
+
+/// A provider that honours the contract, in memory, recording every call: what `--dry-run`
+/// runs the suite against to list the calls a real run makes.
+pub(crate) struct Model<K: Kind> {
+    calls: Mutex<Vec<(Method, String)>>,
+    balancers: Mutex<BTreeMap<String, K::Status>>,
+}
+
+impl<K: Kind> Default for Model<K> {
+    fn default() -> Self {
+        Model {
+            calls: Mutex::new(Vec::new()),
+            balancers: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+impl<K: Kind> Model<K> {
+    fn record(&self, method: usize, object: &K::Object) -> String {
+        let key = K::key(object);
+        lock(&self.calls).push((K::METHODS[method], key.clone()));
+        key
+    }
+
+    /// The calls made so far: method and `namespace/name`.
+    pub(crate) fn calls(&self) -> Vec<(Method, String)> {
+        lock(&self.calls).clone()
+    }
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl<K: Kind> Backend<K> for Model<K> {
+    async fn get(&self, object: &K::Object) -> Result<Option<K::Status>, CallError> {
+        let key = self.record(0, object);
+        Ok(lock(&self.balancers).get(&key).cloned())
+    }
+    async fn ensure(&self, object: &K::Object) -> Result<K::Status, CallError> {
+        let key = self.record(1, object);
+        let status = K::Status::default();
+        lock(&self.balancers).insert(key, status.clone());
+        Ok(status)
+    }
+    async fn update(&self, object: &K::Object) -> Result<K::Status, CallError> {
+        let key = self.record(2, object);
+        match lock(&self.balancers).get(&key) {
+            Some(status) => Ok(status.clone()),
+            None => Err(CallError::Provider {
+                provider: "model".into(),
+                method: K::METHODS[2],
+                error: mcp_interface::ProviderError::not_found(format!("no balancer {key}")),
+            }),
+        }
+    }
+    async fn ensure_deleted(&self, object: &K::Object) -> Result<(), CallError> {
+        let key = self.record(3, object);
+        lock(&self.balancers).remove(&key);
+        Ok(())
+    }
+}
