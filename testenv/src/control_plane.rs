@@ -303,10 +303,14 @@ impl ControlPlane {
             log_tail: process::log_tail(&plane.apiserver.log, 40),
         };
 
-        // The serving certificate is written before the port opens.
+        // kube-apiserver writes its serving certificate before it opens the port. Both are
+        // awaited: something else may hold the port for a moment (a port picked by another
+        // plane starting at the same time), and then kube-apiserver exits with "address already
+        // in use", which `check_health` turns into a retry with new ports.
+        let cert = self.dir.join("pki/apiserver.crt");
         loop {
             self.check_health()?;
-            if std::net::TcpStream::connect(("127.0.0.1", secure_port)).is_ok() {
+            if cert.exists() && std::net::TcpStream::connect(("127.0.0.1", secure_port)).is_ok() {
                 break;
             }
             if Instant::now() > deadline {
@@ -318,7 +322,6 @@ impl ControlPlane {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let cert = self.dir.join("pki/apiserver.crt");
         self.ca_pem =
             std::fs::read(&cert).map_err(Error::io(format!("reading {}", cert.display())))?;
         self.write_kubeconfig(ADMIN_USER, &self.kubeconfig.clone())?;

@@ -453,6 +453,29 @@ impl KarmadaEnv {
                 Err(e) => Err(format!("reading the Cluster: {e}")),
             }
         })
+        .await?;
+        // Karmada's cluster proxy impersonates the caller on the member with RBAC that
+        // karmada-controller-manager (unified-auth) propagates after the Cluster turns Ready, for
+        // the users Karmada grants `clusters/proxy` ([`KARMADA_ADMIN`]); until it lands the proxy
+        // answers 403. `kubectl get --raw .../proxy/...` must work once the environment is up.
+        let client = &self.karmada_client().await?;
+        let path = format!(
+            "/apis/cluster.karmada.io/v1alpha1/clusters/{name}/proxy/api/v1/namespaces/kube-system"
+        );
+        self.wait(
+            deadline,
+            &format!("Karmada's proxy to reach {name}"),
+            || async {
+                let request = http::Request::get(&path)
+                    .body(Vec::new())
+                    .expect("static request");
+                client
+                    .request_text(request)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            },
+        )
         .await
     }
 
