@@ -51,12 +51,14 @@ impl Backoff {
         exponential.max(overall)
     }
 
-    /// Forgets `key`'s failures (after a success or when the object is gone).
-    pub fn forget(&self, key: &str) {
+    /// Forgets `key`'s failures (after a success or when the object is gone); whether it had
+    /// any.
+    pub fn forget(&self, key: &str) -> bool {
         self.failures
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
+            .remove(key)
+            .is_some()
     }
 
     /// How many objects are waiting for a retry.

@@ -63,6 +63,7 @@ pub struct Metrics {
     reconcile_errors: Family<ControllerErrorLabels, Counter>,
     reconcile_duration: Family<ControllerLabels, Histogram, fn() -> Histogram>,
     pending: Family<ControllerLabels, Gauge>,
+    queue_adds: Family<ControllerLabels, Counter>,
     provider_calls: Family<MethodLabels, Counter>,
     provider_errors: Family<MethodErrorLabels, Counter>,
     provider_latency: Family<MethodLabels, Histogram, fn() -> Histogram>,
@@ -113,6 +114,12 @@ impl Metrics {
                 r,
                 "pending_objects",
                 "Objects queued or waiting for a retry, by controller (queue depth)",
+                Family::default(),
+            ),
+            queue_adds: registered(
+                r,
+                "queue_adds",
+                "Reconcile requests the watches queued, by controller (before de-duplication)",
                 Family::default(),
             ),
             provider_calls: registered(
@@ -179,6 +186,13 @@ impl Metrics {
         self.pending
             .get_or_create(&ControllerLabels { controller })
             .set(i64::try_from(objects).unwrap_or(i64::MAX));
+    }
+
+    /// Counts one reconcile request queued for `controller`.
+    pub fn queued(&self, controller: &'static str) {
+        self.queue_adds
+            .get_or_create(&ControllerLabels { controller })
+            .inc();
     }
 
     /// Counts one request to the Karmada API server.

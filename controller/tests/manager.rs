@@ -308,7 +308,7 @@ async fn two_replicas_one_leader_and_a_fast_handover_without_double_creation() {
         "a balancer was created twice: {created:?}"
     );
     assert_eq!(created.len(), all.len());
-    let _ = standby.terminate(WAIT).await;
+    standby.stop(WAIT).await;
 }
 
 #[tokio::test]
@@ -383,7 +383,7 @@ async fn killed_mid_way_then_restarted_every_object_converges_without_leaks() {
             "{key} created more than once: {created:?}"
         );
     }
-    let _ = second.terminate(WAIT).await;
+    second.stop(WAIT).await;
 }
 
 #[tokio::test]
@@ -527,7 +527,7 @@ async fn a_leader_that_loses_its_lease_stops_reconciling_at_once() {
         .await
         .unwrap();
     all_have_addresses(&api, &["while-deposed".to_owned()]).await;
-    let _ = controller.terminate(WAIT).await;
+    controller.stop(WAIT).await;
 }
 
 /// `ErrorKind::Permanent` says so: a permanent error is retried with the same per-object backoff

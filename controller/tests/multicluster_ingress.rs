@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{ControllerOptions, Env, eventually, fake_state};
+use common::{ControllerOptions, ControllerProcess, Env, eventually, fake_state};
 use kube::api::{Api, DeleteParams};
 use mcp_interface::api::networking::MultiClusterIngress;
 
@@ -250,7 +250,7 @@ endpoints:
         .await
         .unwrap();
     check(&state, &mut expect, "the Service is deleted", true).await;
-    let _ = controller.terminate(WAIT).await;
+    controller.stop(WAIT).await;
 }
 
 /// trafficBlockClusters: the located clusters whose Cluster has TrafficControl, re-computed
@@ -337,16 +337,12 @@ async fn traffic_block_clusters_follow_cluster_remedy_actions() {
             .len(),
         2
     );
-    let _ = controller.terminate(WAIT).await;
+    controller.stop(WAIT).await;
 }
 
-/// Only MCIs of our class are served; several default classes are an error; objects written by
-/// the Go controller (finalizer, status) are adopted as they are.
-#[tokio::test]
-async fn class_selection_and_adoption_of_go_written_objects() {
-    let env = Env::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("lbs.json");
+/// IngressClasses `fake` (ours, the default) and `other` (`example.com/other`), and MCI
+/// `theirs` of class `other`.
+async fn apply_two_classes(env: &Env) {
     env.apply(common::INGRESS_CLASS, "default").await;
     env.apply(
         "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: other}\nspec: {controller: example.com/other}\n",
@@ -359,6 +355,16 @@ async fn class_selection_and_adoption_of_go_written_objects() {
         "default",
     )
     .await;
+}
+
+/// Only MCIs of our class are served; several default classes are an error; objects written by
+/// the Go controller (finalizer, status) are adopted as they are.
+#[tokio::test]
+async fn class_selection_and_adoption_of_go_written_objects() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("lbs.json");
+    apply_two_classes(&env).await;
     env.apply(
         &MCI.replace("minimal-ingress", "explicit")
             .replace("spec:\n", "spec:\n  ingressClassName: fake\n"),
@@ -432,5 +438,158 @@ async fn class_selection_and_adoption_of_go_written_objects() {
     })
     .await;
     assert!(calls_for(&state, "default/ambiguous").is_empty());
-    let _ = controller.terminate(WAIT).await;
+    controller.stop(WAIT).await;
+}
+
+/// The controller (multiclusteringress only) with the fake's `faults`, ready.
+async fn start_with_faults(
+    env: &Env,
+    dir: &std::path::Path,
+    state: &std::path::Path,
+    faults: &str,
+) -> ControllerProcess {
+    let config = format!("stateFile: {}\nfaults: {faults}", state.display());
+    let mut controller = env.controller(
+        ControllerOptions::new(dir)
+            .cloud_config(&config)
+            .arg("--controllers=multiclusteringress"),
+    );
+    controller.wait_ready(WAIT).await;
+    controller
+}
+
+async fn annotate(api: &Api<MultiClusterIngress>, name: &str, note: &str) -> MultiClusterIngress {
+    api.patch(
+        name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(serde_json::json!({"metadata": {"annotations": {"note": note}}})),
+    )
+    .await
+    .unwrap()
+}
+
+/// A provider answer without addresses clears `status.loadBalancer` (a merge patch of `{}`
+/// would keep the stale addresses), and once cleared nothing more is written.
+#[tokio::test]
+async fn a_status_without_addresses_clears_the_load_balancer_status() {
+    let (env, dir) = (Env::start().await, tempfile::tempdir().unwrap());
+    let state = dir.path().join("lbs.json");
+    env.apply(common::INGRESS_CLASS, "default").await;
+    env.apply(MCI, "default").await;
+    let mut controller = start_with_faults(
+        &env,
+        dir.path(),
+        &state,
+        "[{method: mci_update, action: noaddress}]",
+    )
+    .await;
+    let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
+    wait_ip(&api, "minimal-ingress", "1.2.3.4", "the first balancer").await;
+
+    // The balancer is updated and loses its addresses.
+    annotate(&api, "minimal-ingress", "v2").await;
+    eventually(WAIT, "the load balancer status to be cleared", || async {
+        let mci = api.get("minimal-ingress").await.ok()?;
+        let lb = mci.status.as_ref()?.load_balancer.as_ref();
+        lb.is_none_or(|lb| lb.ingress.as_deref().unwrap_or_default().is_empty())
+            .then_some(())
+    })
+    .await;
+
+    // Another update with the same answer writes nothing: once its reconcile has finished, the
+    // object is as the annotation left it.
+    let reconciled = controller.reconciles("multiclusteringress");
+    let annotated = annotate(&api, "minimal-ingress", "v3").await;
+    eventually(WAIT, "the reconcile of the annotation change", || async {
+        (controller.reconciles("multiclusteringress") > reconciled).then_some(())
+    })
+    .await;
+    assert_eq!(
+        calls_for(&state, "default/minimal-ingress"),
+        [
+            "mci_get",
+            "mci_ensure",
+            "mci_get",
+            "mci_update",
+            "mci_get",
+            "mci_update"
+        ]
+    );
+    let now = api.get("minimal-ingress").await.unwrap();
+    assert_eq!(
+        now.metadata.resource_version,
+        annotated.metadata.resource_version,
+        "an unchanged (empty) status was written again:\n{}",
+        controller.logs()
+    );
+    controller.stop(WAIT).await;
+}
+
+/// Two deployments serving two IngressClasses share the finalizer name: each handles only the
+/// MCIs of its class, deletion included, so neither deletes the other's balancer or removes
+/// the finalizer before the right provider has deleted its balancer.
+#[tokio::test]
+async fn a_second_deployment_leaves_the_deletion_of_another_class_alone() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (state_fake, state_other) = (dir.path().join("fake.json"), dir.path().join("other.json"));
+    apply_two_classes(&env).await;
+    env.apply(&MCI.replace("minimal-ingress", "ours"), "default")
+        .await;
+    // The fake class's provider is slow to delete: without the class check, the other
+    // deployment would delete first (nothing, in its cloud) and remove the finalizer.
+    let mut fake = env.controller(
+        ControllerOptions::new(dir.path())
+            .cloud_config(&format!(
+                "stateFile: {}\nfaults: [{{method: mci_ensure_deleted, action: hang, hangMs: 2000}}]",
+                state_fake.display()
+            ))
+            .arg("--controllers=multiclusteringress")
+            .arg("--leader-elect=false"),
+    );
+    let mut other = ControllerProcess::start_with_provider(
+        env.kubeconfig(),
+        ControllerOptions::new(dir.path())
+            .cloud_config(&format!("stateFile: {}", state_other.display()))
+            .arg("--controllers=multiclusteringress")
+            .arg("--leader-elect=false"),
+        &[
+            "--cloud-provider=fake".to_owned(),
+            "--provider-dir".to_owned(),
+            common::fake_dir().display().to_string(),
+            "--provider-ingress-class=example.com/other".to_owned(),
+        ],
+    );
+    fake.wait_ready(WAIT).await;
+    other.wait_ready(WAIT).await;
+    let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
+    wait_ip(&api, "ours", "1.2.3.4", "the fake class's balancer").await;
+    wait_ip(&api, "theirs", "1.2.3.4", "the other class's balancer").await;
+
+    api.delete("ours", &DeleteParams::default()).await.unwrap();
+    common::wait_gone(&api, "ours", WAIT).await;
+    let fake_state_now = fake_state(&state_fake);
+    assert_eq!(
+        fake_state_now["deleted"],
+        serde_json::json!(["mci/default/ours"]),
+        "the fake class's balancer was not deleted (leaked):\n{fake_state_now}\n{}",
+        fake.logs()
+    );
+    assert!(
+        calls_for(&state_other, "default/ours").is_empty(),
+        "the other deployment acted on an MCI of another class: {:?}",
+        calls_for(&state_other, "default/ours")
+    );
+
+    api.delete("theirs", &DeleteParams::default())
+        .await
+        .unwrap();
+    common::wait_gone(&api, "theirs", WAIT).await;
+    assert_eq!(
+        fake_state(&state_other)["deleted"],
+        serde_json::json!(["mci/default/theirs"])
+    );
+    assert!(calls_for(&state_fake, "default/theirs").is_empty());
+    fake.stop(WAIT).await;
+    other.stop(WAIT).await;
 }

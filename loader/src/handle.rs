@@ -1,7 +1,8 @@
 //! The safe, async handle to one provider instance.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use abi_stable::std_types::{RResult, RStr};
@@ -12,7 +13,7 @@ use mcp_interface::abi::{Capabilities, GetResult, InstanceId, ProviderMethod};
 use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedMutexGuard, Semaphore};
 
 use crate::error::CallError;
 use crate::library::{Library, LibraryInfo};
@@ -85,7 +86,74 @@ struct Inner {
     capabilities: Capabilities,
     timeout: Duration,
     in_flight: Arc<Semaphore>,
+    objects: Arc<ObjectGates>,
     observer: Option<CallObserver>,
+}
+
+/// At most one call per object in flight: a call about an object waits until the previous call
+/// about it has returned from the provider, also when that call outlived its timeout (a thread
+/// cannot be cancelled, so it may still be creating a balancer; a second `ensure` beside it
+/// could create another with a non-idempotent cloud API).
+#[derive(Default)]
+struct ObjectGates {
+    gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// The right to call the provider about one object, held until the call returns.
+struct ObjectGate {
+    guard: Option<OwnedMutexGuard<()>>,
+    key: String,
+    gates: Arc<ObjectGates>,
+}
+
+impl ObjectGates {
+    /// Waits until no call about `key` is in flight (logging when it must wait), then holds the
+    /// object's gate.
+    async fn enter(self: &Arc<Self>, key: &str, method: Method) -> ObjectGate {
+        let gate = self
+            .gates
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.to_owned())
+            .or_default()
+            .clone();
+        let guard = match gate.clone().try_lock_owned() {
+            Ok(guard) => guard,
+            Err(_) => {
+                tracing::warn!(
+                    object = key,
+                    %method,
+                    "an earlier provider call about this object has not returned yet (it outlived its timeout); waiting for it before calling again"
+                );
+                gate.lock_owned().await
+            }
+        };
+        ObjectGate {
+            guard: Some(guard),
+            key: key.to_owned(),
+            gates: self.clone(),
+        }
+    }
+
+    /// How many objects have a call in flight or waiting.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.gates.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+impl Drop for ObjectGate {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut gates = self.gates.gates.lock().unwrap_or_else(|e| e.into_inner());
+        // Only the map holds it: nobody waits, so the entry goes (the map does not grow).
+        if gates
+            .get(&self.key)
+            .is_some_and(|g| Arc::strong_count(g) == 1)
+        {
+            gates.remove(&self.key);
+        }
+    }
 }
 
 /// A provider instance. Clone it freely: clones share the instance.
@@ -113,6 +181,7 @@ impl Provider {
                 capabilities,
                 timeout: crate::DEFAULT_CALL_TIMEOUT,
                 in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+                objects: Arc::default(),
                 observer: None,
             }),
         };
@@ -136,6 +205,7 @@ impl Provider {
             capabilities: self.inner.capabilities,
             timeout: self.inner.timeout,
             in_flight: self.inner.in_flight.clone(),
+            objects: self.inner.objects.clone(),
             observer: self.inner.observer.clone(),
         };
         f(&mut inner);
@@ -225,14 +295,16 @@ impl Provider {
         }
     }
 
-    /// Calls `method` with `object`, on a blocking thread, bounded by the call timeout.
-    async fn call<I: Serialize, O: DeserializeOwned>(
+    /// Calls `method` with `object`, on a blocking thread, bounded by the call timeout, once no
+    /// earlier call about the same object is still running in the provider.
+    async fn call<I: Object, O: DeserializeOwned>(
         &self,
         method: Method,
         object: &I,
     ) -> Result<O, CallError> {
+        let gate = self.inner.objects.enter(&object.key(), method).await;
         let started = Instant::now();
-        let result = self.call_inner(method, object).await;
+        let result = self.call_inner(method, object, gate).await;
         if let Some(observer) = &self.inner.observer {
             let outcome = match &result {
                 Ok(_) => CallOutcome::Ok,
@@ -247,6 +319,7 @@ impl Provider {
         &self,
         method: Method,
         object: &I,
+        gate: ObjectGate,
     ) -> Result<O, CallError> {
         let provider = self.name().to_owned();
         let Some(raw) = self.raw(method) else {
@@ -264,6 +337,8 @@ impl Provider {
             // Closed never happens: the semaphore lives as long as the handle.
             let permit = self.inner.in_flight.clone().acquire_owned().await.ok();
             tokio::task::spawn_blocking(move || {
+                // Released when the provider returns, not when the caller stops waiting.
+                let _gate = gate;
                 let _permit = permit;
                 let _entered = span.enter();
                 raw(instance, RStr::from_str(&input))
@@ -304,7 +379,7 @@ impl Provider {
         })
     }
 
-    async fn call_status<I: Serialize, O: DeserializeOwned + ValidStatus>(
+    async fn call_status<I: Object, O: DeserializeOwned + ValidStatus>(
         &self,
         method: Method,
         object: &I,
@@ -374,6 +449,35 @@ impl Provider {
     pub async fn mcs_ensure_deleted(&self, mcs: &MultiClusterService) -> Result<(), CallError> {
         let _: serde_json::Value = self.call(Method::McsEnsureDeleted, mcs).await?;
         Ok(())
+    }
+}
+
+/// What a provider call is about: serialized for the call, and keyed so that calls about the
+/// same object never overlap.
+trait Object: Serialize {
+    fn key(&self) -> String;
+}
+
+fn object_key(
+    kind: &str,
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> String {
+    format!(
+        "{kind}/{}/{}",
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default()
+    )
+}
+
+impl Object for MultiClusterIngress {
+    fn key(&self) -> String {
+        object_key("MultiClusterIngress", &self.metadata)
+    }
+}
+
+impl Object for MultiClusterService {
+    fn key(&self) -> String {
+        object_key("MultiClusterService", &self.metadata)
     }
 }
 
@@ -500,6 +604,47 @@ fn is_reason(reason: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether `future` is ready at its first poll (a zero timeout polls it once).
+    async fn ready_now<F: std::future::Future>(future: F) -> Option<F::Output> {
+        tokio::time::timeout(Duration::ZERO, future).await.ok()
+    }
+
+    #[tokio::test]
+    async fn calls_about_one_object_wait_for_each_other_and_leave_nothing_behind() {
+        let gates = Arc::new(ObjectGates::default());
+        let first = gates
+            .enter("MultiClusterIngress/ns/a", Method::MciGet)
+            .await;
+        // Another object does not wait.
+        let other = ready_now(gates.enter("MultiClusterIngress/ns/b", Method::MciGet)).await;
+        assert!(other.is_some());
+        drop(other);
+        // The same object waits while the first call runs...
+        assert!(
+            ready_now(gates.enter("MultiClusterIngress/ns/a", Method::MciEnsure))
+                .await
+                .is_none()
+        );
+        let waiting = tokio::spawn({
+            let gates = gates.clone();
+            async move {
+                let _gate = gates
+                    .enter("MultiClusterIngress/ns/a", Method::MciEnsure)
+                    .await;
+            }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        // ...and goes once it has returned.
+        drop(first);
+        waiting.await.unwrap();
+        assert_eq!(
+            gates.len(),
+            0,
+            "no gate is kept for objects nobody calls about"
+        );
+    }
 
     #[test]
     fn port_errors_follow_the_crd_pattern() {

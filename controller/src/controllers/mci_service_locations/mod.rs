@@ -32,6 +32,7 @@ use crate::controllers::Shutdown;
 use crate::controllers::runtime::run_controller;
 use crate::controllers::trigger::{Trigger, Watches};
 use mappers::Mappers;
+use reconcile::reconcile;
 
 pub const NAME: &str = "mci-service-locations";
 
@@ -51,6 +52,6 @@ pub fn run(ctx: Arc<Context>, shutdown: Shutdown) -> BoxFuture<'static, ()> {
             .on(caches.mcis(), Mappers::mci)
             .on(caches.bindings(), Mappers::binding);
         watches.replay(&mcis, Mappers::mci);
-        run_controller(NAME, ctx, mcis, triggers, reconcile::reconcile, shutdown).await;
+        run_controller(NAME, ctx, caches.mcis(), triggers, reconcile, shutdown).await;
     })
 }

@@ -10,11 +10,9 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use mcp_interface::api::cluster::{Cluster, REMEDY_ACTION_TRAFFIC_CONTROL};
 use mcp_interface::api::networking::MultiClusterIngress;
 
-use super::FINALIZER;
 use crate::cache::Change;
 use crate::controllers::mappers::{service_of_endpoint_slice_change, service_of_service_change};
 use crate::controllers::references::{mcis_referencing, referenced_secrets};
-use crate::controllers::writes::has_finalizer;
 
 /// Whether an MCI is of our IngressClass.
 pub type Ours = Arc<dyn Fn(&MultiClusterIngress) -> bool + Send + Sync>;
@@ -34,16 +32,17 @@ impl Mappers {
     }
 
     /// The MCI itself, when created or its spec, annotations or deletion state changed, if it is
-    /// ours or carries our finalizer (a balancer may exist that must be removed). A deletion
-    /// needs nothing: with the finalizer, deletion is an update.
+    /// ours. Our finalizer is no sign of ours: deployments serving other classes use the same
+    /// name, and only the provider of the MCI's class may delete its balancer (Go filters by
+    /// class at enqueue, deletion included). A deletion needs nothing: with the finalizer,
+    /// deletion is an update.
     pub fn mci(
         &self,
         change: &Change<'_, MultiClusterIngress>,
     ) -> Option<ObjectRef<MultiClusterIngress>> {
         let mci = change.applied()?;
-        (change.spec_annotations_or_deletion_changed(|m| &m.spec)
-            && ((self.ours)(mci) || has_finalizer(mci, FINALIZER)))
-        .then(|| ObjectRef::from_obj(mci))
+        (change.spec_annotations_or_deletion_changed(|m| &m.spec) && (self.ours)(mci))
+            .then(|| ObjectRef::from_obj(mci))
     }
 
     /// Our MCIs that reference the Service.
