@@ -104,8 +104,11 @@ pub async fn run_until(
     }
 
     // 4. Caches, on every replica.
-    let (caches, drivers) =
-        Caches::start(&client, &controllers::cache_kinds(&settings.controllers));
+    let (caches, drivers) = Caches::start(
+        &client,
+        &controllers::cache_kinds(&settings.controllers),
+        &metrics,
+    );
     let caches = Arc::new(caches);
     let identity = leader::identity();
     let ctx = Arc::new(Context::new(

@@ -40,6 +40,11 @@ struct MethodErrorLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VerbLabels {
     verb: &'static str,
 }
@@ -68,6 +73,7 @@ pub struct Metrics {
     provider_errors: Family<MethodErrorLabels, Counter>,
     provider_latency: Family<MethodLabels, Histogram, fn() -> Histogram>,
     api_requests: Family<VerbLabels, Counter>,
+    undecodable: Family<KindLabels, Counter>,
     leader: Gauge,
 }
 
@@ -146,6 +152,12 @@ impl Metrics {
                 "Requests sent to the Karmada API server, by verb",
                 Family::default(),
             ),
+            undecodable: registered(
+                r,
+                "undecodable_objects",
+                "Objects skipped because they do not fit the controller's model, by kind (each list or watch event counts)",
+                Family::default(),
+            ),
             leader: registered(
                 r,
                 "leader",
@@ -198,6 +210,11 @@ impl Metrics {
     /// Counts one request to the Karmada API server.
     pub fn count_api_request(&self, verb: &'static str) {
         self.api_requests.get_or_create(&VerbLabels { verb }).inc();
+    }
+
+    /// Counts an object of `kind` the caches skipped because it does not fit the model.
+    pub fn undecodable_object(&self, kind: &'static str) {
+        self.undecodable.get_or_create(&KindLabels { kind }).inc();
     }
 
     /// Whether this replica leads.

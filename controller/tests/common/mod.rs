@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -435,6 +437,33 @@ impl Env {
         env.apply(rbac_yaml, "karmada-system").await;
         let kubeconfig = env.plane.kubeconfig_path_for(PROVIDER_USER).unwrap();
         (env, kubeconfig)
+    }
+}
+
+impl Env {
+    /// An admin kubeconfig (written into `dir`) whose server is `127.0.0.1:<port>` instead of the
+    /// API server's own port (a [`proxy::Proxy`] in front of it).
+    pub fn kubeconfig_via(&self, port: u16, dir: &Path) -> PathBuf {
+        let yaml = self
+            .plane
+            .kubeconfig_yaml(mcp_testenv::ADMIN_USER)
+            .unwrap()
+            .replace(
+                self.plane.server_url(),
+                &format!("https://127.0.0.1:{port}"),
+            );
+        let path = dir.join(format!("kubeconfig-via-{port}"));
+        std::fs::write(&path, yaml).unwrap();
+        path
+    }
+
+    /// The API server's address.
+    pub fn server_address(&self) -> std::net::SocketAddr {
+        self.plane
+            .server_url()
+            .trim_start_matches("https://")
+            .parse()
+            .unwrap()
     }
 }
 
