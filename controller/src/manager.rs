@@ -65,6 +65,7 @@ pub async fn run_until(
         &settings.cloud_provider,
         &settings.provider_dirs,
         settings.cloud_config.as_deref(),
+        settings.allow_insecure_provider_permissions,
     )?
     .with_call_timeout(settings.provider_call_timeout)
     .with_observer(metrics.provider_observer());

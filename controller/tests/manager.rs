@@ -21,6 +21,15 @@ fn binary() -> Command {
     cmd
 }
 
+/// Fails with the command's stderr unless it exited 0.
+fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn mci_yaml(name: &str) -> String {
     format!(
         r#"apiVersion: networking.karmada.io/v1alpha1
@@ -152,11 +161,7 @@ fn inspect_prints_name_versions_and_capabilities() {
         .arg(common::fake_dir())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("provider:           fake"), "{text}");
     assert!(
@@ -184,6 +189,68 @@ fn inspect_prints_name_versions_and_capabilities() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is not a shared library"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "one paragraph: {err}");
+}
+
+/// `inspect` (and the manager) refuse a library whose directory others may write, as the
+/// loader does, naming the directory; the development flag loads it.
+#[test]
+fn inspect_and_the_manager_refuse_a_library_others_can_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        common::fake_dir().join("libmcp_provider_fake.so"),
+        dir.path().join("libmcp_provider_fake.so"),
+    )
+    .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = binary()
+        .args([
+            "inspect",
+            "--json",
+            "--cloud-provider=fake",
+            "--provider-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["error"]["reason"], "insecure_permissions", "{doc}");
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "{} is writable by every user (owner uid",
+            dir.path().display()
+        )) && message.contains("mode 0777"),
+        "{message}"
+    );
+    // The manager refuses it before connecting anywhere.
+    let out = binary()
+        .args([
+            "--cloud-provider=fake",
+            "--provider-ingress-class=karmada.io/fake",
+            "--provider-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("refusing to load the provider library"),
+        "{err}"
+    );
+    let out = binary()
+        .args([
+            "inspect",
+            "--cloud-provider=fake",
+            "--allow-insecure-provider-permissions",
+            "--provider-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_success(&out);
 }
 
 #[tokio::test]
