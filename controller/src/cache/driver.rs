@@ -10,7 +10,7 @@ use kube::Resource;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher;
 
-use super::{Change, Decoded, Listeners, Undecodable, notify};
+use super::{Change, Decoded, Indexes, Listeners, Undecodable, notify};
 
 /// Applies watch events to the store and tells the listeners.
 pub(super) struct Driver<K: Resource<DynamicType = ()> + Clone + 'static> {
@@ -18,6 +18,7 @@ pub(super) struct Driver<K: Resource<DynamicType = ()> + Clone + 'static> {
     pub(super) store: Store<K>,
     pub(super) writer: reflector::store::Writer<K>,
     pub(super) listeners: Arc<Listeners<K>>,
+    pub(super) indexes: Indexes<K>,
     pub(super) undecodable: Undecodable,
 }
 
@@ -31,7 +32,7 @@ where
             Event::Apply(Decoded::Object(obj)) => {
                 let old = self.store.get(&ObjectRef::from_obj(&obj));
                 let event = Event::Apply(obj);
-                self.writer.apply_watcher_event(&event);
+                self.write(&event, old.as_deref());
                 if let Event::Apply(new) = &event {
                     self.notify(&Change::Applied {
                         old: old.as_deref(),
@@ -41,7 +42,7 @@ where
             }
             Event::Delete(Decoded::Object(obj)) => {
                 let event = Event::Delete(obj);
-                self.writer.apply_watcher_event(&event);
+                self.write(&event, None);
                 if let Event::Delete(obj) = &event {
                     self.notify(&Change::Deleted(obj));
                 }
@@ -53,8 +54,7 @@ where
             }
             Event::Delete(Decoded::Undecodable { metadata, .. }) => {
                 if let Some(last) = self.store.get(&object_ref(&metadata)) {
-                    self.writer
-                        .apply_watcher_event(&Event::Delete(last.as_ref().clone()));
+                    self.write(&Event::Delete(last.as_ref().clone()), None);
                     self.notify(&Change::Deleted(&last));
                 }
             }
@@ -83,7 +83,13 @@ where
             .into_iter()
             .map(|obj| (ObjectRef::from_obj(obj.as_ref()), obj))
             .collect();
-        self.writer.apply_watcher_event(&watcher::Event::InitDone);
+        {
+            let indexes = self.indexes.read().unwrap_or_else(|e| e.into_inner());
+            self.writer.apply_watcher_event(&watcher::Event::InitDone);
+            for index in indexes.iter() {
+                index.rebuild();
+            }
+        }
         let after = self.store.state();
         let (listed, known) = (after.len(), before.len());
         for new in &after {
@@ -103,6 +109,20 @@ where
             vanished = before.len(),
             "listed"
         );
+    }
+
+    /// Applies an `Apply` or `Delete` to the store and the indexes (`old`: the object before an
+    /// `Apply`), together: an index being built meanwhile sees both or neither.
+    fn write(&mut self, event: &watcher::Event<K>, old: Option<&K>) {
+        let indexes = self.indexes.read().unwrap_or_else(|e| e.into_inner());
+        self.writer.apply_watcher_event(event);
+        for index in indexes.iter() {
+            match event {
+                watcher::Event::Apply(new) => index.update(old, Some(new)),
+                watcher::Event::Delete(gone) => index.update(Some(gone), None),
+                _ => {}
+            }
+        }
     }
 
     fn notify(&self, change: &Change<'_, K>) {
@@ -251,5 +271,75 @@ mod tests {
         .await;
         assert_eq!(seen.last().unwrap(), "deleted good@1 (stored: none)");
         assert!(stored.is_empty());
+    }
+
+    fn labelled(name: &str, app: &str) -> Decoded<Service> {
+        Decoded::Object(
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": name, "namespace": "ns", "labels": {"app": app}}
+            }))
+            .unwrap(),
+        )
+    }
+
+    fn app(svc: &Service) -> Vec<String> {
+        svc.metadata
+            .labels
+            .iter()
+            .flat_map(|l| l.get("app").cloned())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn indexes_follow_changes_before_listeners_hear_of_them() {
+        let mut events = list(vec![labelled("a", "web"), labelled("b", "web")]);
+        events.push(Event::Apply(labelled("a", "api")));
+        events.push(Event::Delete(labelled("b", "web")));
+        // A relist rebuilds the index: `c` appeared during a gap, `a` went.
+        events.extend(list(vec![labelled("c", "web")]));
+        let events = futures::stream::iter(events.into_iter().map(Ok));
+        let (cache, driver) =
+            SharedCache::<Service>::new("Service", events, Arc::new(|_: &ObjectMeta, _: &str| {}));
+        let index = cache.index("app", app);
+        let seen: Seen = Arc::default();
+        let _subscription = {
+            let (seen, index) = (seen.clone(), index.clone());
+            cache.subscribe(move |change| {
+                let names = |key: &str| {
+                    let mut found: Vec<String> = index
+                        .get(key)
+                        .iter()
+                        .filter_map(|s| s.metadata.name.clone())
+                        .collect();
+                    found.sort();
+                    found.join(",")
+                };
+                let line = format!(
+                    "{} {}: web=[{}] api=[{}]",
+                    if change.applied().is_some() {
+                        "applied"
+                    } else {
+                        "deleted"
+                    },
+                    change.object().metadata.name.as_deref().unwrap_or_default(),
+                    names("web"),
+                    names("api"),
+                );
+                seen.lock().unwrap().push(line);
+            })
+        };
+        driver.await;
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(
+            seen[2..],
+            [
+                "applied a: web=[b] api=[a]",
+                "deleted b: web=[] api=[a]",
+                "applied c: web=[c] api=[]",
+                "deleted a: web=[c] api=[]",
+            ]
+        );
+        // Asked for again, it is the same index.
+        assert_eq!(cache.index("app", |_| Vec::new()).get("web").len(), 1);
     }
 }

@@ -16,6 +16,7 @@
 mod change;
 mod decoded;
 mod driver;
+mod index;
 
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +31,8 @@ use serde::de::DeserializeOwned;
 pub use change::Change;
 pub use decoded::{Decoded, Undecodable};
 use driver::Driver;
+use index::Indexes;
+pub use index::{Index, IndexKeys};
 
 /// What a kind the controllers watch and cache must be (every Kubernetes and Karmada API type,
 /// and `PartialObjectMeta` of one).
@@ -55,6 +58,7 @@ pub struct SharedCache<K: Resource<DynamicType = ()> + Clone + 'static> {
     store: Store<K>,
     listeners: Arc<Listeners<K>>,
     kind: &'static str,
+    indexes: Indexes<K>,
 }
 
 impl<K: Resource<DynamicType = ()> + Clone + 'static> Clone for SharedCache<K> {
@@ -63,6 +67,7 @@ impl<K: Resource<DynamicType = ()> + Clone + 'static> Clone for SharedCache<K> {
             store: self.store.clone(),
             listeners: self.listeners.clone(),
             kind: self.kind,
+            indexes: self.indexes.clone(),
         }
     }
 }
@@ -100,16 +105,19 @@ where
             next: AtomicU64::new(0),
             list: RwLock::new(Vec::new()),
         });
+        let indexes = Indexes::default();
         let cache = SharedCache {
             store: store.clone(),
             listeners: listeners.clone(),
             kind,
+            indexes: indexes.clone(),
         };
         let mut driver = Driver {
             kind,
             store,
             writer,
             listeners,
+            indexes,
             undecodable,
         };
         let driver = async move {
@@ -137,6 +145,12 @@ where
 
     pub fn kind(&self) -> &'static str {
         self.kind
+    }
+
+    /// The index `name` of this cache (objects by `keys`), built on first use and kept up to
+    /// date before listeners hear of a change. Every caller asking for the same name shares it.
+    pub fn index(&self, name: &'static str, keys: IndexKeys<K>) -> Index<K> {
+        Index::of(&self.indexes, &self.store, name, keys)
     }
 
     /// Calls `listener` for every change until the subscription is dropped. Listeners run on

@@ -46,7 +46,7 @@ pub fn run(ctx: Arc<Context>, shutdown: Shutdown) -> BoxFuture<'static, ()> {
         let (trigger, triggers) = Trigger::<MultiClusterIngress>::new();
         let caches = ctx.caches.clone();
         let mcis = caches.mcis().store().clone();
-        let mappers = Mappers::new(mcis.clone());
+        let mappers = Mappers::new(caches.mcis());
 
         let watches = Watches::new(&trigger, &mappers)
             .on(caches.mcis(), Mappers::mci)

@@ -57,7 +57,7 @@ pub fn run(ctx: Arc<Context>, shutdown: Shutdown) -> BoxFuture<'static, ()> {
             let ctx = ctx.clone();
             Arc::new(move |mci: &MultiClusterIngress| reconcile::is_ours(&ctx, mci))
         };
-        let mappers = Mappers::new(mcis.clone(), ours);
+        let mappers = Mappers::new(caches.mcis(), ours);
 
         let watches = Watches::new(&trigger, &mappers)
             .on(caches.mcis(), Mappers::mci)

@@ -11,7 +11,7 @@ use super::mappers::Mappers;
 use super::reconcile::class_matches;
 use super::{DEFAULT_CLASS_ANNOTATION, FINALIZER};
 use crate::cache::Change;
-use crate::controllers::fixtures::{deleting, endpoint_slice, names, object, store};
+use crate::controllers::fixtures::{cache, deleting, endpoint_slice, names, object};
 
 fn class(name: &str, controller: &str, default: bool) -> Arc<IngressClass> {
     let mut meta = ObjectMeta {
@@ -81,7 +81,7 @@ status:
 "#
         )
     };
-    let mcis = store([
+    let mcis = cache([
         mci(&yaml("ns", "web", "fake", "web", "member1")),
         mci(&yaml("ns", "theirs", "other", "web", "member1")),
         mci(&yaml("ns", "api", "fake", "api", "member2")),
@@ -93,7 +93,7 @@ status:
             .and_then(|s| s.ingress_class_name.as_deref())
             == Some("fake")
     };
-    Mappers::new(mcis, Arc::new(ours))
+    Mappers::new(&mcis, Arc::new(ours))
 }
 
 #[test]
