@@ -20,13 +20,13 @@ use mcp_interface::api::policy::{ClusterPropagationPolicy, PropagationPolicy};
 use mcp_interface::api::work::ResourceBinding;
 use mcp_loader::Provider;
 
-use crate::cache::{Cacheable, Decoded, SharedCache, Undecodable};
+use crate::cache::{Cacheable, Decoded, Reports, SharedCache};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 
 /// A cache of `K`, its driver task put in `drivers`. For `K = PartialObjectMeta<_>` the API
 /// server sends metadata only. Each object is decoded on its own; one that does not fit `K` is
-/// reported (see [`report_undecodable`]) and skipped.
+/// reported (see [`reports`]) and skipped.
 fn cached<K>(
     client: &Client,
     kind: &'static str,
@@ -40,7 +40,7 @@ where
     let (cache, driver) = SharedCache::new(
         kind,
         watcher(api, watcher::Config::default()).default_backoff(),
-        report_undecodable::<K>(kind, reporting),
+        reports::<K>(kind, reporting),
     );
     drivers.push(tokio::spawn(driver));
     cache
@@ -52,13 +52,18 @@ struct Reporting {
     recorder: Recorder,
 }
 
-/// An object of `kind` that our model cannot decode: a warning with its namespace and name, the
+/// What the cache of `kind` reports: `cache_events_total{kind}` for each watch event handled;
+/// for an object our model cannot decode, a warning with its namespace and name, the
 /// `undecodable_objects_total{kind}` counter, and a Warning Event on the object (for
 /// `kubectl describe`). Nothing else is lost: the rest of the kind is served.
-fn report_undecodable<K: Cacheable>(kind: &'static str, reporting: &Reporting) -> Undecodable {
+fn reports<K: Cacheable>(kind: &'static str, reporting: &Reporting) -> Reports {
     let metrics = reporting.metrics.clone();
     let recorder = reporting.recorder.clone();
-    Arc::new(move |metadata: &ObjectMeta, error: &str| {
+    let handled = {
+        let metrics = reporting.metrics.clone();
+        Arc::new(move || metrics.cache_event(kind))
+    };
+    let undecodable = Arc::new(move |metadata: &ObjectMeta, error: &str| {
         let namespace = metadata.namespace.clone().unwrap_or_default();
         let name = metadata.name.clone().unwrap_or_default();
         tracing::warn!(
@@ -98,7 +103,11 @@ fn report_undecodable<K: Cacheable>(kind: &'static str, reporting: &Reporting) -
                 tracing::debug!(kind, namespace, name, "could not record the event: {e}");
             }
         });
-    })
+    });
+    Reports {
+        undecodable,
+        handled,
+    }
 }
 
 /// Declares the shared caches, one line per kind: the [`CacheKind`] a controller lists, the

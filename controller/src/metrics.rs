@@ -74,6 +74,7 @@ pub struct Metrics {
     provider_latency: Family<MethodLabels, Histogram, fn() -> Histogram>,
     api_requests: Family<VerbLabels, Counter>,
     undecodable: Family<KindLabels, Counter>,
+    cache_events: Family<KindLabels, Counter>,
     leader: Gauge,
 }
 
@@ -158,6 +159,12 @@ impl Metrics {
                 "Objects skipped because they do not fit the controller's model, by kind (each list or watch event counts)",
                 Family::default(),
             ),
+            cache_events: registered(
+                r,
+                "cache_events",
+                "Watch events the caches handled (stored, subscribers told), by kind",
+                Family::default(),
+            ),
             leader: registered(
                 r,
                 "leader",
@@ -215,6 +222,11 @@ impl Metrics {
     /// Counts an object of `kind` the caches skipped because it does not fit the model.
     pub fn undecodable_object(&self, kind: &'static str) {
         self.undecodable.get_or_create(&KindLabels { kind }).inc();
+    }
+
+    /// Counts a watch event the cache of `kind` handled.
+    pub fn cache_event(&self, kind: &'static str) {
+        self.cache_events.get_or_create(&KindLabels { kind }).inc();
     }
 
     /// Whether this replica leads.

@@ -92,6 +92,57 @@ spec:
     app: serve
 "#;
 
+/// Counts the reconcile requests a controller queued and the fake's calls about one object, to
+/// check each step of a test: a step that must trigger makes exactly one request and one
+/// `get` + `update`; a step that must not is followed by one of the same kind that must (a
+/// cache handles its events in order), whose check then finds exactly one request, not two.
+struct Triggers<'a> {
+    controller: &'a common::ControllerProcess,
+    name: &'static str,
+    state: &'a std::path::Path,
+    object: &'static str,
+    queued: f64,
+    calls: usize,
+}
+
+impl<'a> Triggers<'a> {
+    fn new(
+        controller: &'a common::ControllerProcess,
+        name: &'static str,
+        state: &'a std::path::Path,
+        object: &'static str,
+    ) -> Self {
+        Triggers {
+            controller,
+            name,
+            state,
+            object,
+            queued: controller.queued(name),
+            calls: calls_for(state, object).len(),
+        }
+    }
+
+    /// Waits for the `get` + `update` that `what` triggers; requires that exactly one request
+    /// was queued since the last check (so nothing in between triggered).
+    async fn triggered(&mut self, what: &str) {
+        let (want, state, object) = (self.calls + 2, self.state, self.object);
+        eventually(WAIT, what, || async move {
+            (calls_for(state, object).len() >= want).then_some(())
+        })
+        .await;
+        let calls = calls_for(self.state, self.object);
+        assert_eq!(calls.len(), want, "{what}: {calls:?}");
+        assert_eq!(&calls[want - 2..], ["mci_get", "mci_update"], "{what}");
+        let queued = self.controller.queued(self.name);
+        assert_eq!(
+            queued,
+            self.queued + 1.0,
+            "{what}: one request expected since the last check; a change that must not trigger did"
+        );
+        (self.queued, self.calls) = (queued, want);
+    }
+}
+
 /// Every re-trigger path of the Go original: Service create/spec/annotation/delete,
 /// EndpointSlice of the derived Service, TLS Secret, MCI spec. A trigger makes the controller
 /// `get` then `update` the existing balancer, which the fake answers with 1.2.3.5; status-only
@@ -136,43 +187,20 @@ spec:
     let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
     wait_ip(&api, "shop", "1.2.3.4", "the first balancer").await;
     assert_eq!(calls_for(&state, "default/shop"), ["mci_get", "mci_ensure"]);
-
-    let mut expect = 2usize;
-    async fn check(state: &std::path::Path, expect: &mut usize, what: &str, triggers: bool) {
-        if triggers {
-            *expect += 2;
-            let want = *expect;
-            eventually(WAIT, what, || async move {
-                (calls_for(state, "default/shop").len() >= want).then_some(())
-            })
-            .await;
-            let calls = calls_for(state, "default/shop");
-            assert_eq!(calls.len(), want, "{what}: {calls:?}");
-            assert_eq!(&calls[want - 2..], ["mci_get", "mci_update"], "{what}");
-        } else {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            let calls = calls_for(state, "default/shop");
-            assert_eq!(calls.len(), *expect, "{what} must not trigger: {calls:?}");
-        }
-    }
+    let mut triggers = Triggers::new(&controller, "multiclusteringress", &state, "default/shop");
 
     env.apply(SERVE, "default").await;
-    check(
-        &state,
-        &mut expect,
-        "the referenced Service is created",
-        true,
-    )
-    .await;
+    triggers
+        .triggered("the referenced Service is created")
+        .await;
     wait_ip(&api, "shop", "1.2.3.5", "the updated address").await;
 
+    // A label-only change (no trigger), then a spec change (one).
     env.apply(
-        &SERVE.replace("targetPort: 8080", "targetPort: 9090"),
+        &SERVE.replace("name: serve\n", "name: serve\n  labels: {team: a}\n"),
         "default",
     )
     .await;
-    check(&state, &mut expect, "the Service's spec changes", true).await;
-
     env.apply(
         &SERVE
             .replace("targetPort: 8080", "targetPort: 9090")
@@ -180,7 +208,9 @@ spec:
         "default",
     )
     .await;
-    check(&state, &mut expect, "a Service label-only change", false).await;
+    triggers
+        .triggered("the Service's spec changes (its label-only change did not trigger)")
+        .await;
 
     env.apply(
         r#"
@@ -197,28 +227,26 @@ endpoints:
         "default",
     )
     .await;
-    check(
-        &state,
-        &mut expect,
-        "an EndpointSlice of derived-serve appears",
-        true,
-    )
-    .await;
+    triggers
+        .triggered("an EndpointSlice of derived-serve appears")
+        .await;
 
-    env.apply(
-        "apiVersion: v1\nkind: Secret\nmetadata: {name: shop-tls}\ntype: Opaque\nstringData: {tls.crt: one}\n",
-        "default",
-    )
-    .await;
-    check(&state, &mut expect, "the TLS Secret is created", true).await;
+    // An unrelated Secret (no trigger), then the TLS Secret (one).
     env.apply(
         "apiVersion: v1\nkind: Secret\nmetadata: {name: unrelated}\ntype: Opaque\nstringData: {a: b}\n",
         "default",
     )
     .await;
-    check(&state, &mut expect, "an unrelated Secret", false).await;
+    env.apply(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: shop-tls}\ntype: Opaque\nstringData: {tls.crt: one}\n",
+        "default",
+    )
+    .await;
+    triggers
+        .triggered("the TLS Secret is created (an unrelated one did not trigger)")
+        .await;
 
-    // Status-only and label-only changes of the MCI itself do not trigger.
+    // Status-only and label-only changes of the MCI itself (none), then an annotation (one).
     api.patch_status(
         "shop",
         &kube::api::PatchParams::default(),
@@ -233,23 +261,17 @@ endpoints:
     )
     .await
     .unwrap();
-    check(&state, &mut expect, "MCI status/label changes", false).await;
-
-    api.patch(
-        "shop",
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(serde_json::json!({"metadata": {"annotations": {"note": "v2"}}})),
-    )
-    .await
-    .unwrap();
-    check(&state, &mut expect, "an MCI annotation change", true).await;
+    annotate(&api, "shop", "v2").await;
+    triggers
+        .triggered("an MCI annotation change (its status and label changes did not trigger)")
+        .await;
 
     let svcs: Api<k8s_openapi::api::core::v1::Service> =
         Api::namespaced(env.client.clone(), "default");
     svcs.delete("serve", &DeleteParams::default())
         .await
         .unwrap();
-    check(&state, &mut expect, "the Service is deleted", true).await;
+    triggers.triggered("the Service is deleted").await;
     controller.stop(WAIT).await;
 }
 
@@ -403,7 +425,11 @@ async fn class_selection_and_adoption_of_go_written_objects() {
         (calls_for(&state, "default/adopted") == ["mci_get", "mci_ensure"]).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Both MCIs of our class have been reconciled (their writes re-trigger nothing).
+    eventually(WAIT, "the reconciles of both MCIs", || async {
+        (controller.reconciles("multiclusteringress") >= 2.0).then_some(())
+    })
+    .await;
     let adopted = api.get("adopted").await.unwrap();
     assert_eq!(
         adopted.metadata.finalizers.as_ref().unwrap().len(),

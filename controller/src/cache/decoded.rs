@@ -83,6 +83,25 @@ impl<K: Resource<DynamicType = ()>> Resource for Decoded<K> {
 /// the decoding error.
 pub type Undecodable = Arc<dyn Fn(&ObjectMeta, &str) + Send + Sync>;
 
+/// What a cache reports about its work.
+#[derive(Clone)]
+pub struct Reports {
+    pub undecodable: Undecodable,
+    /// Told after each watch event has been stored and every listener told (so a counter it
+    /// moves shows that the cache's subscribers have seen a change).
+    pub handled: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Reports {
+    /// Undecodable objects to `undecodable`, nothing else.
+    pub fn undecodable(undecodable: impl Fn(&ObjectMeta, &str) + Send + Sync + 'static) -> Self {
+        Reports {
+            undecodable: Arc::new(undecodable),
+            handled: Arc::new(|| {}),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use k8s_openapi::api::core::v1::Service;

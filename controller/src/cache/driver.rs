@@ -10,7 +10,7 @@ use kube::Resource;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher;
 
-use super::{Change, Decoded, Indexes, Listeners, Undecodable, notify};
+use super::{Change, Decoded, Indexes, Listeners, Reports, notify};
 
 /// Applies watch events to the store and tells the listeners.
 pub(super) struct Driver<K: Resource<DynamicType = ()> + Clone + 'static> {
@@ -19,7 +19,7 @@ pub(super) struct Driver<K: Resource<DynamicType = ()> + Clone + 'static> {
     pub(super) writer: reflector::store::Writer<K>,
     pub(super) listeners: Arc<Listeners<K>>,
     pub(super) indexes: Indexes<K>,
-    pub(super) undecodable: Undecodable,
+    pub(super) reports: Reports,
 }
 
 impl<K> Driver<K>
@@ -27,6 +27,11 @@ where
     K: Resource<DynamicType = ()> + Clone + Debug + Send + Sync + 'static,
 {
     pub(super) fn apply(&mut self, event: watcher::Event<Decoded<K>>) {
+        self.handle(event);
+        (self.reports.handled)();
+    }
+
+    fn handle(&mut self, event: watcher::Event<Decoded<K>>) {
         use watcher::Event;
         match event {
             Event::Apply(Decoded::Object(obj)) => {
@@ -50,7 +55,7 @@ where
             // The object stays as it was last decoded (if it was): a change we cannot read is
             // no reason to act as if it were gone.
             Event::Apply(Decoded::Undecodable { metadata, error }) => {
-                (self.undecodable)(&metadata, &error);
+                (self.reports.undecodable)(&metadata, &error);
             }
             Event::Delete(Decoded::Undecodable { metadata, .. }) => {
                 if let Some(last) = self.store.get(&object_ref(&metadata)) {
@@ -64,7 +69,7 @@ where
                 self.writer.apply_watcher_event(&Event::InitApply(obj));
             }
             Event::InitApply(Decoded::Undecodable { metadata, error }) => {
-                (self.undecodable)(&metadata, &error);
+                (self.reports.undecodable)(&metadata, &error);
                 if let Some(last) = self.store.get(&object_ref(&metadata)) {
                     self.writer
                         .apply_watcher_event(&Event::InitApply(last.as_ref().clone()));
@@ -181,7 +186,7 @@ mod tests {
         let reported: Seen = Arc::default();
         let report = {
             let reported = reported.clone();
-            Arc::new(move |meta: &ObjectMeta, error: &str| {
+            Reports::undecodable(move |meta: &ObjectMeta, error: &str| {
                 let name = meta.name.clone().unwrap_or_default();
                 reported.lock().unwrap().push(format!("{name}: {error}"));
             })
@@ -299,7 +304,7 @@ mod tests {
         events.extend(list(vec![labelled("c", "web")]));
         let events = futures::stream::iter(events.into_iter().map(Ok));
         let (cache, driver) =
-            SharedCache::<Service>::new("Service", events, Arc::new(|_: &ObjectMeta, _: &str| {}));
+            SharedCache::<Service>::new("Service", events, Reports::undecodable(|_, _| {}));
         let index = cache.index("app", app);
         let seen: Seen = Arc::default();
         let _subscription = {

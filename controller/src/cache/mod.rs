@@ -9,7 +9,7 @@
 //!   is announced as deleted, with its last known state (client-go's
 //!   `DeletedFinalStateUnknown`), so clean-up that waits for deletions still happens.
 //! - **Objects our model cannot decode.** Each object is decoded on its own ([`Decoded`]): one
-//!   that does not fit the model is reported (see [`Undecodable`]) and skipped, keeping its last
+//!   that does not fit the model is reported (see [`Reports`]) and skipped, keeping its last
 //!   decodable state if there was one, and the rest of the kind is served. Without this one bad
 //!   object fails the whole list, and the watcher retries it forever.
 
@@ -29,7 +29,7 @@ use kube::runtime::watcher;
 use serde::de::DeserializeOwned;
 
 pub use change::Change;
-pub use decoded::{Decoded, Undecodable};
+pub use decoded::{Decoded, Reports};
 use driver::Driver;
 use index::Indexes;
 pub use index::{Index, IndexKeys};
@@ -90,12 +90,11 @@ where
     K: Resource<DynamicType = ()> + Clone + Debug + Send + Sync + 'static,
 {
     /// A cache fed by `events` (a `watcher` stream of [`Decoded`] objects) and the future that
-    /// drives it, which the caller spawns. Objects that do not fit the model go to
-    /// `undecodable`.
+    /// drives it, which the caller spawns. What happens goes to `reports`.
     pub fn new<S>(
         kind: &'static str,
         events: S,
-        undecodable: Undecodable,
+        reports: Reports,
     ) -> (Self, impl std::future::Future<Output = ()> + Send + 'static)
     where
         S: Stream<Item = Result<watcher::Event<Decoded<K>>, watcher::Error>> + Send + 'static,
@@ -118,7 +117,7 @@ where
             writer,
             listeners,
             indexes,
-            undecodable,
+            reports,
         };
         let driver = async move {
             let mut events = std::pin::pin!(events);

@@ -56,7 +56,7 @@ where
     let (cache, driver) = crate::cache::SharedCache::new(
         "test",
         futures::stream::iter(events),
-        std::sync::Arc::new(|_: &_, error: &str| panic!("undecodable fixture: {error}")),
+        crate::cache::Reports::undecodable(|_, error| panic!("undecodable fixture: {error}")),
     );
     futures::executor::block_on(driver);
     cache

@@ -230,6 +230,22 @@ impl ControllerProcess {
         .unwrap_or(0.0)
     }
 
+    /// Waits until `controller` has reconciled as many times as requests were queued for it
+    /// (every request so far handled; requests for one object are never merged in these tests,
+    /// or this times out); returns the reconcile count, a baseline a test can wait past.
+    pub async fn settled(&self, controller: &str, timeout: Duration) -> f64 {
+        eventually(
+            timeout,
+            &format!("{controller} to reconcile every request"),
+            || async {
+                let queued = self.queued(controller);
+                let reconciled = self.reconciles(controller);
+                (reconciled >= queued).then_some(reconciled)
+            },
+        )
+        .await
+    }
+
     /// Waits for `/readyz` to answer 200; panics with the log otherwise. A controller that could
     /// not bind a port (another process took it since it was picked) is restarted on new ports.
     pub async fn wait_ready(&mut self, timeout: Duration) {
