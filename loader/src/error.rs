@@ -48,12 +48,6 @@ pub enum LoadError {
     },
 
     #[error(
-        "cannot check who may write the provider library {}: {detail}. Pass --allow-insecure-provider-permissions to load it unchecked (development only).",
-        library.display()
-    )]
-    PermissionCheck { library: PathBuf, detail: String },
-
-    #[error(
         "{} is not a shared library that this machine can load ({}, {}): {detail}. A provider must be a Linux shared library built for this architecture (cargo build --release of a cdylib crate).",
         path.display(),
         std::env::consts::OS,
@@ -117,7 +111,6 @@ impl LoadError {
             LoadError::NotFound { .. } => "not_found",
             LoadError::NoSuchFile { .. } => "no_such_file",
             LoadError::InsecurePermissions { .. } => "insecure_permissions",
-            LoadError::PermissionCheck { .. } => "permission_check",
             LoadError::NotALibrary { .. } => "not_a_library",
             LoadError::MissingRootModule { .. } => "missing_root_module",
             LoadError::IncompatibleInterface { .. } => "incompatible_interface",

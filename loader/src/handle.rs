@@ -1,8 +1,7 @@
 //! The safe, async handle to one provider instance.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use abi_stable::std_types::{RResult, RStr};
@@ -13,10 +12,12 @@ use mcp_interface::abi::{Capabilities, GetResult, InstanceId, ProviderMethod};
 use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::{OwnedMutexGuard, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::error::CallError;
+use crate::gates::{ObjectGate, ObjectGates};
 use crate::library::{Library, LibraryInfo};
+use crate::status::ValidStatus;
 
 /// How many calls may be in flight at once per provider. A call that hangs past its timeout
 /// keeps its blocking thread (a thread cannot be cancelled) and its slot until it returns, so
@@ -88,72 +89,6 @@ struct Inner {
     in_flight: Arc<Semaphore>,
     objects: Arc<ObjectGates>,
     observer: Option<CallObserver>,
-}
-
-/// At most one call per object in flight: a call about an object waits until the previous call
-/// about it has returned from the provider, also when that call outlived its timeout (a thread
-/// cannot be cancelled, so it may still be creating a balancer; a second `ensure` beside it
-/// could create another with a non-idempotent cloud API).
-#[derive(Default)]
-struct ObjectGates {
-    gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-/// The right to call the provider about one object, held until the call returns.
-struct ObjectGate {
-    guard: Option<OwnedMutexGuard<()>>,
-    key: String,
-    gates: Arc<ObjectGates>,
-}
-
-impl ObjectGates {
-    /// Waits until no call about `key` is in flight (logging when it must wait), then holds the
-    /// object's gate.
-    async fn enter(self: &Arc<Self>, key: &str, method: Method) -> ObjectGate {
-        let gate = self
-            .gates
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(key.to_owned())
-            .or_default()
-            .clone();
-        let guard = match gate.clone().try_lock_owned() {
-            Ok(guard) => guard,
-            Err(_) => {
-                tracing::warn!(
-                    object = key,
-                    %method,
-                    "an earlier provider call about this object has not returned yet (it outlived its timeout); waiting for it before calling again"
-                );
-                gate.lock_owned().await
-            }
-        };
-        ObjectGate {
-            guard: Some(guard),
-            key: key.to_owned(),
-            gates: self.clone(),
-        }
-    }
-
-    /// How many objects have a call in flight or waiting.
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.gates.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-}
-
-impl Drop for ObjectGate {
-    fn drop(&mut self) {
-        drop(self.guard.take());
-        let mut gates = self.gates.gates.lock().unwrap_or_else(|e| e.into_inner());
-        // Only the map holds it: nobody waits, so the entry goes (the map does not grow).
-        if gates
-            .get(&self.key)
-            .is_some_and(|g| Arc::strong_count(g) == 1)
-        {
-            gates.remove(&self.key);
-        }
-    }
 }
 
 /// A provider instance. Clone it freely: clones share the instance.
@@ -478,209 +413,5 @@ impl Object for MultiClusterIngress {
 impl Object for MultiClusterService {
     fn key(&self) -> String {
         object_key("MultiClusterService", &self.metadata)
-    }
-}
-
-/// Checks a provider's status before the controller writes it into an object: addresses must
-/// parse, hostnames must be DNS names and port protocols known, so a misbehaving provider cannot
-/// put garbage into the Karmada API.
-trait ValidStatus {
-    fn validate(&self) -> Result<(), String>;
-}
-
-impl<S: ValidStatus> ValidStatus for GetResult<S> {
-    fn validate(&self) -> Result<(), String> {
-        self.status.as_ref().map_or(Ok(()), ValidStatus::validate)
-    }
-}
-
-impl ValidStatus for IngressLoadBalancerStatus {
-    fn validate(&self) -> Result<(), String> {
-        for (i, ingress) in self.ingress.iter().flatten().enumerate() {
-            validate_ingress(i, ingress.ip.as_deref(), ingress.hostname.as_deref())?;
-            for (j, port) in ingress.ports.iter().flatten().enumerate() {
-                validate_port(i, j, &port.protocol, port.error.as_deref())?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl ValidStatus for LoadBalancerStatus {
-    fn validate(&self) -> Result<(), String> {
-        for (i, ingress) in self.ingress.iter().flatten().enumerate() {
-            validate_ingress(i, ingress.ip.as_deref(), ingress.hostname.as_deref())?;
-            if let Some(mode) = ingress.ip_mode.as_deref()
-                && !matches!(mode, "VIP" | "Proxy")
-            {
-                return Err(format!(
-                    "ingress[{i}].ipMode {mode:?} is neither VIP nor Proxy"
-                ));
-            }
-            for (j, port) in ingress.ports.iter().flatten().enumerate() {
-                validate_port(i, j, &port.protocol, port.error.as_deref())?;
-            }
-        }
-        Ok(())
-    }
-}
-
-fn validate_ingress(i: usize, ip: Option<&str>, hostname: Option<&str>) -> Result<(), String> {
-    if let Some(ip) = ip
-        && ip.parse::<std::net::IpAddr>().is_err()
-    {
-        return Err(format!("ingress[{i}].ip {ip:?} is not an IP address"));
-    }
-    if let Some(host) = hostname {
-        let valid = !host.is_empty()
-            && host.len() <= 253
-            && host.split('.').all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-            });
-        if !valid {
-            return Err(format!("ingress[{i}].hostname {host:?} is not a DNS name"));
-        }
-    }
-    if ip.is_none() && hostname.is_none() {
-        return Err(format!("ingress[{i}] has neither an ip nor a hostname"));
-    }
-    Ok(())
-}
-
-/// A port status as the Karmada CRDs accept it: a known protocol and an `error` (required by
-/// both CRDs) that is a Kubernetes reason: CamelCase or a qualified name such as
-/// `example.com/PortNotReady`, at most 316 characters.
-fn validate_port(i: usize, j: usize, protocol: &str, error: Option<&str>) -> Result<(), String> {
-    if !matches!(protocol, "TCP" | "UDP" | "SCTP") {
-        return Err(format!(
-            "ingress[{i}].ports[{j}].protocol {protocol:?} is not TCP, UDP or SCTP"
-        ));
-    }
-    match error {
-        None => Err(format!(
-            "ingress[{i}].ports[{j}].error is missing: the Karmada CRDs require it on every port status (a reason such as \"Ready\" or \"PortPending\")"
-        )),
-        Some(reason) if !is_reason(reason) => Err(format!(
-            "ingress[{i}].ports[{j}].error {reason:?} is not a reason (CamelCase or prefix/Name, at most 316 characters)"
-        )),
-        Some(_) => Ok(()),
-    }
-}
-
-/// The CRDs' pattern for `ports[].error`:
-/// `^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$`
-/// with `maxLength: 316`.
-fn is_reason(reason: &str) -> bool {
-    if reason.len() > 316 {
-        return false;
-    }
-    let (prefix, name) = match reason.split_once('/') {
-        Some((prefix, name)) => (Some(prefix), name),
-        None => (None, reason),
-    };
-    let prefix_ok = prefix.is_none_or(|prefix| {
-        prefix.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
-    });
-    let name_ok = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    prefix_ok && name_ok
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Whether `future` is ready at its first poll (a zero timeout polls it once).
-    async fn ready_now<F: std::future::Future>(future: F) -> Option<F::Output> {
-        tokio::time::timeout(Duration::ZERO, future).await.ok()
-    }
-
-    #[tokio::test]
-    async fn calls_about_one_object_wait_for_each_other_and_leave_nothing_behind() {
-        let gates = Arc::new(ObjectGates::default());
-        let first = gates
-            .enter("MultiClusterIngress/ns/a", Method::MciGet)
-            .await;
-        // Another object does not wait.
-        let other = ready_now(gates.enter("MultiClusterIngress/ns/b", Method::MciGet)).await;
-        assert!(other.is_some());
-        drop(other);
-        // The same object waits while the first call runs...
-        assert!(
-            ready_now(gates.enter("MultiClusterIngress/ns/a", Method::MciEnsure))
-                .await
-                .is_none()
-        );
-        let waiting = tokio::spawn({
-            let gates = gates.clone();
-            async move {
-                let _gate = gates
-                    .enter("MultiClusterIngress/ns/a", Method::MciEnsure)
-                    .await;
-            }
-        });
-        tokio::task::yield_now().await;
-        assert!(!waiting.is_finished());
-        // ...and goes once it has returned.
-        drop(first);
-        waiting.await.unwrap();
-        assert_eq!(
-            gates.len(),
-            0,
-            "no gate is kept for objects nobody calls about"
-        );
-    }
-
-    #[test]
-    fn port_errors_follow_the_crd_pattern() {
-        for good in ["Ready", "PortPending", "example.com/Port_not.ready-2", "a"] {
-            assert!(is_reason(good), "{good}");
-        }
-        for bad in [
-            "",
-            "not ready",
-            "-Ready",
-            "Ready.",
-            "Example.com/Ready",
-            "/Ready",
-            "example.com/",
-            &"R".repeat(317),
-        ] {
-            assert!(!is_reason(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn a_port_status_without_an_error_is_refused_with_the_reason() {
-        let status: LoadBalancerStatus = serde_json::from_value(serde_json::json!({
-            "ingress": [{"ip": "192.0.2.1", "ports": [{"port": 80, "protocol": "TCP"}]}]
-        }))
-        .unwrap();
-        let error = status.validate().unwrap_err();
-        assert!(
-            error.contains("ingress[0].ports[0].error is missing"),
-            "{error}"
-        );
-        let status: IngressLoadBalancerStatus = serde_json::from_value(serde_json::json!({
-            "ingress": [{"hostname": "a.example.com",
-                         "ports": [{"port": 443, "protocol": "TCP", "error": "Ready"}]}]
-        }))
-        .unwrap();
-        status.validate().unwrap();
     }
 }

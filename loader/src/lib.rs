@@ -17,11 +17,13 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod error;
+mod gates;
 mod handle;
 mod host_log;
 mod library;
 mod permissions;
 mod search;
+mod status;
 
 pub use error::{CallError, LoadError};
 pub use handle::{CallObserver, CallOutcome, Method, Provider};

@@ -38,10 +38,7 @@ impl fmt::Display for Unsafe {
 /// Checks the library at `library` and every directory above it; the first untrusted one is
 /// the error.
 pub fn check(library: &Path) -> Result<(), LoadError> {
-    let euid = effective_uid().map_err(|detail| LoadError::PermissionCheck {
-        library: library.to_owned(),
-        detail,
-    })?;
+    let euid = crate::library::effective_uid();
     let mut paths: Vec<PathBuf> = Vec::new();
     // The path as given (a symlink in it can be replaced by whoever can write its directory),
     // then where it leads.
@@ -105,18 +102,6 @@ pub fn judge(owner: u32, mode: u32, is_dir: bool, euid: u32) -> Option<Unsafe> {
     None
 }
 
-/// The effective user id of this process (from `/proc/self/status`: no `unsafe` needed).
-fn effective_uid() -> Result<u32, String> {
-    let status = std::fs::read_to_string("/proc/self/status")
-        .map_err(|e| format!("reading /proc/self/status: {e}"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1))
-        .and_then(|euid| euid.parse().ok())
-        .ok_or_else(|| "no effective user id in /proc/self/status".to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +119,5 @@ mod tests {
         // Sticky but someone else's, or a file: no protection.
         assert_eq!(judge(me, 0o1777, true, me), Some(Unsafe::OtherWritable));
         assert_eq!(judge(0, 0o1666, false, me), Some(Unsafe::OtherWritable));
-        assert!(effective_uid().is_ok());
     }
 }
