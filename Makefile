@@ -11,13 +11,13 @@ build: ## Debug build of every crate (the controller and libmcp_provider_fake.so
 lint: ## cargo fmt --check and clippy with warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy -p mcp-interface --features async --all-targets -- -D warnings
+	cargo clippy -p mcp-interface --features async,schema --all-targets -- -D warnings
 
 test: testenv-binaries testenv-karmada-binaries build lint package-interface ## Everything CI runs: control plane binaries, build, lint, all tests
 	MCP_TESTENV_BIN_DIR="$$(bash hack/testenv/build.sh)" \
 	MCP_TESTENV_KARMADA_BIN_DIR="$$(bash hack/testenv/build.sh karmada)" \
 	cargo test --workspace
-	cargo test -p mcp-interface --features async
+	cargo test -p mcp-interface --features async,schema
 
 package-interface: ## cargo package -p mcp-interface (the published crate), failing on any warning
 	out="$$(cargo package -p mcp-interface --allow-dirty 2>&1)"; status=$$?; echo "$$out"; \

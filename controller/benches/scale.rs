@@ -2,7 +2,9 @@
 //! N MultiClusterServices (type LoadBalancer) created at once on a local control plane, with the
 //! real controller (release build, all five controllers, client rate limits raised) and the real
 //! fake provider library. Reports the time until every object's status has its load balancer,
-//! API requests per object, and the controller's peak RSS. Default N: 100 and 1000.
+//! API requests per object, and the controller's peak RSS. Then EndpointSlice churn: the
+//! controller's CPU time per EndpointSlice event, which must not grow with N (the MCIs of a
+//! Service are found through an index, not by scanning all N). Default N: 100 and 1000.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -18,7 +20,10 @@ use mcp_testenv::{ControlPlane, ControlPlaneOptions};
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::free_port;
+use common::free_ports;
+
+/// EndpointSlice updates in the churn phase.
+const CHURN_EVENTS: usize = 2000;
 
 /// The body of GET `path` on loopback `port`, if it answers 200.
 fn http_get(port: u16, path: &str) -> Option<String> {
@@ -52,6 +57,87 @@ struct Result {
     converge: Duration,
     requests: f64,
     rss_kib: u64,
+    /// Controller CPU time per EndpointSlice event during the churn.
+    churn_cpu_per_event: Duration,
+}
+
+/// The CPU time (user + system, all threads) process `pid` has used.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: u64 = fields
+        .get(11..13)
+        .map(|f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum())
+        .unwrap_or(0);
+    Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second())
+}
+
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// Updates an EndpointSlice of a Service no MCI references [`CHURN_EVENTS`] times, then one of
+/// Service `web-0`, whose MCI is then updated (address 1.2.3.5): once it is, the controller has
+/// handled every event before it (one watch stream). Returns the controller's CPU time per
+/// event.
+async fn churn_endpoint_slices(client: &kube::Client, pid: u32) -> Duration {
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    use kube::api::{Patch, PatchParams};
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), "bench");
+    let slice = |name: &str, service: &str, revision: usize| {
+        serde_json::json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": name, "labels": {"kubernetes.io/service-name": service}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [format!("10.0.{}.{}", revision / 250, revision % 250 + 1)]}],
+        })
+    };
+    let apply = |name: &'static str, service: &'static str, revision: usize| {
+        let slices = slices.clone();
+        async move {
+            slices
+                .patch(
+                    name,
+                    &PatchParams::apply("bench").force(),
+                    &Patch::Apply(slice(name, service, revision)),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    apply("unreferenced-1", "unreferenced", 0).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = cpu_time(pid);
+    for revision in 1..=CHURN_EVENTS {
+        apply("unreferenced-1", "unreferenced", revision).await;
+    }
+    apply("web-0-1", "web-0", 0).await;
+    let mcis: Api<MultiClusterIngress> = Api::namespaced(client.clone(), "bench");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let mci = mcis.get("web-0").await.unwrap();
+        let ip = mci
+            .status
+            .and_then(|s| s.load_balancer)
+            .and_then(|l| l.ingress)
+            .and_then(|i| i.first().and_then(|i| i.ip.clone()));
+        if ip.as_deref() == Some("1.2.3.5") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the churn was not handled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (cpu_time(pid) - before) / (CHURN_EVENTS as u32 + 1)
 }
 
 async fn run(n: usize, fake_dir: &Path) -> Result {
@@ -75,8 +161,7 @@ async fn run(n: usize, fake_dir: &Path) -> Result {
     .await
     .unwrap();
 
-    let health = free_port();
-    let metrics_port = free_port();
+    let [health, metrics_port] = free_ports();
     let log = std::fs::File::create(plane.dir().join("controller.log")).unwrap();
     let mut controller: Child = Command::new(env!("CARGO_BIN_EXE_multicluster-provider"))
         .args([
@@ -187,6 +272,7 @@ async fn run(n: usize, fake_dir: &Path) -> Result {
     let metrics = http_get(metrics_port, "/metrics").unwrap();
     let requests = metric_sum(&metrics, "multicluster_provider_kube_api_requests_total") - baseline;
     let rss_kib = peak_rss_kib(pid);
+    let churn_cpu_per_event = churn_endpoint_slices(&client, pid).await;
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(pid.to_string())
@@ -199,6 +285,7 @@ async fn run(n: usize, fake_dir: &Path) -> Result {
         converge,
         requests: requests / (2 * n) as f64,
         rss_kib,
+        churn_cpu_per_event,
     }
 }
 
@@ -224,18 +311,19 @@ fn main() {
         .collect();
     println!();
     println!(
-        "| N (MCIs + MCSs) | objects created in | every status has its balancer after | API requests per object | controller peak RSS |"
+        "| N (MCIs + MCSs) | objects created in | every status has its balancer after | API requests per object | controller peak RSS | controller CPU per EndpointSlice event |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     for r in results {
         println!(
-            "| {} + {} | {:.1} s | {:.1} s | {:.1} | {:.1} MiB |",
+            "| {} + {} | {:.1} s | {:.1} s | {:.1} | {:.1} MiB | {:.0} µs |",
             r.n,
             r.n,
             r.create.as_secs_f64(),
             r.converge.as_secs_f64(),
             r.requests,
-            r.rss_kib as f64 / 1024.0
+            r.rss_kib as f64 / 1024.0,
+            r.churn_cpu_per_event.as_secs_f64() * 1e6
         );
     }
 }

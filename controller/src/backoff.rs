@@ -30,6 +30,11 @@ impl Backoff {
 
     /// The delay before retrying `key` after one more failure.
     pub fn next_delay(&self, key: &str) -> Duration {
+        self.next_delay_at(key, Instant::now())
+    }
+
+    /// [`Backoff::next_delay`] at the instant `now` (tests give the clock).
+    fn next_delay_at(&self, key: &str, now: Instant) -> Duration {
         let failures = {
             let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
             let n = map.entry(key.to_owned()).or_default();
@@ -47,16 +52,18 @@ impl Backoff {
             .bucket
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .reserve(Instant::now());
+            .reserve(now);
         exponential.max(overall)
     }
 
-    /// Forgets `key`'s failures (after a success or when the object is gone).
-    pub fn forget(&self, key: &str) {
+    /// Forgets `key`'s failures (after a success or when the object is gone); whether it had
+    /// any.
+    pub fn forget(&self, key: &str) -> bool {
         self.failures
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
+            .remove(key)
+            .is_some()
     }
 
     /// How many objects are waiting for a retry.
@@ -102,11 +109,15 @@ mod tests {
             bucket_size: 2,
             ..settings()
         });
-        b.next_delay("x1");
-        b.next_delay("x2");
-        // The bucket is empty: the third retry waits for a token (~100 ms at 10 qps), more
+        // Three failures at the same instant (the clock is given, so no token is refilled in
+        // between): two tokens, then the third retry waits for one (100 ms at 10 qps), more
         // than its own 5 ms.
-        let d = b.next_delay("x3");
-        assert!(d >= Duration::from_millis(90), "{d:?}");
+        let now = Instant::now();
+        assert_eq!(b.next_delay_at("x1", now), Duration::from_millis(5));
+        assert_eq!(b.next_delay_at("x2", now), Duration::from_millis(5));
+        assert_eq!(b.next_delay_at("x3", now), Duration::from_millis(100));
+        // Half a second later five tokens came back (at most two are kept).
+        let later = now + Duration::from_millis(500);
+        assert_eq!(b.next_delay_at("x4", later), Duration::from_millis(5));
     }
 }

@@ -68,6 +68,11 @@ pub struct ProviderArgs {
     /// The cloud provider configuration file, passed to the provider's factory.
     #[arg(long = "cloud-config", global = true, value_name = "FILE")]
     pub cloud_config: Option<PathBuf>,
+
+    /// Load the provider library even if a user other than root and the controller's own (or a
+    /// group, or everyone) can write it or a directory above it. Development only.
+    #[arg(long, global = true)]
+    pub allow_insecure_provider_permissions: bool,
 }
 
 /// The controller manager's flags.
@@ -342,6 +347,7 @@ impl Cli {
             cloud_provider,
             provider_dirs: self.provider.provider_dirs.clone(),
             cloud_config: self.provider.cloud_config.clone(),
+            allow_insecure_provider_permissions: self.provider.allow_insecure_provider_permissions,
             provider_ingress_class,
             kubeconfig: m.kubeconfig.clone(),
             controllers,

@@ -3,13 +3,15 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::IngressClass;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::{WatchStreamExt, watcher};
 use mcp_interface::api::cluster::Cluster;
 use mcp_interface::api::mcs::ServiceExport;
@@ -18,27 +20,94 @@ use mcp_interface::api::policy::{ClusterPropagationPolicy, PropagationPolicy};
 use mcp_interface::api::work::ResourceBinding;
 use mcp_loader::Provider;
 
-use crate::cache::{Cacheable, SharedCache};
+use crate::cache::{Cacheable, Decoded, Reports, SharedCache};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 
 /// A cache of `K`, its driver task put in `drivers`. For `K = PartialObjectMeta<_>` the API
-/// server sends metadata only.
+/// server sends metadata only. Each object is decoded on its own; one that does not fit `K` is
+/// reported (see [`reports`]) and skipped.
 fn cached<K>(
     client: &Client,
     kind: &'static str,
+    reporting: &Reporting,
     drivers: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> SharedCache<K>
 where
     K: Cacheable,
 {
-    let api: Api<K> = Api::all(client.clone());
+    let api: Api<Decoded<K>> = Api::all(client.clone());
     let (cache, driver) = SharedCache::new(
         kind,
         watcher(api, watcher::Config::default()).default_backoff(),
+        reports::<K>(kind, reporting),
     );
     drivers.push(tokio::spawn(driver));
     cache
+}
+
+/// Where the caches report objects they skip.
+struct Reporting {
+    metrics: Arc<Metrics>,
+    recorder: Recorder,
+}
+
+/// What the cache of `kind` reports: `cache_events_total{kind}` for each watch event handled;
+/// for an object our model cannot decode, a warning with its namespace and name, the
+/// `undecodable_objects_total{kind}` counter, and a Warning Event on the object (for
+/// `kubectl describe`). Nothing else is lost: the rest of the kind is served.
+fn reports<K: Cacheable>(kind: &'static str, reporting: &Reporting) -> Reports {
+    let metrics = reporting.metrics.clone();
+    let recorder = reporting.recorder.clone();
+    let handled = {
+        let metrics = reporting.metrics.clone();
+        Arc::new(move || metrics.cache_event(kind))
+    };
+    let undecodable = Arc::new(move |metadata: &ObjectMeta, error: &str| {
+        let namespace = metadata.namespace.clone().unwrap_or_default();
+        let name = metadata.name.clone().unwrap_or_default();
+        tracing::warn!(
+            kind,
+            namespace,
+            name,
+            "skipped an object this controller cannot read (it fits the CRD but not this controller's model; upgrade the controller or fix the object): {error}"
+        );
+        metrics.undecodable_object(kind);
+        let reference = ObjectReference {
+            api_version: Some(K::api_version(&()).into_owned()),
+            kind: Some(K::kind(&()).into_owned()),
+            namespace: metadata.namespace.clone(),
+            name: metadata.name.clone(),
+            uid: metadata.uid.clone(),
+            resource_version: metadata.resource_version.clone(),
+            ..Default::default()
+        };
+        let event = Event {
+            type_: EventType::Warning,
+            reason: "Undecodable".into(),
+            note: Some(
+                mcp_loader::truncate(
+                    &format!(
+                        "The multicluster provider cannot read this object and ignores it: {error}"
+                    ),
+                    1024,
+                )
+                .to_owned(),
+            ),
+            action: "Decode".into(),
+            secondary: None,
+        };
+        let recorder = recorder.clone();
+        tokio::spawn(async move {
+            if let Err(e) = recorder.publish(&event, &reference).await {
+                tracing::debug!(kind, namespace, name, "could not record the event: {e}");
+            }
+        });
+    });
+    Reports {
+        undecodable,
+        handled,
+    }
 }
 
 /// Declares the shared caches, one line per kind: the [`CacheKind`] a controller lists, the
@@ -64,13 +133,18 @@ macro_rules! caches {
             pub fn start(
                 client: &Client,
                 kinds: &BTreeSet<CacheKind>,
+                metrics: &Arc<Metrics>,
             ) -> (Caches, Vec<tokio::task::JoinHandle<()>>) {
                 let mut caches = Caches::default();
                 let mut drivers = Vec::new();
+                let reporting = Reporting {
+                    metrics: metrics.clone(),
+                    recorder: Recorder::new(client.clone(), reporter(None)),
+                };
                 for kind in kinds {
                     match kind {
                         $(CacheKind::$variant => {
-                            caches.$field = Some(cached(client, $kind, &mut drivers))
+                            caches.$field = Some(cached(client, $kind, &reporting, &mut drivers))
                         })*
                     }
                 }
@@ -115,6 +189,14 @@ caches! {
     ClusterPropagationPolicies => cluster_propagation_policies: ClusterPropagationPolicy = "ClusterPropagationPolicy",
 }
 
+/// Who records our Events.
+fn reporter(instance: Option<&str>) -> Reporter {
+    Reporter {
+        controller: "multicluster-provider".into(),
+        instance: instance.map(str::to_owned),
+    }
+}
+
 /// Shared by every controller.
 pub struct Context {
     pub client: Client,
@@ -134,13 +216,7 @@ impl Context {
         metrics: Arc<Metrics>,
         identity: &str,
     ) -> Self {
-        let recorder = Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "multicluster-provider".into(),
-                instance: Some(identity.to_owned()),
-            },
-        );
+        let recorder = Recorder::new(client.clone(), reporter(Some(identity)));
         Context {
             client,
             provider,

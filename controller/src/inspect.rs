@@ -63,15 +63,18 @@ pub fn run(provider: &ProviderArgs, args: &InspectArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Loads provider `name` (a name or a library path) as `--provider-dir` and `--cloud-config`
-/// say: what the controller manager does at start-up and `inspect` does to describe it.
+/// Loads provider `name` (a name or a library path) as `--provider-dir`, `--cloud-config` and
+/// `--allow-insecure-provider-permissions` say: what the controller manager does at start-up and
+/// `inspect` does to describe it.
 pub fn load_provider(
     name: &str,
     provider_dirs: &[PathBuf],
     cloud_config: Option<&Path>,
+    allow_insecure_permissions: bool,
 ) -> anyhow::Result<Provider> {
     let config = read_cloud_config(cloud_config)?;
-    let search = SearchPath::new(provider_dirs);
+    let search =
+        SearchPath::new(provider_dirs).allow_insecure_permissions(allow_insecure_permissions);
     Ok(mcp_loader::load(name, &search, config.as_deref())?)
 }
 
@@ -85,6 +88,7 @@ pub fn load(provider: &ProviderArgs, target: Option<&str>) -> anyhow::Result<Pro
         target,
         &provider.provider_dirs,
         provider.cloud_config.as_deref(),
+        provider.allow_insecure_provider_permissions,
     )
 }
 

@@ -65,6 +65,7 @@ pub async fn run_until(
         &settings.cloud_provider,
         &settings.provider_dirs,
         settings.cloud_config.as_deref(),
+        settings.allow_insecure_provider_permissions,
     )?
     .with_call_timeout(settings.provider_call_timeout)
     .with_observer(metrics.provider_observer());
@@ -104,8 +105,11 @@ pub async fn run_until(
     }
 
     // 4. Caches, on every replica.
-    let (caches, drivers) =
-        Caches::start(&client, &controllers::cache_kinds(&settings.controllers));
+    let (caches, drivers) = Caches::start(
+        &client,
+        &controllers::cache_kinds(&settings.controllers),
+        &metrics,
+    );
     let caches = Arc::new(caches);
     let identity = leader::identity();
     let ctx = Arc::new(Context::new(

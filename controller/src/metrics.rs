@@ -40,6 +40,11 @@ struct MethodErrorLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VerbLabels {
     verb: &'static str,
 }
@@ -63,10 +68,13 @@ pub struct Metrics {
     reconcile_errors: Family<ControllerErrorLabels, Counter>,
     reconcile_duration: Family<ControllerLabels, Histogram, fn() -> Histogram>,
     pending: Family<ControllerLabels, Gauge>,
+    queue_adds: Family<ControllerLabels, Counter>,
     provider_calls: Family<MethodLabels, Counter>,
     provider_errors: Family<MethodErrorLabels, Counter>,
     provider_latency: Family<MethodLabels, Histogram, fn() -> Histogram>,
     api_requests: Family<VerbLabels, Counter>,
+    undecodable: Family<KindLabels, Counter>,
+    cache_events: Family<KindLabels, Counter>,
     leader: Gauge,
 }
 
@@ -115,6 +123,12 @@ impl Metrics {
                 "Objects queued or waiting for a retry, by controller (queue depth)",
                 Family::default(),
             ),
+            queue_adds: registered(
+                r,
+                "queue_adds",
+                "Reconcile requests the watches queued, by controller (before de-duplication)",
+                Family::default(),
+            ),
             provider_calls: registered(
                 r,
                 "provider_calls",
@@ -137,6 +151,18 @@ impl Metrics {
                 r,
                 "kube_api_requests",
                 "Requests sent to the Karmada API server, by verb",
+                Family::default(),
+            ),
+            undecodable: registered(
+                r,
+                "undecodable_objects",
+                "Objects skipped because they do not fit the controller's model, by kind (each list or watch event counts)",
+                Family::default(),
+            ),
+            cache_events: registered(
+                r,
+                "cache_events",
+                "Watch events the caches handled (stored, subscribers told), by kind",
                 Family::default(),
             ),
             leader: registered(
@@ -181,9 +207,26 @@ impl Metrics {
             .set(i64::try_from(objects).unwrap_or(i64::MAX));
     }
 
+    /// Counts one reconcile request queued for `controller`.
+    pub fn queued(&self, controller: &'static str) {
+        self.queue_adds
+            .get_or_create(&ControllerLabels { controller })
+            .inc();
+    }
+
     /// Counts one request to the Karmada API server.
     pub fn count_api_request(&self, verb: &'static str) {
         self.api_requests.get_or_create(&VerbLabels { verb }).inc();
+    }
+
+    /// Counts an object of `kind` the caches skipped because it does not fit the model.
+    pub fn undecodable_object(&self, kind: &'static str) {
+        self.undecodable.get_or_create(&KindLabels { kind }).inc();
+    }
+
+    /// Counts a watch event the cache of `kind` handled.
+    pub fn cache_event(&self, kind: &'static str) {
+        self.cache_events.get_or_create(&KindLabels { kind }).inc();
     }
 
     /// Whether this replica leads.

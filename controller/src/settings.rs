@@ -18,6 +18,8 @@ pub struct Settings {
     pub provider_dirs: Vec<PathBuf>,
     /// `--cloud-config`, passed to the provider's factory.
     pub cloud_config: Option<PathBuf>,
+    /// `--allow-insecure-provider-permissions`: skip the check of who may write the library.
+    pub allow_insecure_provider_permissions: bool,
     pub provider_ingress_class: String,
     pub kubeconfig: Option<PathBuf>,
     pub controllers: ControllerSelection,

@@ -154,7 +154,8 @@ async fn what_others_add_to_the_policy_is_kept_and_an_unchanged_policy_is_not_re
         Some("default-scheduler")
     );
 
-    // Karmada's webhook and a user add their own bits.
+    // Karmada's webhook and a user add their own bits (a spec change: reconciled, and left).
+    let reconciled = controller.settled("crd-installation", WAIT).await;
     let edited = api
         .patch(
             POLICY,
@@ -174,7 +175,10 @@ async fn what_others_add_to_the_policy_is_kept_and_an_unchanged_policy_is_not_re
         )
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    eventually(WAIT, "the reconcile of the edit", || async {
+        (controller.reconciles("crd-installation") > reconciled).then_some(())
+    })
+    .await;
     let now = api.get(POLICY).await.unwrap();
     assert_eq!(
         now.resource_version(),

@@ -117,8 +117,13 @@ spec:
     )
     .await;
 
-    // Written only when changed: nothing moves while nothing changes.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Written only when changed: each MCI is reconciled at start (a write) and once more for
+    // that write (nothing to write); once those four reconciles are done, nothing has moved.
+    eventually(WAIT, "four reconciles", || async {
+        (controller.reconciles("mci-service-locations") >= 4.0).then_some(())
+    })
+    .await;
+    assert_eq!(controller.queued("mci-service-locations"), 4.0);
     assert_eq!(
         mcis.get("minimal-ingress")
             .await
@@ -147,7 +152,10 @@ spec:
     )
     .await;
 
-    // A second backend without a binding is skipped; once bound, it is listed, sorted by name.
+    // A second backend without a binding is skipped (its reconcile writes nothing); once bound,
+    // it is listed, sorted by name. An unrelated binding triggers nothing.
+    // (First every request so far, the writes' own follow-ups included, is reconciled.)
+    let reconciled = controller.settled("mci-service-locations", WAIT).await;
     let rules = json!({"spec": {"rules": [{"http": {"paths": [
         {"path": "/testpath", "pathType": "Prefix",
          "backend": {"service": {"name": "serve", "port": {"number": 80}}}},
@@ -165,7 +173,10 @@ spec:
         .create(&pp, &binding("unrelated", &["member9"]))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    eventually(WAIT, "the reconcile of the new backend", || async {
+        (controller.reconciles("mci-service-locations") > reconciled).then_some(())
+    })
+    .await;
     assert_eq!(
         status(&mcis.get("minimal-ingress").await.unwrap())["serviceLocations"],
         json!([{"name": "serve", "clusters": ["member1", "member3"]}])

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{ControllerOptions, Env, eventually, fake_state};
+use common::{ControllerOptions, ControllerProcess, Env, eventually, fake_state};
 use kube::api::{Api, DeleteParams};
 use mcp_interface::api::networking::MultiClusterIngress;
 
@@ -92,6 +92,57 @@ spec:
     app: serve
 "#;
 
+/// Counts the reconcile requests a controller queued and the fake's calls about one object, to
+/// check each step of a test: a step that must trigger makes exactly one request and one
+/// `get` + `update`; a step that must not is followed by one of the same kind that must (a
+/// cache handles its events in order), whose check then finds exactly one request, not two.
+struct Triggers<'a> {
+    controller: &'a common::ControllerProcess,
+    name: &'static str,
+    state: &'a std::path::Path,
+    object: &'static str,
+    queued: f64,
+    calls: usize,
+}
+
+impl<'a> Triggers<'a> {
+    fn new(
+        controller: &'a common::ControllerProcess,
+        name: &'static str,
+        state: &'a std::path::Path,
+        object: &'static str,
+    ) -> Self {
+        Triggers {
+            controller,
+            name,
+            state,
+            object,
+            queued: controller.queued(name),
+            calls: calls_for(state, object).len(),
+        }
+    }
+
+    /// Waits for the `get` + `update` that `what` triggers; requires that exactly one request
+    /// was queued since the last check (so nothing in between triggered).
+    async fn triggered(&mut self, what: &str) {
+        let (want, state, object) = (self.calls + 2, self.state, self.object);
+        eventually(WAIT, what, || async move {
+            (calls_for(state, object).len() >= want).then_some(())
+        })
+        .await;
+        let calls = calls_for(self.state, self.object);
+        assert_eq!(calls.len(), want, "{what}: {calls:?}");
+        assert_eq!(&calls[want - 2..], ["mci_get", "mci_update"], "{what}");
+        let queued = self.controller.queued(self.name);
+        assert_eq!(
+            queued,
+            self.queued + 1.0,
+            "{what}: one request expected since the last check; a change that must not trigger did"
+        );
+        (self.queued, self.calls) = (queued, want);
+    }
+}
+
 /// Every re-trigger path of the Go original: Service create/spec/annotation/delete,
 /// EndpointSlice of the derived Service, TLS Secret, MCI spec. A trigger makes the controller
 /// `get` then `update` the existing balancer, which the fake answers with 1.2.3.5; status-only
@@ -136,43 +187,20 @@ spec:
     let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
     wait_ip(&api, "shop", "1.2.3.4", "the first balancer").await;
     assert_eq!(calls_for(&state, "default/shop"), ["mci_get", "mci_ensure"]);
-
-    let mut expect = 2usize;
-    async fn check(state: &std::path::Path, expect: &mut usize, what: &str, triggers: bool) {
-        if triggers {
-            *expect += 2;
-            let want = *expect;
-            eventually(WAIT, what, || async move {
-                (calls_for(state, "default/shop").len() >= want).then_some(())
-            })
-            .await;
-            let calls = calls_for(state, "default/shop");
-            assert_eq!(calls.len(), want, "{what}: {calls:?}");
-            assert_eq!(&calls[want - 2..], ["mci_get", "mci_update"], "{what}");
-        } else {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            let calls = calls_for(state, "default/shop");
-            assert_eq!(calls.len(), *expect, "{what} must not trigger: {calls:?}");
-        }
-    }
+    let mut triggers = Triggers::new(&controller, "multiclusteringress", &state, "default/shop");
 
     env.apply(SERVE, "default").await;
-    check(
-        &state,
-        &mut expect,
-        "the referenced Service is created",
-        true,
-    )
-    .await;
+    triggers
+        .triggered("the referenced Service is created")
+        .await;
     wait_ip(&api, "shop", "1.2.3.5", "the updated address").await;
 
+    // A label-only change (no trigger), then a spec change (one).
     env.apply(
-        &SERVE.replace("targetPort: 8080", "targetPort: 9090"),
+        &SERVE.replace("name: serve\n", "name: serve\n  labels: {team: a}\n"),
         "default",
     )
     .await;
-    check(&state, &mut expect, "the Service's spec changes", true).await;
-
     env.apply(
         &SERVE
             .replace("targetPort: 8080", "targetPort: 9090")
@@ -180,7 +208,9 @@ spec:
         "default",
     )
     .await;
-    check(&state, &mut expect, "a Service label-only change", false).await;
+    triggers
+        .triggered("the Service's spec changes (its label-only change did not trigger)")
+        .await;
 
     env.apply(
         r#"
@@ -197,28 +227,26 @@ endpoints:
         "default",
     )
     .await;
-    check(
-        &state,
-        &mut expect,
-        "an EndpointSlice of derived-serve appears",
-        true,
-    )
-    .await;
+    triggers
+        .triggered("an EndpointSlice of derived-serve appears")
+        .await;
 
-    env.apply(
-        "apiVersion: v1\nkind: Secret\nmetadata: {name: shop-tls}\ntype: Opaque\nstringData: {tls.crt: one}\n",
-        "default",
-    )
-    .await;
-    check(&state, &mut expect, "the TLS Secret is created", true).await;
+    // An unrelated Secret (no trigger), then the TLS Secret (one).
     env.apply(
         "apiVersion: v1\nkind: Secret\nmetadata: {name: unrelated}\ntype: Opaque\nstringData: {a: b}\n",
         "default",
     )
     .await;
-    check(&state, &mut expect, "an unrelated Secret", false).await;
+    env.apply(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: shop-tls}\ntype: Opaque\nstringData: {tls.crt: one}\n",
+        "default",
+    )
+    .await;
+    triggers
+        .triggered("the TLS Secret is created (an unrelated one did not trigger)")
+        .await;
 
-    // Status-only and label-only changes of the MCI itself do not trigger.
+    // Status-only and label-only changes of the MCI itself (none), then an annotation (one).
     api.patch_status(
         "shop",
         &kube::api::PatchParams::default(),
@@ -233,24 +261,18 @@ endpoints:
     )
     .await
     .unwrap();
-    check(&state, &mut expect, "MCI status/label changes", false).await;
-
-    api.patch(
-        "shop",
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(serde_json::json!({"metadata": {"annotations": {"note": "v2"}}})),
-    )
-    .await
-    .unwrap();
-    check(&state, &mut expect, "an MCI annotation change", true).await;
+    annotate(&api, "shop", "v2").await;
+    triggers
+        .triggered("an MCI annotation change (its status and label changes did not trigger)")
+        .await;
 
     let svcs: Api<k8s_openapi::api::core::v1::Service> =
         Api::namespaced(env.client.clone(), "default");
     svcs.delete("serve", &DeleteParams::default())
         .await
         .unwrap();
-    check(&state, &mut expect, "the Service is deleted", true).await;
-    let _ = controller.terminate(WAIT).await;
+    triggers.triggered("the Service is deleted").await;
+    controller.stop(WAIT).await;
 }
 
 /// trafficBlockClusters: the located clusters whose Cluster has TrafficControl, re-computed
@@ -337,16 +359,12 @@ async fn traffic_block_clusters_follow_cluster_remedy_actions() {
             .len(),
         2
     );
-    let _ = controller.terminate(WAIT).await;
+    controller.stop(WAIT).await;
 }
 
-/// Only MCIs of our class are served; several default classes are an error; objects written by
-/// the Go controller (finalizer, status) are adopted as they are.
-#[tokio::test]
-async fn class_selection_and_adoption_of_go_written_objects() {
-    let env = Env::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("lbs.json");
+/// IngressClasses `fake` (ours, the default) and `other` (`example.com/other`), and MCI
+/// `theirs` of class `other`.
+async fn apply_two_classes(env: &Env) {
     env.apply(common::INGRESS_CLASS, "default").await;
     env.apply(
         "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: other}\nspec: {controller: example.com/other}\n",
@@ -359,6 +377,16 @@ async fn class_selection_and_adoption_of_go_written_objects() {
         "default",
     )
     .await;
+}
+
+/// Only MCIs of our class are served; several default classes are an error; objects written by
+/// the Go controller (finalizer, status) are adopted as they are.
+#[tokio::test]
+async fn class_selection_and_adoption_of_go_written_objects() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("lbs.json");
+    apply_two_classes(&env).await;
     env.apply(
         &MCI.replace("minimal-ingress", "explicit")
             .replace("spec:\n", "spec:\n  ingressClassName: fake\n"),
@@ -397,7 +425,11 @@ async fn class_selection_and_adoption_of_go_written_objects() {
         (calls_for(&state, "default/adopted") == ["mci_get", "mci_ensure"]).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Both MCIs of our class have been reconciled (their writes re-trigger nothing).
+    eventually(WAIT, "the reconciles of both MCIs", || async {
+        (controller.reconciles("multiclusteringress") >= 2.0).then_some(())
+    })
+    .await;
     let adopted = api.get("adopted").await.unwrap();
     assert_eq!(
         adopted.metadata.finalizers.as_ref().unwrap().len(),
@@ -432,5 +464,158 @@ async fn class_selection_and_adoption_of_go_written_objects() {
     })
     .await;
     assert!(calls_for(&state, "default/ambiguous").is_empty());
-    let _ = controller.terminate(WAIT).await;
+    controller.stop(WAIT).await;
+}
+
+/// The controller (multiclusteringress only) with the fake's `faults`, ready.
+async fn start_with_faults(
+    env: &Env,
+    dir: &std::path::Path,
+    state: &std::path::Path,
+    faults: &str,
+) -> ControllerProcess {
+    let config = format!("stateFile: {}\nfaults: {faults}", state.display());
+    let mut controller = env.controller(
+        ControllerOptions::new(dir)
+            .cloud_config(&config)
+            .arg("--controllers=multiclusteringress"),
+    );
+    controller.wait_ready(WAIT).await;
+    controller
+}
+
+async fn annotate(api: &Api<MultiClusterIngress>, name: &str, note: &str) -> MultiClusterIngress {
+    api.patch(
+        name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(serde_json::json!({"metadata": {"annotations": {"note": note}}})),
+    )
+    .await
+    .unwrap()
+}
+
+/// A provider answer without addresses clears `status.loadBalancer` (a merge patch of `{}`
+/// would keep the stale addresses), and once cleared nothing more is written.
+#[tokio::test]
+async fn a_status_without_addresses_clears_the_load_balancer_status() {
+    let (env, dir) = (Env::start().await, tempfile::tempdir().unwrap());
+    let state = dir.path().join("lbs.json");
+    env.apply(common::INGRESS_CLASS, "default").await;
+    env.apply(MCI, "default").await;
+    let mut controller = start_with_faults(
+        &env,
+        dir.path(),
+        &state,
+        "[{method: mci_update, action: noaddress}]",
+    )
+    .await;
+    let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
+    wait_ip(&api, "minimal-ingress", "1.2.3.4", "the first balancer").await;
+
+    // The balancer is updated and loses its addresses.
+    annotate(&api, "minimal-ingress", "v2").await;
+    eventually(WAIT, "the load balancer status to be cleared", || async {
+        let mci = api.get("minimal-ingress").await.ok()?;
+        let lb = mci.status.as_ref()?.load_balancer.as_ref();
+        lb.is_none_or(|lb| lb.ingress.as_deref().unwrap_or_default().is_empty())
+            .then_some(())
+    })
+    .await;
+
+    // Another update with the same answer writes nothing: once its reconcile has finished, the
+    // object is as the annotation left it.
+    let reconciled = controller.reconciles("multiclusteringress");
+    let annotated = annotate(&api, "minimal-ingress", "v3").await;
+    eventually(WAIT, "the reconcile of the annotation change", || async {
+        (controller.reconciles("multiclusteringress") > reconciled).then_some(())
+    })
+    .await;
+    assert_eq!(
+        calls_for(&state, "default/minimal-ingress"),
+        [
+            "mci_get",
+            "mci_ensure",
+            "mci_get",
+            "mci_update",
+            "mci_get",
+            "mci_update"
+        ]
+    );
+    let now = api.get("minimal-ingress").await.unwrap();
+    assert_eq!(
+        now.metadata.resource_version,
+        annotated.metadata.resource_version,
+        "an unchanged (empty) status was written again:\n{}",
+        controller.logs()
+    );
+    controller.stop(WAIT).await;
+}
+
+/// Two deployments serving two IngressClasses share the finalizer name: each handles only the
+/// MCIs of its class, deletion included, so neither deletes the other's balancer or removes
+/// the finalizer before the right provider has deleted its balancer.
+#[tokio::test]
+async fn a_second_deployment_leaves_the_deletion_of_another_class_alone() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (state_fake, state_other) = (dir.path().join("fake.json"), dir.path().join("other.json"));
+    apply_two_classes(&env).await;
+    env.apply(&MCI.replace("minimal-ingress", "ours"), "default")
+        .await;
+    // The fake class's provider is slow to delete: without the class check, the other
+    // deployment would delete first (nothing, in its cloud) and remove the finalizer.
+    let mut fake = env.controller(
+        ControllerOptions::new(dir.path())
+            .cloud_config(&format!(
+                "stateFile: {}\nfaults: [{{method: mci_ensure_deleted, action: hang, hangMs: 2000}}]",
+                state_fake.display()
+            ))
+            .arg("--controllers=multiclusteringress")
+            .arg("--leader-elect=false"),
+    );
+    let mut other = ControllerProcess::start_with_provider(
+        env.kubeconfig(),
+        ControllerOptions::new(dir.path())
+            .cloud_config(&format!("stateFile: {}", state_other.display()))
+            .arg("--controllers=multiclusteringress")
+            .arg("--leader-elect=false"),
+        &[
+            "--cloud-provider=fake".to_owned(),
+            "--provider-dir".to_owned(),
+            common::fake_dir().display().to_string(),
+            "--provider-ingress-class=example.com/other".to_owned(),
+        ],
+    );
+    fake.wait_ready(WAIT).await;
+    other.wait_ready(WAIT).await;
+    let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
+    wait_ip(&api, "ours", "1.2.3.4", "the fake class's balancer").await;
+    wait_ip(&api, "theirs", "1.2.3.4", "the other class's balancer").await;
+
+    api.delete("ours", &DeleteParams::default()).await.unwrap();
+    common::wait_gone(&api, "ours", WAIT).await;
+    let fake_state_now = fake_state(&state_fake);
+    assert_eq!(
+        fake_state_now["deleted"],
+        serde_json::json!(["mci/default/ours"]),
+        "the fake class's balancer was not deleted (leaked):\n{fake_state_now}\n{}",
+        fake.logs()
+    );
+    assert!(
+        calls_for(&state_other, "default/ours").is_empty(),
+        "the other deployment acted on an MCI of another class: {:?}",
+        calls_for(&state_other, "default/ours")
+    );
+
+    api.delete("theirs", &DeleteParams::default())
+        .await
+        .unwrap();
+    common::wait_gone(&api, "theirs", WAIT).await;
+    assert_eq!(
+        fake_state(&state_other)["deleted"],
+        serde_json::json!(["mci/default/theirs"])
+    );
+    assert!(calls_for(&state_fake, "default/theirs").is_empty());
+    fake.stop(WAIT).await;
+    other.stop(WAIT).await;
 }

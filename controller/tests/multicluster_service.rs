@@ -167,18 +167,33 @@ async fn a_load_balancer_mcs_gets_a_finalizer_and_an_address_and_karmadas_condit
     .await
     .unwrap();
 
-    // The CrossCluster MCS was reconciled at start like every MCS, and left alone.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Then an annotation (a trigger): its reconcile is the only request since the start's.
+    api.patch(
+        "web",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"metadata": {"annotations": {"note": "v2"}}})),
+    )
+    .await
+    .unwrap();
+    let web = wait_for_ip(&api, "web", "1.2.3.5").await;
+    assert_eq!(
+        controller.queued("multiclusterservice"),
+        2.0,
+        "only web's start-up and annotation requests: the conditions change and the \
+         CrossCluster MCS triggered nothing"
+    );
+    assert_eq!(conditions(&web), later);
+    assert_eq!(
+        calls(&state, "default/web"),
+        ["mcs_get", "mcs_ensure", "mcs_get", "mcs_update"]
+    );
+
+    // The CrossCluster MCS was left alone.
     let cross = api.get("cross").await.unwrap();
     assert!(finalizers(&cross).is_empty(), "{cross:?}");
     assert_eq!(lb_ip(&cross), None);
     assert_eq!(conditions(&cross), karmada_conditions());
     assert_eq!(calls(&state, "default/cross"), Vec::<String>::new());
-
-    let web = api.get("web").await.unwrap();
-    assert_eq!(conditions(&web), later);
-    assert_eq!(lb_ip(&web).as_deref(), Some("1.2.3.4"));
-    assert_eq!(calls(&state, "default/web"), ["mcs_get", "mcs_ensure"]);
 
     let status = controller.terminate(WAIT).await;
     assert!(status.success(), "{status}\n{}", controller.logs());
@@ -204,7 +219,9 @@ async fn service_and_endpoint_slice_changes_re_trigger_the_mcs() {
         ["mcs_get", "mcs_ensure", "mcs_get", "mcs_update"]
     );
 
-    // A Service of another name is no trigger; a label-only change of ours is none either.
+    // A Service of another name is no trigger; a label-only change of ours is none either:
+    // the spec change after them is the only request they are followed by.
+    let queued = controller.queued("multiclusterservice");
     env.apply(&service_yaml("other", 80), "default").await;
     let services: Api<Service> = Api::namespaced(env.client.clone(), "default");
     services
@@ -215,8 +232,6 @@ async fn service_and_endpoint_slice_changes_re_trigger_the_mcs() {
         )
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(calls(&state, "default/web").len(), 4);
 
     // Its spec changes.
     services
@@ -234,6 +249,12 @@ async fn service_and_endpoint_slice_changes_re_trigger_the_mcs() {
     )
     .await;
     assert_eq!(calls(&state, "default/web")[4..], ["mcs_get", "mcs_update"]);
+    assert_eq!(calls(&state, "default/web").len(), 6);
+    assert_eq!(
+        controller.queued("multiclusterservice"),
+        queued + 1.0,
+        "the other Service or the label-only change triggered"
+    );
 
     // An EndpointSlice of the derived Service changes.
     env.apply(
@@ -344,21 +365,21 @@ async fn deletion_and_dropping_the_load_balancer_type_remove_the_balancer_and_th
         json!(["mcs/default/deleted", "mcs/default/retyped"])
     );
 
-    // Now a CrossCluster MCS: deleting it involves no provider call.
-    let before = calls(&state, "default/retyped").len();
+    // Now a CrossCluster MCS: deleting it involves no request and no provider call. (A new
+    // load-balanced MCS after it is the one request: the cache handles events in order.)
+    let (before, queued) = (
+        calls(&state, "default/retyped").len(),
+        controller.queued("multiclusterservice"),
+    );
     api.delete("retyped", &DeleteParams::default())
         .await
         .unwrap();
-    eventually(WAIT, "the retyped MCS to be gone", || async {
-        api.get_opt("retyped")
-            .await
-            .unwrap()
-            .is_none()
-            .then_some(())
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    env.apply(&mcs_yaml("after", "LoadBalancer"), "default")
+        .await;
+    wait_for_ip(&api, "after", "1.2.3.4").await;
+    assert!(api.get_opt("retyped").await.unwrap().is_none());
     assert_eq!(calls(&state, "default/retyped").len(), before);
+    assert_eq!(controller.queued("multiclusterservice"), queued + 1.0);
 
     let status = controller.terminate(WAIT).await;
     assert!(status.success(), "{status}\n{}", controller.logs());

@@ -1,7 +1,10 @@
 //! The controller as the identity of deploy/karmada-rbac.yaml, not as an admin: the Go original's
 //! scenario plus the paths that use the rarer permissions converges with no request refused, and
-//! the API server's audit log shows that every permission granted is used (so an excessive rule
-//! fails here too). Removing one rule makes the controller log `forbidden` and not converge.
+//! the API server's audit log shows that every permission granted is used, in the namespace and
+//! on the objects its rule allows (a rule's scope, Role or ClusterRole, and its resourceNames
+//! count), and that the objects the controller uses by a fixed name are granted by that name
+//! (so an excessive or broadened rule fails here too). Removing one rule makes the controller
+//! log `forbidden` and not converge.
 //!
 //! The control plane runs with OwnerReferencesPermissionEnforcement, the strictest admission an
 //! API server may add for the owner references the controller writes; the one granted permission
@@ -57,27 +60,77 @@ fn json_of(obj: &DynamicObject) -> Value {
     serde_json::to_value(obj).unwrap()
 }
 
-/// (apiGroup, resource[/subresource], verb) of every rule in `rbac_yaml`'s ClusterRoles and Roles.
-fn granted(rbac_yaml: &str) -> BTreeSet<(String, String, String)> {
+/// One permission a rule grants: where (a Role's namespace, or everywhere for a ClusterRole),
+/// what (apiGroup, resource[/subresource], verb) and on which objects (`resourceNames`, or any).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Grant {
+    namespace: Option<String>,
+    group: String,
+    resource: String,
+    verb: String,
+    names: Option<BTreeSet<String>>,
+}
+
+/// One request the audit log saw.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Request {
+    group: String,
+    resource: String,
+    verb: String,
+    namespace: Option<String>,
+    name: Option<String>,
+    code: u16,
+}
+
+impl Grant {
+    /// Whether RBAC would allow `request` under this grant.
+    fn allows(&self, request: &Request) -> bool {
+        (
+            self.group.as_str(),
+            self.resource.as_str(),
+            self.verb.as_str(),
+        ) == (
+            request.group.as_str(),
+            request.resource.as_str(),
+            request.verb.as_str(),
+        ) && self
+            .namespace
+            .as_ref()
+            .is_none_or(|ns| request.namespace.as_ref() == Some(ns))
+            && self
+                .names
+                .as_ref()
+                .is_none_or(|names| request.name.as_ref().is_some_and(|n| names.contains(n)))
+    }
+}
+
+/// Every permission of every rule in `rbac_yaml`'s ClusterRoles and Roles.
+fn granted(rbac_yaml: &str) -> BTreeSet<Grant> {
     let mut out = BTreeSet::new();
     for object in mcp_testenv::parse_manifests(rbac_yaml, "rbac").unwrap() {
         let kind = object.types.as_ref().unwrap().kind.clone();
-        if kind != "ClusterRole" && kind != "Role" {
-            continue;
-        }
+        let namespace = match kind.as_str() {
+            "ClusterRole" => None,
+            "Role" => Some(object.metadata.namespace.clone().unwrap()),
+            _ => continue,
+        };
         for rule in object.data["rules"].as_array().unwrap() {
-            let strings = |key: &str| -> Vec<String> {
-                rule[key]
+            let strings = |key: &str| -> Option<BTreeSet<String>> {
+                rule.get(key)?
                     .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_str().unwrap().to_owned())
-                    .collect()
+                    .map(|a| a.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
             };
-            for group in strings("apiGroups") {
-                for resource in strings("resources") {
-                    for verb in strings("verbs") {
-                        out.insert((group.clone(), resource.clone(), verb));
+            let names = strings("resourceNames");
+            for group in strings("apiGroups").unwrap() {
+                for resource in strings("resources").unwrap() {
+                    for verb in strings("verbs").unwrap() {
+                        out.insert(Grant {
+                            namespace: namespace.clone(),
+                            group: group.clone(),
+                            resource: resource.clone(),
+                            verb,
+                            names: names.clone(),
+                        });
                     }
                 }
             }
@@ -86,9 +139,44 @@ fn granted(rbac_yaml: &str) -> BTreeSet<(String, String, String)> {
     out
 }
 
-/// What the audit log saw the provider's user do: (apiGroup, resource[/subresource], verb,
-/// response code) of every resource request.
-fn audited(log: &Path) -> Vec<(String, String, String, u16)> {
+/// Objects the controller touches by a fixed name in its own namespace (or cluster-wide): a
+/// permission to read or change them must be limited to that name, and for the Lease to that
+/// namespace (a Role): RBAC allows both, so anything wider is more than the controller needs.
+const FIXED_NAMES: &[(&str, &str, &str)] = &[
+    (
+        "coordination.k8s.io",
+        "leases",
+        "multicluster-controller-manager",
+    ),
+    (
+        "policy.karmada.io",
+        "clusterpropagationpolicies",
+        "serviceexportpropagation-policy",
+    ),
+];
+
+/// Verbs RBAC can limit to `resourceNames`.
+const NAMED_VERBS: &[&str] = &["get", "update", "patch", "delete"];
+
+/// Why `grant` is wider than the controller needs, if it is.
+fn too_wide(grant: &Grant) -> Option<String> {
+    let fixed = FIXED_NAMES
+        .iter()
+        .find(|(g, r, _)| (*g, *r) == (grant.group.as_str(), grant.resource.as_str()));
+    if let Some((_, _, name)) = fixed
+        && NAMED_VERBS.contains(&grant.verb.as_str())
+        && grant.names.as_ref() != Some(&BTreeSet::from([(*name).to_owned()]))
+    {
+        return Some(format!("not limited to resourceNames [{name}]"));
+    }
+    if grant.resource == "leases" && grant.namespace.is_none() {
+        return Some("a ClusterRole: leader election needs only its own namespace".into());
+    }
+    None
+}
+
+/// What the audit log saw the provider's user do, every resource request.
+fn audited(log: &Path) -> Vec<Request> {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let mut out = Vec::new();
     for line in text.lines() {
@@ -103,14 +191,58 @@ fn audited(log: &Path) -> Vec<(String, String, String, u16)> {
         if let Some(sub) = object["subresource"].as_str() {
             resource = format!("{resource}/{sub}");
         }
-        out.push((
-            object["apiGroup"].as_str().unwrap_or_default().to_owned(),
+        let text = |key: &str| object[key].as_str().map(str::to_owned);
+        out.push(Request {
+            group: text("apiGroup").unwrap_or_default(),
             resource,
-            event["verb"].as_str().unwrap_or_default().to_owned(),
-            event["responseStatus"]["code"].as_u64().unwrap_or(0) as u16,
-        ));
+            verb: event["verb"].as_str().unwrap_or_default().to_owned(),
+            namespace: text("namespace"),
+            name: text("name"),
+            code: event["responseStatus"]["code"].as_u64().unwrap_or(0) as u16,
+        });
     }
     out
+}
+
+#[test]
+fn grants_are_judged_by_scope_and_resource_names() {
+    let grants = granted(DEPLOY_RBAC);
+    let lease = |verb: &str, name: Option<&str>, namespace: Option<&str>| Request {
+        group: "coordination.k8s.io".into(),
+        resource: "leases".into(),
+        verb: verb.into(),
+        namespace: namespace.map(str::to_owned),
+        name: name.map(str::to_owned),
+        code: 200,
+    };
+    let allowed = |r: &Request| grants.iter().any(|g| g.allows(r));
+    let ours = "multicluster-controller-manager";
+    assert!(allowed(&lease("get", Some(ours), Some("karmada-system"))));
+    assert!(!allowed(&lease(
+        "get",
+        Some("another"),
+        Some("karmada-system")
+    )));
+    assert!(!allowed(&lease("get", Some(ours), Some("default"))));
+    assert!(allowed(&lease("create", None, Some("karmada-system"))));
+    for grant in &grants {
+        assert_eq!(too_wide(grant), None, "{grant:?}");
+    }
+    // Broadened: the lease's rule without resourceNames, or in a ClusterRole.
+    let renew = grants
+        .iter()
+        .find(|g| g.resource == "leases" && g.verb == "update")
+        .unwrap();
+    let any_name = Grant {
+        names: None,
+        ..renew.clone()
+    };
+    assert!(too_wide(&any_name).is_some());
+    let everywhere = Grant {
+        namespace: None,
+        ..renew.clone()
+    };
+    assert!(too_wide(&everywhere).is_some());
 }
 
 fn lb_ip(status: Option<&Value>) -> Option<String> {
@@ -328,21 +460,25 @@ async fn the_controller_converges_under_the_deploy_rbac_and_uses_every_permissio
 
     let requests = audited(&audit_log);
     assert!(!requests.is_empty(), "the audit log recorded nothing");
-    let refused: BTreeSet<_> = requests.iter().filter(|r| r.3 == 403).collect();
+    let refused: BTreeSet<_> = requests.iter().filter(|r| r.code == 403).collect();
     assert!(refused.is_empty(), "requests refused by RBAC: {refused:?}");
-    let used: BTreeSet<(String, String, String)> = requests
+    let grants = granted(DEPLOY_RBAC);
+    let unused: Vec<_> = grants
         .iter()
-        .map(|(g, r, v, _)| (g.clone(), r.clone(), v.clone()))
-        .collect();
-    let unused: Vec<_> = granted(DEPLOY_RBAC)
-        .into_iter()
-        .filter(|p| !used.contains(p))
-        .filter(|(g, r, v)| !ADMISSION_ONLY.contains(&(g.as_str(), r.as_str(), v.as_str())))
+        .filter(|g| !requests.iter().any(|r| g.allows(r)))
+        .filter(|g| {
+            !ADMISSION_ONLY.contains(&(g.group.as_str(), g.resource.as_str(), g.verb.as_str()))
+        })
         .collect();
     assert!(
         unused.is_empty(),
-        "deploy/karmada-rbac.yaml grants permissions the controller never used: {unused:?}\nused: {used:?}"
+        "deploy/karmada-rbac.yaml grants permissions the controller never used: {unused:?}\nrequests: {requests:?}"
     );
+    let wide: Vec<_> = grants
+        .iter()
+        .filter_map(|g| Some((g, too_wide(g)?)))
+        .collect();
+    assert!(wide.is_empty(), "wider than needed: {wide:?}");
 }
 
 /// deploy/karmada-rbac.yaml without the rule that lets the controller write statuses.

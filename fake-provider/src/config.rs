@@ -8,7 +8,8 @@
 //!   - method: mci_ensure        # mci_get, mci_ensure, mci_update, mci_ensure_deleted, mcs_*,
 //!                               # or a prefix such as "mci_" or "*" (default)
 //!     object: default/broken    # namespace/name, or "*" (default)
-//!     action: fail              # fail | panic | hang | garbage
+//!     action: fail              # fail | panic | hang | garbage | noaddress (the call does
+//!                               # its work but the status has no address)
 //!     times: 2                  # fire this many times, then behave; default: always
 //!     kind: retryable           # for fail: retryable | permanent | not_found
 //!     message: quota exceeded   # for fail
@@ -73,6 +74,10 @@ pub enum FaultAction {
     Panic,
     Hang,
     Garbage,
+    /// The call does its work, but the returned status has no address (a balancer still being
+    /// provisioned, or one whose addresses were released).
+    #[serde(rename = "noaddress")]
+    NoAddress,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

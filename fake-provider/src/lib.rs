@@ -55,6 +55,41 @@ pub struct FakeProvider {
     store: StateStore,
     /// How many times each fault has fired, by fault index.
     fired: Mutex<HashMap<usize, u32>>,
+    /// Calls running now, by object key (recorded as `overlapping` in the call log).
+    running: Mutex<HashMap<String, u32>>,
+}
+
+/// Counts a call as running until dropped.
+struct Running<'a> {
+    running: &'a Mutex<HashMap<String, u32>>,
+    key: String,
+}
+
+impl<'a> Running<'a> {
+    /// Starts counting; returns the guard and how many calls about `key` were already running.
+    fn start(running: &'a Mutex<HashMap<String, u32>>, key: &str) -> (Self, u32) {
+        let mut map = running.lock().unwrap_or_else(|e| e.into_inner());
+        let count = map.entry(key.to_owned()).or_default();
+        let before = *count;
+        *count += 1;
+        let guard = Running {
+            running,
+            key: key.to_owned(),
+        };
+        (guard, before)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        let mut map = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = map.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                map.remove(&self.key);
+            }
+        }
+    }
 }
 
 impl FakeProvider {
@@ -80,6 +115,7 @@ impl FakeProvider {
             config,
             store,
             fired: Mutex::new(HashMap::new()),
+            running: Mutex::new(HashMap::new()),
         })
     }
 
@@ -100,8 +136,13 @@ impl FakeProvider {
         )
     }
 
-    /// Applies latency and any matching fault. `Ok(true)` means "return garbage".
-    fn before_call(&self, method: &str, object: &str) -> Result<bool, ProviderError> {
+    /// Applies latency and any matching fault: what the call is to return instead of its own
+    /// result, if anything.
+    fn before_call(
+        &self,
+        method: &str,
+        object: &str,
+    ) -> Result<Option<FaultAction>, ProviderError> {
         if let Some(ms) = self.config.latency_ms {
             std::thread::sleep(Duration::from_millis(ms));
         }
@@ -130,30 +171,31 @@ impl FakeProvider {
                 FaultAction::Hang => {
                     std::thread::sleep(Duration::from_millis(fault.hang_ms.unwrap_or(3_600_000)));
                 }
-                FaultAction::Garbage => return Ok(true),
+                FaultAction::Garbage | FaultAction::NoAddress => return Ok(Some(fault.action)),
             }
         }
-        Ok(false)
+        Ok(None)
     }
 
-    /// Runs one recorded call. `Ok(None)` means a fault asked for garbage instead of a result.
+    /// Runs one recorded call, or what a fault puts in its place.
     fn call<T>(
         &self,
         kind: Kind,
         method: &'static str,
         meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
         op: impl FnOnce(&mut State, &str) -> Result<T, ProviderError>,
-    ) -> Result<Option<T>, ProviderError> {
+    ) -> Result<Reply<T>, ProviderError> {
         let key = Self::key(kind, meta);
         let object = key
             .split_once('/')
             .map_or(key.as_str(), |(_, o)| o)
             .to_owned();
         let full_method = format!("{}_{method}", kind.prefix());
+        let (_running, overlapping) = Running::start(&self.running, &key);
         let result = match self.before_call(&full_method, &object) {
             Err(e) => Err(e),
-            Ok(true) => Ok(None),
-            Ok(false) => self
+            Ok(Some(FaultAction::Garbage)) => Ok(Reply::Garbage),
+            Ok(action) => self
                 .store
                 .update(|state| {
                     let result = op(state, &key);
@@ -161,10 +203,14 @@ impl FakeProvider {
                         &full_method,
                         &object,
                         result.as_ref().err().map(|e| e.message()),
+                        overlapping,
                     );
                     result
                 })
-                .map(Some),
+                .map(|value| match action {
+                    Some(FaultAction::NoAddress) => Reply::NoAddress(value),
+                    _ => Reply::Normal(value),
+                }),
         };
         match &result {
             Ok(_) => tracing::info!(method = %full_method, object = %object, "fake provider call"),
@@ -221,12 +267,26 @@ fn decode<T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> Result<T
         .map_err(|e| ProviderError::permanent(format!("corrupt fake state: {e}")))
 }
 
-/// "Garbage" is modelled as a status no cloud would return: the host must refuse it.
-fn garbage_or<T>(
-    result: Result<Option<T>, ProviderError>,
+/// What a call returns: its own result, or what a fault puts in its place.
+enum Reply<T> {
+    Normal(T),
+    /// A status no cloud would return: the host must refuse it.
+    Garbage,
+    /// The call did its work, but the balancer has no address (yet).
+    NoAddress(T),
+}
+
+/// The call's result, with `garbage` and `no_address` making the faults' replacements.
+fn reply<T>(
+    result: Result<Reply<T>, ProviderError>,
     garbage: impl FnOnce() -> T,
+    no_address: impl FnOnce(T) -> T,
 ) -> Result<T, ProviderError> {
-    result.map(|r| r.unwrap_or_else(garbage))
+    result.map(|r| match r {
+        Reply::Normal(value) => value,
+        Reply::Garbage => garbage(),
+        Reply::NoAddress(value) => no_address(value),
+    })
 }
 
 impl MultiClusterIngressLoadBalancer for FakeProvider {
@@ -241,7 +301,11 @@ impl MultiClusterIngressLoadBalancer for FakeProvider {
                 .map(|b| decode(&b.status))
                 .transpose()
         });
-        garbage_or(r, || Some(ingress_status("not-an-ip")))
+        reply(
+            r,
+            || Some(ingress_status("not-an-ip")),
+            |found| found.map(|_| IngressLoadBalancerStatus::default()),
+        )
     }
 
     fn ensure(
@@ -253,7 +317,7 @@ impl MultiClusterIngressLoadBalancer for FakeProvider {
             ensure(state, key, json!(status))?;
             Ok(status)
         });
-        garbage_or(r, || ingress_status("999.1.2.3"))
+        reply(r, || ingress_status("999.1.2.3"), |_| Default::default())
     }
 
     fn update(
@@ -265,7 +329,7 @@ impl MultiClusterIngressLoadBalancer for FakeProvider {
             update(state, key, json!(status))?;
             Ok(status)
         });
-        garbage_or(r, || ingress_status("999.1.2.3"))
+        reply(r, || ingress_status("999.1.2.3"), |_| Default::default())
     }
 
     fn ensure_deleted(&self, mci: &MultiClusterIngress) -> Result<(), ProviderError> {
@@ -273,7 +337,7 @@ impl MultiClusterIngressLoadBalancer for FakeProvider {
             state.delete(key);
             Ok(())
         });
-        garbage_or(r, || ())
+        reply(r, || (), |()| ())
     }
 }
 
@@ -286,7 +350,11 @@ impl MultiClusterServiceLoadBalancer for FakeProvider {
                 .map(|b| decode(&b.status))
                 .transpose()
         });
-        garbage_or(r, || Some(service_status("not-an-ip")))
+        reply(
+            r,
+            || Some(service_status("not-an-ip")),
+            |found| found.map(|_| LoadBalancerStatus::default()),
+        )
     }
 
     fn ensure(&self, mcs: &MultiClusterService) -> Result<LoadBalancerStatus, ProviderError> {
@@ -295,7 +363,7 @@ impl MultiClusterServiceLoadBalancer for FakeProvider {
             ensure(state, key, json!(status))?;
             Ok(status)
         });
-        garbage_or(r, || service_status("999.1.2.3"))
+        reply(r, || service_status("999.1.2.3"), |_| Default::default())
     }
 
     fn update(&self, mcs: &MultiClusterService) -> Result<LoadBalancerStatus, ProviderError> {
@@ -304,7 +372,7 @@ impl MultiClusterServiceLoadBalancer for FakeProvider {
             update(state, key, json!(status))?;
             Ok(status)
         });
-        garbage_or(r, || service_status("999.1.2.3"))
+        reply(r, || service_status("999.1.2.3"), |_| Default::default())
     }
 
     fn ensure_deleted(&self, mcs: &MultiClusterService) -> Result<(), ProviderError> {
@@ -312,7 +380,7 @@ impl MultiClusterServiceLoadBalancer for FakeProvider {
             state.delete(key);
             Ok(())
         });
-        garbage_or(r, || ())
+        reply(r, || (), |()| ())
     }
 }
 

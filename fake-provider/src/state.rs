@@ -28,6 +28,14 @@ pub struct CallRecord {
     pub object: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// How many other calls about the same object this process was still running when this one
+    /// started (a host must never overlap them: see docs/vendors.md).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub overlapping: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The fake cloud: its balancers, every balancer ever created (in order) and the call log.
@@ -60,7 +68,13 @@ impl State {
         }
     }
 
-    pub(crate) fn record(&mut self, method: &str, object: &str, error: Option<&str>) {
+    pub(crate) fn record(
+        &mut self,
+        method: &str,
+        object: &str,
+        error: Option<&str>,
+        overlapping: u32,
+    ) {
         let seq = self.calls.last().map_or(1, |c| c.seq + 1);
         self.calls.push(CallRecord {
             seq,
@@ -68,6 +82,7 @@ impl State {
             method: method.to_owned(),
             object: object.to_owned(),
             error: error.map(str::to_owned),
+            overlapping,
         });
     }
 

@@ -32,6 +32,22 @@ pub enum LoadError {
     NoSuchFile { path: PathBuf },
 
     #[error(
+        "refusing to load the provider library {}: {} {problem} (owner uid {owner}, mode {mode:04o}; this controller runs as uid {euid}). Whoever can write it can make the controller run their code. Make it owned by root or uid {euid} and writable by its owner only (for example: chown root {path} && chmod go-w {path}), or, for development only, pass --allow-insecure-provider-permissions.",
+        library.display(),
+        path.display(),
+        path = path.display(),
+    )]
+    InsecurePermissions {
+        library: PathBuf,
+        /// The file or directory that is not safe.
+        path: PathBuf,
+        problem: String,
+        owner: u32,
+        mode: u32,
+        euid: u32,
+    },
+
+    #[error(
         "{} is not a shared library that this machine can load ({}, {}): {detail}. A provider must be a Linux shared library built for this architecture (cargo build --release of a cdylib crate).",
         path.display(),
         std::env::consts::OS,
@@ -94,6 +110,7 @@ impl LoadError {
             LoadError::NoProviderName => "no_provider_name",
             LoadError::NotFound { .. } => "not_found",
             LoadError::NoSuchFile { .. } => "no_such_file",
+            LoadError::InsecurePermissions { .. } => "insecure_permissions",
             LoadError::NotALibrary { .. } => "not_a_library",
             LoadError::MissingRootModule { .. } => "missing_root_module",
             LoadError::IncompatibleInterface { .. } => "incompatible_interface",

@@ -15,7 +15,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
 use crate::error::CallError;
+use crate::gates::{ObjectGate, ObjectGates};
 use crate::library::{Library, LibraryInfo};
+use crate::status::ValidStatus;
 
 /// How many calls may be in flight at once per provider. A call that hangs past its timeout
 /// keeps its blocking thread (a thread cannot be cancelled) and its slot until it returns, so
@@ -85,6 +87,7 @@ struct Inner {
     capabilities: Capabilities,
     timeout: Duration,
     in_flight: Arc<Semaphore>,
+    objects: Arc<ObjectGates>,
     observer: Option<CallObserver>,
 }
 
@@ -113,6 +116,7 @@ impl Provider {
                 capabilities,
                 timeout: crate::DEFAULT_CALL_TIMEOUT,
                 in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+                objects: Arc::default(),
                 observer: None,
             }),
         };
@@ -136,6 +140,7 @@ impl Provider {
             capabilities: self.inner.capabilities,
             timeout: self.inner.timeout,
             in_flight: self.inner.in_flight.clone(),
+            objects: self.inner.objects.clone(),
             observer: self.inner.observer.clone(),
         };
         f(&mut inner);
@@ -225,14 +230,16 @@ impl Provider {
         }
     }
 
-    /// Calls `method` with `object`, on a blocking thread, bounded by the call timeout.
-    async fn call<I: Serialize, O: DeserializeOwned>(
+    /// Calls `method` with `object`, on a blocking thread, bounded by the call timeout, once no
+    /// earlier call about the same object is still running in the provider.
+    async fn call<I: Object, O: DeserializeOwned>(
         &self,
         method: Method,
         object: &I,
     ) -> Result<O, CallError> {
+        let gate = self.inner.objects.enter(&object.key(), method).await;
         let started = Instant::now();
-        let result = self.call_inner(method, object).await;
+        let result = self.call_inner(method, object, gate).await;
         if let Some(observer) = &self.inner.observer {
             let outcome = match &result {
                 Ok(_) => CallOutcome::Ok,
@@ -247,6 +254,7 @@ impl Provider {
         &self,
         method: Method,
         object: &I,
+        gate: ObjectGate,
     ) -> Result<O, CallError> {
         let provider = self.name().to_owned();
         let Some(raw) = self.raw(method) else {
@@ -264,6 +272,8 @@ impl Provider {
             // Closed never happens: the semaphore lives as long as the handle.
             let permit = self.inner.in_flight.clone().acquire_owned().await.ok();
             tokio::task::spawn_blocking(move || {
+                // Released when the provider returns, not when the caller stops waiting.
+                let _gate = gate;
                 let _permit = permit;
                 let _entered = span.enter();
                 raw(instance, RStr::from_str(&input))
@@ -304,7 +314,7 @@ impl Provider {
         })
     }
 
-    async fn call_status<I: Serialize, O: DeserializeOwned + ValidStatus>(
+    async fn call_status<I: Object, O: DeserializeOwned + ValidStatus>(
         &self,
         method: Method,
         object: &I,
@@ -377,165 +387,31 @@ impl Provider {
     }
 }
 
-/// Checks a provider's status before the controller writes it into an object: addresses must
-/// parse, hostnames must be DNS names and port protocols known, so a misbehaving provider cannot
-/// put garbage into the Karmada API.
-trait ValidStatus {
-    fn validate(&self) -> Result<(), String>;
+/// What a provider call is about: serialized for the call, and keyed so that calls about the
+/// same object never overlap.
+trait Object: Serialize {
+    fn key(&self) -> String;
 }
 
-impl<S: ValidStatus> ValidStatus for GetResult<S> {
-    fn validate(&self) -> Result<(), String> {
-        self.status.as_ref().map_or(Ok(()), ValidStatus::validate)
-    }
+fn object_key(
+    kind: &str,
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> String {
+    format!(
+        "{kind}/{}/{}",
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default()
+    )
 }
 
-impl ValidStatus for IngressLoadBalancerStatus {
-    fn validate(&self) -> Result<(), String> {
-        for (i, ingress) in self.ingress.iter().flatten().enumerate() {
-            validate_ingress(i, ingress.ip.as_deref(), ingress.hostname.as_deref())?;
-            for (j, port) in ingress.ports.iter().flatten().enumerate() {
-                validate_port(i, j, &port.protocol, port.error.as_deref())?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl ValidStatus for LoadBalancerStatus {
-    fn validate(&self) -> Result<(), String> {
-        for (i, ingress) in self.ingress.iter().flatten().enumerate() {
-            validate_ingress(i, ingress.ip.as_deref(), ingress.hostname.as_deref())?;
-            if let Some(mode) = ingress.ip_mode.as_deref()
-                && !matches!(mode, "VIP" | "Proxy")
-            {
-                return Err(format!(
-                    "ingress[{i}].ipMode {mode:?} is neither VIP nor Proxy"
-                ));
-            }
-            for (j, port) in ingress.ports.iter().flatten().enumerate() {
-                validate_port(i, j, &port.protocol, port.error.as_deref())?;
-            }
-        }
-        Ok(())
+impl Object for MultiClusterIngress {
+    fn key(&self) -> String {
+        object_key("MultiClusterIngress", &self.metadata)
     }
 }
 
-fn validate_ingress(i: usize, ip: Option<&str>, hostname: Option<&str>) -> Result<(), String> {
-    if let Some(ip) = ip
-        && ip.parse::<std::net::IpAddr>().is_err()
-    {
-        return Err(format!("ingress[{i}].ip {ip:?} is not an IP address"));
-    }
-    if let Some(host) = hostname {
-        let valid = !host.is_empty()
-            && host.len() <= 253
-            && host.split('.').all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-            });
-        if !valid {
-            return Err(format!("ingress[{i}].hostname {host:?} is not a DNS name"));
-        }
-    }
-    if ip.is_none() && hostname.is_none() {
-        return Err(format!("ingress[{i}] has neither an ip nor a hostname"));
-    }
-    Ok(())
-}
-
-/// A port status as the Karmada CRDs accept it: a known protocol and an `error` (required by
-/// both CRDs) that is a Kubernetes reason: CamelCase or a qualified name such as
-/// `example.com/PortNotReady`, at most 316 characters.
-fn validate_port(i: usize, j: usize, protocol: &str, error: Option<&str>) -> Result<(), String> {
-    if !matches!(protocol, "TCP" | "UDP" | "SCTP") {
-        return Err(format!(
-            "ingress[{i}].ports[{j}].protocol {protocol:?} is not TCP, UDP or SCTP"
-        ));
-    }
-    match error {
-        None => Err(format!(
-            "ingress[{i}].ports[{j}].error is missing: the Karmada CRDs require it on every port status (a reason such as \"Ready\" or \"PortPending\")"
-        )),
-        Some(reason) if !is_reason(reason) => Err(format!(
-            "ingress[{i}].ports[{j}].error {reason:?} is not a reason (CamelCase or prefix/Name, at most 316 characters)"
-        )),
-        Some(_) => Ok(()),
-    }
-}
-
-/// The CRDs' pattern for `ports[].error`:
-/// `^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$`
-/// with `maxLength: 316`.
-fn is_reason(reason: &str) -> bool {
-    if reason.len() > 316 {
-        return false;
-    }
-    let (prefix, name) = match reason.split_once('/') {
-        Some((prefix, name)) => (Some(prefix), name),
-        None => (None, reason),
-    };
-    let prefix_ok = prefix.is_none_or(|prefix| {
-        prefix.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
-    });
-    let name_ok = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    prefix_ok && name_ok
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn port_errors_follow_the_crd_pattern() {
-        for good in ["Ready", "PortPending", "example.com/Port_not.ready-2", "a"] {
-            assert!(is_reason(good), "{good}");
-        }
-        for bad in [
-            "",
-            "not ready",
-            "-Ready",
-            "Ready.",
-            "Example.com/Ready",
-            "/Ready",
-            "example.com/",
-            &"R".repeat(317),
-        ] {
-            assert!(!is_reason(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn a_port_status_without_an_error_is_refused_with_the_reason() {
-        let status: LoadBalancerStatus = serde_json::from_value(serde_json::json!({
-            "ingress": [{"ip": "192.0.2.1", "ports": [{"port": 80, "protocol": "TCP"}]}]
-        }))
-        .unwrap();
-        let error = status.validate().unwrap_err();
-        assert!(
-            error.contains("ingress[0].ports[0].error is missing"),
-            "{error}"
-        );
-        let status: IngressLoadBalancerStatus = serde_json::from_value(serde_json::json!({
-            "ingress": [{"hostname": "a.example.com",
-                         "ports": [{"port": 443, "protocol": "TCP", "error": "Ready"}]}]
-        }))
-        .unwrap();
-        status.validate().unwrap();
+impl Object for MultiClusterService {
+    fn key(&self) -> String {
+        object_key("MultiClusterService", &self.metadata)
     }
 }

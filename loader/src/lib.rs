@@ -1,8 +1,9 @@
 //! Finds, checks and loads multicluster cloud provider libraries.
 //!
 //! ```text
-//! --cloud-provider=NAME  ->  search path  ->  libmcp_provider_NAME.so  ->  header + interface
-//! version + layout check  ->  name check  ->  factory(--cloud-config)  ->  Provider handle
+//! --cloud-provider=NAME  ->  search path  ->  libmcp_provider_NAME.so  ->  who may write it
+//! ->  header + interface version + layout check  ->  name check  ->  factory(--cloud-config)
+//! ->  Provider handle
 //! ```
 //!
 //! Every way this can fail is one [`LoadError`] whose `Display` is a single paragraph an operator
@@ -16,10 +17,13 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod error;
+mod gates;
 mod handle;
 mod host_log;
 mod library;
+mod permissions;
 mod search;
+mod status;
 
 pub use error::{CallError, LoadError};
 pub use handle::{CallObserver, CallOutcome, Method, Provider};
@@ -35,8 +39,9 @@ use std::time::Duration;
 /// The default bound on one provider call.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Resolves `name_or_path` on `search`, opens and checks the library, verifies the provider's
-/// name and runs its factory with `cloud_config`.
+/// Resolves `name_or_path` on `search`, checks who may write the library (unless `search`
+/// allows insecure permissions), opens and checks it, verifies the provider's name and runs its
+/// factory with `cloud_config`.
 ///
 /// `name_or_path` is a provider name (`fake`) or, when it contains a `/`, a path to a library
 /// (then the name check is skipped).
@@ -46,6 +51,11 @@ pub fn load(
     cloud_config: Option<&[u8]>,
 ) -> Result<Provider, LoadError> {
     let path = search.resolve(name_or_path)?;
+    if search.insecure_permissions {
+        tracing::warn!(path = %path.display(), "loading the provider library without checking who may write it (--allow-insecure-provider-permissions)");
+    } else {
+        permissions::check(&path)?;
+    }
     let library = Library::open(&path)?;
     if !search::is_path(name_or_path) {
         library.expect_name(name_or_path)?;
@@ -53,8 +63,10 @@ pub fn load(
     library.create(cloud_config)
 }
 
-/// Opens and checks the library at `path` without creating a provider (for `inspect`).
+/// Checks who may write the library at `path` (as [`load`] does), opens and checks it, without
+/// creating a provider.
 pub fn open(path: &Path) -> Result<Library, LoadError> {
+    permissions::check(path)?;
     Library::open(path)
 }
 

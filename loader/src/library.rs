@@ -197,3 +197,9 @@ fn classify(path: &Path, library_version: &str, error: LibraryError) -> LoadErro
         }
     }
 }
+
+/// The effective user id of this process (who the permission check trusts besides root).
+pub(crate) fn effective_uid() -> u32 {
+    // SAFETY: geteuid(2) takes no arguments, always succeeds and touches no memory of ours.
+    unsafe { libc::geteuid() }
+}

@@ -49,10 +49,13 @@ pub struct SearchDir {
     pub source: DirSource,
 }
 
-/// The ordered list of directories searched for a provider.
+/// The ordered list of directories searched for a provider, and whether the library found is
+/// checked for who may write it (see [`SearchPath::allow_insecure_permissions`]).
 #[derive(Debug, Clone, Default)]
 pub struct SearchPath {
     pub dirs: Vec<SearchDir>,
+    /// Load a library whatever its owner and mode (development only).
+    pub insecure_permissions: bool,
 }
 
 impl SearchPath {
@@ -84,7 +87,18 @@ impl SearchPath {
             path: PathBuf::from(DEFAULT_PROVIDER_DIR),
             source: DirSource::Default,
         });
-        SearchPath { dirs }
+        SearchPath {
+            dirs,
+            insecure_permissions: false,
+        }
+    }
+
+    /// With `allow`, a library is loaded even when a user other than root and this process's
+    /// own (or a group, or everyone) can write it or a directory above it: for development
+    /// only (`--allow-insecure-provider-permissions`).
+    pub fn allow_insecure_permissions(mut self, allow: bool) -> Self {
+        self.insecure_permissions = allow;
+        self
     }
 
     /// Only the given directories (no environment, no default): for tests and tools.
@@ -97,6 +111,7 @@ impl SearchPath {
                     source: DirSource::Flag,
                 })
                 .collect(),
+            insecure_permissions: false,
         }
     }
 

@@ -25,6 +25,7 @@ mod binaries;
 mod control_plane;
 mod crds;
 mod error;
+mod etcd;
 mod fixture;
 pub mod karmada;
 mod keys;

@@ -7,6 +7,7 @@ use futures::StreamExt as _;
 use kube::api::{
     DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
 };
+use mcp_testenv::RESTRICTED_USER;
 use serde_json::json;
 
 use common::{dynamic_api, dynamic_object, samples, unique};
@@ -126,6 +127,52 @@ async fn restricted_identity_is_denied_until_rbac_allows() {
     )
     .await;
     assert!(admin_api.list(&ListParams::default()).await.is_ok());
+
+    // RBAC grants the restricted user `list` in this namespace only: now it may, elsewhere not.
+    mcp_testenv::apply_yaml(
+        &ctx.admin,
+        &format!(
+            r#"apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: list-mcis}}
+rules:
+  - apiGroups: [networking.karmada.io]
+    resources: [multiclusteringresses]
+    verbs: [list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: list-mcis}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: list-mcis}}
+subjects:
+  - {{apiGroup: rbac.authorization.k8s.io, kind: User, name: {RESTRICTED_USER}}}
+"#
+        ),
+        "smoke",
+        ctx.namespace(),
+    )
+    .await
+    .unwrap();
+    // RBAC reads its objects from a cache: the grant takes effect shortly after the write.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while let Err(e) = api.list(&ListParams::default()).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the granted list stayed refused: {e}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (elsewhere, _) = dynamic_api(
+        &ctx.restricted,
+        "networking.karmada.io/v1alpha1",
+        "MultiClusterIngress",
+        "default",
+    )
+    .await;
+    match elsewhere.list(&ListParams::default()).await {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{status:?}"),
+        other => panic!("the grant leaked to another namespace: {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -178,4 +225,37 @@ async fn examples_apply_and_read_back() {
         policy.data["spec"]["schedulerName"],
         json!("default-scheduler")
     );
+}
+
+/// More Services than a /24 holds get cluster IPs (the Service range is as large as
+/// Kubernetes' default: `SERVICE_CLUSTER_IP_RANGE`).
+#[tokio::test]
+async fn more_services_than_a_slash_24_holds_get_cluster_ips() {
+    let ctx = mcp_testenv::test_context("smoke-services").await;
+    let services: kube::Api<k8s_openapi::api::core::v1::Service> =
+        kube::Api::namespaced(ctx.admin.clone(), ctx.namespace());
+    let created: Vec<String> = futures::stream::iter(0..300)
+        .map(|i| {
+            let services = services.clone();
+            async move {
+                let svc = serde_json::from_value(json!({
+                    "metadata": {"name": format!("svc-{i}")},
+                    "spec": {"ports": [{"port": 80}]},
+                }))
+                .unwrap();
+                services
+                    .create(&PostParams::default(), &svc)
+                    .await
+                    .unwrap_or_else(|e| panic!("Service {i}: {e}"))
+                    .spec
+                    .and_then(|s| s.cluster_ip)
+                    .unwrap_or_default()
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let distinct: std::collections::BTreeSet<&String> = created.iter().collect();
+    assert_eq!(distinct.len(), 300, "every Service has its own cluster IP");
+    assert!(!distinct.contains(&String::new()));
 }

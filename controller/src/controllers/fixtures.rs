@@ -36,6 +36,32 @@ where
     store
 }
 
+/// A synced shared cache holding `objects` (its task has run: indexes asked for later are built
+/// from the store).
+pub fn cache<K>(objects: impl IntoIterator<Item = K>) -> crate::cache::SharedCache<K>
+where
+    K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static,
+{
+    use crate::cache::Decoded;
+    let events: Vec<Result<watcher::Event<Decoded<K>>, watcher::Error>> =
+        std::iter::once(watcher::Event::Init)
+            .chain(
+                objects
+                    .into_iter()
+                    .map(|o| watcher::Event::InitApply(Decoded::Object(o))),
+            )
+            .chain(std::iter::once(watcher::Event::InitDone))
+            .map(Ok)
+            .collect();
+    let (cache, driver) = crate::cache::SharedCache::new(
+        "test",
+        futures::stream::iter(events),
+        crate::cache::Reports::undecodable(|_, error| panic!("undecodable fixture: {error}")),
+    );
+    futures::executor::block_on(driver);
+    cache
+}
+
 /// The EndpointSlice metadata `namespace/name` labelled with Service `service`
 /// (`kubernetes.io/service-name`).
 pub fn endpoint_slice(

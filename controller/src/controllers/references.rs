@@ -1,13 +1,15 @@
 //! What refers to what, read from the caches: the Services and Secrets a MultiClusterIngress
-//! names, the MCIs that name a Service, and the ResourceBinding that places a Service. Several
-//! controllers ask these questions; answering them here keeps them consistent (and is where an
-//! index would go).
+//! names, the MCIs that name a Service (an index of the MCI cache, as Go's), and the
+//! ResourceBinding that places a Service. Several controllers ask these questions; answering
+//! them here keeps them consistent.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
+
+use crate::cache::{Index, SharedCache};
 use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
 use mcp_interface::api::work::{ResourceBinding, binding_name};
 
@@ -48,13 +50,28 @@ pub fn referenced_secrets(mci: &MultiClusterIngress) -> BTreeSet<String> {
         .collect()
 }
 
-/// The MCIs in `namespace` that reference Service `service` (any IngressClass).
+/// The MCI cache's index of the Services each MCI references (`namespace/service`), shared by
+/// every controller that asks for it.
+pub fn mcis_by_service(mcis: &SharedCache<MultiClusterIngress>) -> Index<MultiClusterIngress> {
+    mcis.index("referenced-services", referenced_service_keys)
+}
+
+fn referenced_service_keys(mci: &MultiClusterIngress) -> Vec<String> {
+    let namespace = mci.namespace().unwrap_or_default();
+    referenced_services(mci)
+        .into_iter()
+        .map(|service| format!("{namespace}/{service}"))
+        .collect()
+}
+
+/// The MCIs in `namespace` that reference Service `service` (any IngressClass), from the index
+/// [`mcis_by_service`]: the cost is that of the MCIs found, not of all MCIs.
 pub fn mcis_referencing(
-    mcis: &Store<MultiClusterIngress>,
+    by_service: &Index<MultiClusterIngress>,
     namespace: &str,
     service: &str,
 ) -> Vec<Arc<MultiClusterIngress>> {
-    mcis.state_filter(|mci| references(mci, namespace, service))
+    by_service.get(&format!("{namespace}/{service}"))
 }
 
 /// Whether `mci` is in `namespace` and references Service `service`.
@@ -138,7 +155,7 @@ pub fn bound_key(rb: &ResourceBinding) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controllers::fixtures::{object, store};
+    use crate::controllers::fixtures::{cache, object, store};
 
     #[test]
     fn references_cover_rules_default_backend_and_tls() {
@@ -179,13 +196,13 @@ spec:
                 "metadata: {{name: {name}, namespace: {namespace}}}\nspec: {{ingressClassName: {class}, defaultBackend: {{service: {{name: {service}, port: {{number: 80}}}}}}}}"
             )
         };
-        let mcis = store([
+        let mcis = cache([
             object::<MultiClusterIngress>(&yaml("ns", "a", "fake", "web")),
             object::<MultiClusterIngress>(&yaml("ns", "b", "other", "web")),
             object::<MultiClusterIngress>(&yaml("ns", "c", "fake", "api")),
             object::<MultiClusterIngress>(&yaml("elsewhere", "d", "fake", "web")),
         ]);
-        let mut found: Vec<String> = mcis_referencing(&mcis, "ns", "web")
+        let mut found: Vec<String> = mcis_referencing(&mcis_by_service(&mcis), "ns", "web")
             .iter()
             .map(|m| m.name_any())
             .collect();
@@ -199,9 +216,10 @@ spec:
                 "metadata: {name: cross, namespace: ns}\nspec: {types: [CrossCluster]}",
             ),
         ]);
-        assert!(is_referenced(&mcss, &mcis, "ns", "web"));
-        assert!(is_referenced(&mcss, &mcis, "ns", "lb"));
-        assert!(!is_referenced(&mcss, &mcis, "ns", "cross"));
-        assert!(!is_referenced(&mcss, &mcis, "other", "web"));
+        let mcis = mcis.store();
+        assert!(is_referenced(&mcss, mcis, "ns", "web"));
+        assert!(is_referenced(&mcss, mcis, "ns", "lb"));
+        assert!(!is_referenced(&mcss, mcis, "ns", "cross"));
+        assert!(!is_referenced(&mcss, mcis, "other", "web"));
     }
 }

@@ -1,6 +1,10 @@
 //! The kube-runtime controller every controller runs on, with what kube-runtime lacks: a
 //! per-object backoff on errors (the `--rate-limiter-*` flags), the optional resync, metrics per
 //! controller, and a span with the object's namespace and name.
+//!
+//! The backoff forgets an object once it is reconciled, and also once it is deleted (seen in the
+//! primary cache, or when a retry finds it gone), so `pending_objects` counts only objects that
+//! still exist and memory does not grow with churn.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,7 +20,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use tracing::Instrument;
 
 use crate::backoff::Backoff;
-use crate::cache::Cacheable;
+use crate::cache::{Cacheable, Change, SharedCache};
 use crate::context::Context;
 use crate::error::Error;
 
@@ -25,20 +29,43 @@ pub type Shutdown = Shared<BoxFuture<'static, ()>>;
 
 /// The backoff key of an object: `namespace/name`.
 fn key<K: Resource>(obj: &K) -> String {
-    format!(
-        "{}/{}",
-        obj.meta().namespace.as_deref().unwrap_or(""),
-        obj.meta().name.as_deref().unwrap_or("")
-    )
+    key_of(obj.meta().namespace.as_deref(), obj.meta().name.as_deref())
 }
 
-/// Runs one kube-runtime controller named `name` over `store`, reconciling the objects
+fn key_of(namespace: Option<&str>, name: Option<&str>) -> String {
+    format!("{}/{}", namespace.unwrap_or(""), name.unwrap_or(""))
+}
+
+/// The objects a controller reconciles: a store, and the shared cache behind it when there is
+/// one (its deletions make the backoff forget the object at once).
+pub struct Primary<K: Cacheable> {
+    store: Store<K>,
+    cache: Option<SharedCache<K>>,
+}
+
+impl<K: Cacheable> From<Store<K>> for Primary<K> {
+    /// A store of the controller's own: its objects are forgotten when a retry finds them gone.
+    fn from(store: Store<K>) -> Self {
+        Primary { store, cache: None }
+    }
+}
+
+impl<K: Cacheable> From<&SharedCache<K>> for Primary<K> {
+    fn from(cache: &SharedCache<K>) -> Self {
+        Primary {
+            store: cache.store().clone(),
+            cache: Some(cache.clone()),
+        }
+    }
+}
+
+/// Runs one kube-runtime controller named `name` over `primary`, reconciling the objects
 /// `triggers` names with `reconcile`, until `shutdown` resolves (then in-flight reconciles
 /// finish) or the future is dropped.
 pub async fn run_controller<K, R, Fut>(
     name: &'static str,
     ctx: Arc<Context>,
-    store: Store<K>,
+    primary: impl Into<Primary<K>>,
     triggers: mpsc::UnboundedReceiver<ObjectRef<K>>,
     reconcile: R,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
@@ -47,10 +74,25 @@ pub async fn run_controller<K, R, Fut>(
     R: Fn(Arc<K>, Arc<Context>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Action, Error>> + Send + 'static,
 {
+    let Primary { store, cache } = primary.into();
     let backoff = Arc::new(Backoff::new(ctx.settings.backoff));
     let reconcile = Arc::new(reconcile);
     let policy_backoff = backoff.clone();
+    let gone_backoff = backoff.clone();
     let concurrency = ctx.settings.concurrent_reconciles;
+    let _forget_deleted = cache.map(|cache| {
+        let (backoff, metrics) = (backoff.clone(), ctx.metrics.clone());
+        cache.subscribe(move |change| {
+            if let Change::Deleted(obj) = change
+                && backoff.forget(&key(*obj))
+            {
+                metrics.set_pending(name, backoff.failing());
+            }
+        })
+    });
+    let queued = ctx.metrics.clone();
+    let triggers = triggers.inspect(move |_| queued.queued(name));
+    let metrics = ctx.metrics.clone();
     tracing::info!(controller = name, "controller started");
     Controller::for_shared_stream(futures::stream::pending(), store)
         .reconcile_on(triggers)
@@ -102,14 +144,19 @@ pub async fn run_controller<K, R, Fut>(
             },
             ctx,
         )
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                // Reconciler errors are logged by the error policy; this is kube-runtime's own
-                // (e.g. an object that vanished from the store before its turn).
-                if !matches!(e, kube::runtime::controller::Error::ReconcilerFailed(..)) {
-                    tracing::debug!(controller = name, "controller: {e}");
+        .for_each(|result| {
+            match result {
+                // Reconciler errors are logged by the error policy.
+                Ok(_) | Err(kube::runtime::controller::Error::ReconcilerFailed(..)) => {}
+                // A retry of an object deleted meanwhile: nothing is pending for it any more.
+                Err(kube::runtime::controller::Error::ObjectNotFound(gone)) => {
+                    if gone_backoff.forget(&key_of(gone.namespace.as_deref(), Some(&gone.name))) {
+                        metrics.set_pending(name, gone_backoff.failing());
+                    }
                 }
+                Err(e) => tracing::debug!(controller = name, "controller: {e}"),
             }
+            futures::future::ready(())
         })
         .await;
     tracing::info!(controller = name, "controller stopped");

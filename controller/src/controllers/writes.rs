@@ -66,17 +66,42 @@ where
         .await?)
 }
 
-/// Writes the status fields in `fields` (a JSON object; `null` removes a field) with a merge
-/// patch on `/status`: the other status fields, written by other controllers or by Karmada, are
-/// left as they are, so no conflict can clobber them. Returns the object as written.
+/// Writes the status fields in `fields` (a JSON object) with a merge patch on `/status`: the
+/// other status fields, written by other controllers or by Karmada, are left as they are, so no
+/// conflict can clobber them. A field whose value is empty (`null`, `[]`, `{}`, or an object of
+/// only such values, like a load balancer status without addresses) is removed. Returns the
+/// object as written.
 pub async fn patch_status<K>(api: &Api<K>, name: &str, fields: serde_json::Value) -> Result<K>
 where
     K: Cacheable,
 {
-    let patch = serde_json::json!({ "status": fields });
+    let patch = serde_json::json!({ "status": status_patch(fields) });
     Ok(api
         .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await?)
+}
+
+/// `fields` with every empty value replaced by `null`. A merge patch can only remove a field
+/// with `null`: `{}` merges as "no change" (k8s-openapi omits `ingress: None`, so a status
+/// without addresses serializes as `{}`), and an empty list would be stored as one.
+fn status_patch(mut fields: serde_json::Value) -> serde_json::Value {
+    if let Some(fields) = fields.as_object_mut() {
+        for value in fields.values_mut() {
+            if is_empty(value) {
+                *value = serde_json::Value::Null;
+            }
+        }
+    }
+    fields
+}
+
+fn is_empty(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Null => true,
+        serde_json::Value::Array(items) => items.is_empty(),
+        serde_json::Value::Object(fields) => fields.values().all(is_empty),
+        _ => false,
+    }
 }
 
 /// Creates `obj`; `false` when an object of that name already exists (typically our own
@@ -112,5 +137,32 @@ where
         Ok(_) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::status_patch;
+
+    #[test]
+    fn empty_status_fields_are_removed_with_null() {
+        let no_addresses = serde_json::to_value(
+            k8s_openapi::api::networking::v1::IngressLoadBalancerStatus { ingress: None },
+        )
+        .unwrap();
+        assert_eq!(no_addresses, json!({}));
+        assert_eq!(
+            status_patch(json!({
+                "loadBalancer": no_addresses,
+                "emptyList": {"ingress": []},
+                "trafficBlockClusters": [],
+                "serviceLocations": null,
+            })),
+            json!({"loadBalancer": null, "emptyList": null, "trafficBlockClusters": null, "serviceLocations": null})
+        );
+        let kept = json!({"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}, "clusters": ["m1"]});
+        assert_eq!(status_patch(kept.clone()), kept);
     }
 }

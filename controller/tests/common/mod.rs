@@ -4,16 +4,18 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
 use kube::api::{Api, PostParams};
-use mcp_testenv::{ControlPlane, ControlPlaneOptions};
+use mcp_testenv::{ControlPlane, ControlPlaneOptions, Supervised};
 
 pub use mcp_testenv::{repo_root, target_dir};
 
@@ -163,17 +165,29 @@ impl ControllerOptions {
     }
 }
 
-/// A port free on loopback when asked (the caller binds it later).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// `N` distinct ports free on loopback when asked (all held until every one is picked, so they
+/// differ; the caller binds them later, and [`ControllerProcess::wait_ready`] restarts the
+/// controller with new ports if another process took one meanwhile).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().unwrap().port())
 }
 
+/// A port free on loopback when asked (the caller binds it later).
+pub fn free_port() -> u16 {
+    let [port] = free_ports();
+    port
+}
+
+/// How often [`ControllerProcess::wait_ready`] restarts a controller whose port was taken.
+const PORT_CLASH_RETRIES: usize = 3;
+
+/// The controller under test: a child that dies with the test process (`mcp_testenv::Supervised`).
 pub struct ControllerProcess {
-    child: Option<Child>,
+    process: Option<Supervised>,
+    command: Vec<std::ffi::OsString>,
     pub log_path: PathBuf,
     pub health_port: u16,
     pub metrics_port: u16,
@@ -192,8 +206,12 @@ impl ControllerProcess {
         Self::start_with_provider(kubeconfig, opts, &fake)
     }
 
+    fn process(&self) -> &Supervised {
+        self.process.as_ref().expect("the controller was stopped")
+    }
+
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
+        self.process().pid()
     }
 
     pub fn logs(&self) -> String {
@@ -211,15 +229,82 @@ impl ControllerProcess {
             .unwrap_or_default()
     }
 
-    /// Waits for `/readyz` to answer 200; panics with the log otherwise.
+    /// The value of one series, e.g. `multicluster_provider_reconcile_total{controller="x"}`.
+    pub fn metric(&self, series: &str) -> Option<f64> {
+        self.metrics().lines().find_map(|line| {
+            line.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+    }
+
+    /// The sum of the series of metric `name` whose labels include every `key="value"` of
+    /// `labels` (0 when there is none).
+    pub fn metric_sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.metrics()
+            .lines()
+            .filter_map(|line| {
+                let (series, value) = line.rsplit_once(' ')?;
+                let rest = series.strip_prefix(name)?;
+                (rest.is_empty() || rest.starts_with('{')).then_some((rest, value))
+            })
+            .filter(|(series, _)| {
+                labels
+                    .iter()
+                    .all(|(k, v)| series.contains(&format!("{k}=\"{v}\"")))
+            })
+            .filter_map(|(_, value)| value.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// Reconciles `controller` has finished (0 before the first).
+    pub fn reconciles(&self, controller: &str) -> f64 {
+        self.metric(&format!(
+            "multicluster_provider_reconcile_total{{controller=\"{controller}\"}}"
+        ))
+        .unwrap_or(0.0)
+    }
+
+    /// Reconcile requests the watches of `controller` have queued (0 before the first).
+    pub fn queued(&self, controller: &str) -> f64 {
+        self.metric(&format!(
+            "multicluster_provider_queue_adds_total{{controller=\"{controller}\"}}"
+        ))
+        .unwrap_or(0.0)
+    }
+
+    /// Waits until `controller` has reconciled as many times as requests were queued for it
+    /// (every request so far handled; requests for one object are never merged in these tests,
+    /// or this times out); returns the reconcile count, a baseline a test can wait past.
+    pub async fn settled(&self, controller: &str, timeout: Duration) -> f64 {
+        eventually(
+            timeout,
+            &format!("{controller} to reconcile every request"),
+            || async {
+                let queued = self.queued(controller);
+                let reconciled = self.reconciles(controller);
+                (reconciled >= queued).then_some(reconciled)
+            },
+        )
+        .await
+    }
+
+    /// Waits for `/readyz` to answer 200; panics with the log otherwise. A controller that could
+    /// not bind a port (another process took it since it was picked) is restarted on new ports.
     pub async fn wait_ready(&mut self, timeout: Duration) {
         let start = Instant::now();
+        let mut restarts = 0;
         while start.elapsed() < timeout {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!(
-                    "the controller exited ({status}) before it was ready:\n{}",
-                    self.logs()
-                );
+            if let Some(status) = self.process().exit_status() {
+                let logs = self.logs();
+                if logs.contains("cannot listen on") && restarts < PORT_CLASH_RETRIES {
+                    restarts += 1;
+                    self.respawn();
+                    continue;
+                }
+                panic!("the controller exited ({status}) before it was ready:\n{logs}");
             }
             if matches!(self.health("/readyz"), Some((200, _))) {
                 return;
@@ -233,53 +318,54 @@ impl ControllerProcess {
     }
 
     /// Whether it still runs.
-    pub fn running(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| c.try_wait().unwrap().is_none())
+    pub fn running(&self) -> bool {
+        self.process
+            .as_ref()
+            .is_some_and(|p| p.exit_status().is_none())
     }
 
     /// SIGKILL, as a crash would.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(process) = self.process.take() {
+            process.kill();
         }
     }
 
-    /// SIGTERM and wait for the exit (at most `timeout`).
+    /// SIGTERM and wait for the exit (at most `timeout`); panics with the log if it does not
+    /// exit. Use [`ControllerProcess::stop`] unless the test expects a failure.
+    #[must_use = "a crash on SIGTERM shows only in the exit status; use stop() to require success"]
     pub async fn terminate(&mut self, timeout: Duration) -> ExitStatus {
-        let mut child = self.child.take().expect("running");
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status();
-        let start = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            if start.elapsed() > timeout {
-                let _ = child.kill();
-                panic!(
-                    "the controller did not exit within {timeout:?} of SIGTERM:\n{}",
-                    std::fs::read_to_string(&self.log_path).unwrap_or_default()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        let process = self.process.take().expect("running");
+        match process.terminate(timeout).await {
+            Some(status) => status,
+            None => panic!(
+                "the controller did not exit within {timeout:?} of SIGTERM:\n{}",
+                self.logs()
+            ),
         }
+    }
+
+    /// SIGTERM, and requires a clean exit (status 0) within `timeout`.
+    pub async fn stop(&mut self, timeout: Duration) {
+        let status = self.terminate(timeout).await;
+        assert!(
+            status.success(),
+            "the controller exited with {status} on SIGTERM:\n{}",
+            self.logs()
+        );
     }
 
     /// Waits for the process to exit by itself.
+    #[must_use]
     pub async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        let mut child = self.child.take().expect("running");
         let start = Instant::now();
         loop {
-            if let Some(status) = child.try_wait().unwrap() {
+            if let Some(status) = self.process().exit_status() {
+                self.process = None;
                 return status;
             }
             if start.elapsed() > timeout {
-                let _ = child.kill();
+                self.kill();
                 panic!(
                     "the controller did not exit within {timeout:?}:\n{}",
                     self.logs()
@@ -419,6 +505,33 @@ impl Env {
     }
 }
 
+impl Env {
+    /// An admin kubeconfig (written into `dir`) whose server is `127.0.0.1:<port>` instead of the
+    /// API server's own port (a [`proxy::Proxy`] in front of it).
+    pub fn kubeconfig_via(&self, port: u16, dir: &Path) -> PathBuf {
+        let yaml = self
+            .plane
+            .kubeconfig_yaml(mcp_testenv::ADMIN_USER)
+            .unwrap()
+            .replace(
+                self.plane.server_url(),
+                &format!("https://127.0.0.1:{port}"),
+            );
+        let path = dir.join(format!("kubeconfig-via-{port}"));
+        std::fs::write(&path, yaml).unwrap();
+        path
+    }
+
+    /// The API server's address.
+    pub fn server_address(&self) -> std::net::SocketAddr {
+        self.plane
+            .server_url()
+            .trim_start_matches("https://")
+            .parse()
+            .unwrap()
+    }
+}
+
 impl ControllerOptions {
     /// Runs the controller with this kubeconfig (e.g. a restricted user's) instead of the admin's.
     pub fn with_kubeconfig(mut self, path: &Path) -> Self {
@@ -436,35 +549,45 @@ impl ControllerProcess {
         provider_args: &[String],
     ) -> Self {
         let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let health_port = free_port();
-        let metrics_port = free_port();
         let log_path = opts.dir.join(format!("controller-{n}.log"));
-        let log = std::fs::File::create(&log_path).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_multicluster-provider"));
-        cmd.args(provider_args)
-            .arg("--kubeconfig")
-            .arg(opts.kubeconfig.as_deref().unwrap_or(kubeconfig))
-            .arg("--bind-address=127.0.0.1")
-            .arg(format!("--secure-port={health_port}"))
-            .arg(format!("--metrics-bind-address=127.0.0.1:{metrics_port}"))
-            .arg("--v=4")
-            .env_remove("RUST_LOG")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
+        let mut command: Vec<std::ffi::OsString> = provider_args.iter().map(Into::into).collect();
+        command.push("--kubeconfig".into());
+        command.push(opts.kubeconfig.as_deref().unwrap_or(kubeconfig).into());
+        command.push("--bind-address=127.0.0.1".into());
+        command.push("--v=4".into());
         if let Some(config) = &opts.cloud_config {
             let path = opts.dir.join(format!("cloud-config-{n}.yaml"));
             std::fs::write(&path, config).unwrap();
-            cmd.arg("--cloud-config").arg(path);
+            command.push("--cloud-config".into());
+            command.push(path.into());
         }
-        cmd.args(&opts.args);
-        let child = cmd.spawn().expect("start multicluster-provider");
-        ControllerProcess {
-            child: Some(child),
+        command.extend(opts.args.iter().map(Into::into));
+        let mut controller = ControllerProcess {
+            process: None,
+            command,
             log_path,
-            health_port,
-            metrics_port,
-        }
+            health_port: 0,
+            metrics_port: 0,
+        };
+        controller.respawn();
+        controller
+    }
+
+    /// (Re)starts the process on newly picked ports, appending to the same log.
+    fn respawn(&mut self) {
+        [self.health_port, self.metrics_port] = free_ports();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_multicluster-provider"));
+        cmd.args(&self.command)
+            .arg(format!("--secure-port={}", self.health_port))
+            .arg(format!(
+                "--metrics-bind-address=127.0.0.1:{}",
+                self.metrics_port
+            ))
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1");
+        self.process = Some(
+            Supervised::spawn("multicluster-provider", cmd, &self.log_path)
+                .expect("start multicluster-provider"),
+        );
     }
 }

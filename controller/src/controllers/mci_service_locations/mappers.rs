@@ -1,23 +1,25 @@
 //! Which MCIs each watched change re-triggers: one function per watched kind.
 
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 use mcp_interface::api::networking::MultiClusterIngress;
 use mcp_interface::api::work::ResourceBinding;
 
 use super::reconcile::recorded_locations;
-use crate::cache::Change;
+use crate::cache::{Change, Index, SharedCache};
 use crate::controllers::mappers::services_of_binding_change;
-use crate::controllers::references::{mcis_referencing, referenced_services};
+use crate::controllers::references::{mcis_by_service, mcis_referencing, referenced_services};
 
-/// What the mappers read: the MCI cache.
+/// What the mappers read: the MCI cache's index by Service.
 #[derive(Clone)]
 pub struct Mappers {
-    mcis: Store<MultiClusterIngress>,
+    by_service: Index<MultiClusterIngress>,
 }
 
 impl Mappers {
-    pub fn new(mcis: Store<MultiClusterIngress>) -> Self {
-        Mappers { mcis }
+    pub fn new(mcis: &SharedCache<MultiClusterIngress>) -> Self {
+        Mappers {
+            by_service: mcis_by_service(mcis),
+        }
     }
 
     /// The MCI itself (any class), when created, when the Services it references change, or
@@ -42,7 +44,7 @@ impl Mappers {
     ) -> Vec<ObjectRef<MultiClusterIngress>> {
         let mut requests: Vec<ObjectRef<MultiClusterIngress>> = Vec::new();
         for (namespace, service) in services_of_binding_change(change) {
-            for mci in mcis_referencing(&self.mcis, &namespace, &service) {
+            for mci in mcis_referencing(&self.by_service, &namespace, &service) {
                 let request = ObjectRef::from_obj(mci.as_ref());
                 if !requests.contains(&request) {
                     requests.push(request);

@@ -32,6 +32,7 @@ use crate::controllers::Shutdown;
 use crate::controllers::runtime::run_controller;
 use crate::controllers::trigger::{Trigger, Watches};
 use mappers::Mappers;
+use reconcile::reconcile;
 
 pub const NAME: &str = "mci-service-locations";
 
@@ -45,12 +46,12 @@ pub fn run(ctx: Arc<Context>, shutdown: Shutdown) -> BoxFuture<'static, ()> {
         let (trigger, triggers) = Trigger::<MultiClusterIngress>::new();
         let caches = ctx.caches.clone();
         let mcis = caches.mcis().store().clone();
-        let mappers = Mappers::new(mcis.clone());
+        let mappers = Mappers::new(caches.mcis());
 
         let watches = Watches::new(&trigger, &mappers)
             .on(caches.mcis(), Mappers::mci)
             .on(caches.bindings(), Mappers::binding);
         watches.replay(&mcis, Mappers::mci);
-        run_controller(NAME, ctx, mcis, triggers, reconcile::reconcile, shutdown).await;
+        run_controller(NAME, ctx, caches.mcis(), triggers, reconcile, shutdown).await;
     })
 }

@@ -50,13 +50,14 @@ pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Resu
         tracing::debug!("service locations up to date");
         return Ok(Action::await_change());
     }
-    let value = if desired.is_empty() {
-        json!(null)
-    } else {
-        serde_json::to_value(&desired)?
-    };
     let api = namespaced_api(&ctx.client, mci.as_ref());
-    match patch_status(&api, &mci.name_any(), json!({ "serviceLocations": value })).await {
+    match patch_status(
+        &api,
+        &mci.name_any(),
+        json!({ "serviceLocations": desired }),
+    )
+    .await
+    {
         Ok(_) => {
             tracing::info!(locations = ?desired, "updated the service locations");
             Ok(Action::await_change())

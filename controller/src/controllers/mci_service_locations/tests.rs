@@ -6,7 +6,7 @@ use serde_json::json;
 use super::mappers::Mappers;
 use super::reconcile::{same_locations, service_locations};
 use crate::cache::Change;
-use crate::controllers::fixtures::{MCI, names, object, store};
+use crate::controllers::fixtures::{MCI, cache, names, object, store};
 
 fn bindings(yaml: &[&str]) -> Store<ResourceBinding> {
     store(yaml.iter().map(|doc| object::<ResourceBinding>(doc)))
@@ -72,7 +72,7 @@ fn empty_and_missing_cluster_lists_compare_equal() {
 
 #[test]
 fn an_mci_triggers_itself_when_created_or_its_services_or_locations_change() {
-    let m = Mappers::new(store(Vec::<MultiClusterIngress>::new()));
+    let m = Mappers::new(&cache(Vec::<MultiClusterIngress>::new()));
     let web = mci(MCI);
     let created = Change::created(&web);
     assert_eq!(names(m.mci(&created)), ["ns/web"]);
@@ -96,7 +96,7 @@ fn a_binding_triggers_the_mcis_that_reference_its_service() {
     );
     let mut elsewhere = mci(MCI);
     elsewhere.metadata.namespace = Some("elsewhere".into());
-    let m = Mappers::new(store([mci(MCI), other, elsewhere]));
+    let m = Mappers::new(&cache([mci(MCI), other, elsewhere]));
     let rb: ResourceBinding = object(
         "metadata: {name: serve-service, namespace: ns}\nspec:\n  resource: {apiVersion: v1, kind: Service, name: serve, namespace: ns}\n  clusters: [{name: member1}]",
     );

@@ -10,40 +10,44 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use mcp_interface::api::cluster::{Cluster, REMEDY_ACTION_TRAFFIC_CONTROL};
 use mcp_interface::api::networking::MultiClusterIngress;
 
-use super::FINALIZER;
-use crate::cache::Change;
+use crate::cache::{Change, Index, SharedCache};
 use crate::controllers::mappers::{service_of_endpoint_slice_change, service_of_service_change};
-use crate::controllers::references::{mcis_referencing, referenced_secrets};
-use crate::controllers::writes::has_finalizer;
+use crate::controllers::references::{mcis_by_service, mcis_referencing, referenced_secrets};
 
 /// Whether an MCI is of our IngressClass.
 pub type Ours = Arc<dyn Fn(&MultiClusterIngress) -> bool + Send + Sync>;
 
-/// What the mappers read: the MCI cache, and which MCIs are ours.
+/// What the mappers read: the MCI cache and its index by Service, and which MCIs are ours.
 #[derive(Clone)]
 pub struct Mappers {
     mcis: Store<MultiClusterIngress>,
+    by_service: Index<MultiClusterIngress>,
     ours: Ours,
 }
 
 type Requests = Vec<ObjectRef<MultiClusterIngress>>;
 
 impl Mappers {
-    pub fn new(mcis: Store<MultiClusterIngress>, ours: Ours) -> Self {
-        Mappers { mcis, ours }
+    pub fn new(mcis: &SharedCache<MultiClusterIngress>, ours: Ours) -> Self {
+        Mappers {
+            mcis: mcis.store().clone(),
+            by_service: mcis_by_service(mcis),
+            ours,
+        }
     }
 
     /// The MCI itself, when created or its spec, annotations or deletion state changed, if it is
-    /// ours or carries our finalizer (a balancer may exist that must be removed). A deletion
-    /// needs nothing: with the finalizer, deletion is an update.
+    /// ours. Our finalizer is no sign of ours: deployments serving other classes use the same
+    /// name, and only the provider of the MCI's class may delete its balancer (Go filters by
+    /// class at enqueue, deletion included). A deletion needs nothing: with the finalizer,
+    /// deletion is an update.
     pub fn mci(
         &self,
         change: &Change<'_, MultiClusterIngress>,
     ) -> Option<ObjectRef<MultiClusterIngress>> {
         let mci = change.applied()?;
-        (change.spec_annotations_or_deletion_changed(|m| &m.spec)
-            && ((self.ours)(mci) || has_finalizer(mci, FINALIZER)))
-        .then(|| ObjectRef::from_obj(mci))
+        (change.spec_annotations_or_deletion_changed(|m| &m.spec) && (self.ours)(mci))
+            .then(|| ObjectRef::from_obj(mci))
     }
 
     /// Our MCIs that reference the Service.
@@ -94,7 +98,7 @@ impl Mappers {
 
     fn referencing(&self, service: &ObjectRef<Service>) -> Requests {
         let namespace = service.namespace.as_deref().unwrap_or_default();
-        mcis_referencing(&self.mcis, namespace, &service.name)
+        mcis_referencing(&self.by_service, namespace, &service.name)
             .into_iter()
             .filter(|mci| (self.ours)(mci))
             .map(|mci| ObjectRef::from_obj(mci.as_ref()))

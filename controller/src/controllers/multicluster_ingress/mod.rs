@@ -3,8 +3,13 @@
 //! Reconcile (as the Go original): add finalizer `karmada.io/multi-cluster-ingress-controller`;
 //! set `status.trafficBlockClusters` to the sorted clusters of `status.serviceLocations` whose
 //! Cluster has `TrafficControl` in `status.remedyActions`; `get` the balancer, then `update` it if
-//! it exists else `ensure` it, and write `status.loadBalancer` when it changed. On deletion:
-//! `ensure_deleted`, then remove the finalizer.
+//! it exists else `ensure` it, and write `status.loadBalancer` when it changed (a status without
+//! addresses removes the field). On deletion: `ensure_deleted`, then remove the finalizer.
+//!
+//! Only MCIs of our class are handled, deletion included, as Go filters at enqueue: every
+//! class's deployment uses the same finalizer name, so the finalizer says nothing about whose
+//! balancer exists. (As in Go, an MCI moved to another class keeps its old balancer, and one
+//! whose IngressClass is deleted first waits for it to come back.)
 //!
 //! Re-triggered (Go predicates) when an MCI's spec, annotations or deletion state change; when a
 //! Service it references is created, deleted or changes spec, annotations or deletion state; when
@@ -27,6 +32,7 @@ use crate::controllers::Shutdown;
 use crate::controllers::runtime::run_controller;
 use crate::controllers::trigger::{Trigger, Watches};
 use mappers::Mappers;
+use reconcile::reconcile;
 
 pub const NAME: &str = "multiclusteringress";
 pub const FINALIZER: &str = "karmada.io/multi-cluster-ingress-controller";
@@ -51,7 +57,7 @@ pub fn run(ctx: Arc<Context>, shutdown: Shutdown) -> BoxFuture<'static, ()> {
             let ctx = ctx.clone();
             Arc::new(move |mci: &MultiClusterIngress| reconcile::is_ours(&ctx, mci))
         };
-        let mappers = Mappers::new(mcis.clone(), ours);
+        let mappers = Mappers::new(caches.mcis(), ours);
 
         let watches = Watches::new(&trigger, &mappers)
             .on(caches.mcis(), Mappers::mci)
@@ -60,6 +66,6 @@ pub fn run(ctx: Arc<Context>, shutdown: Shutdown) -> BoxFuture<'static, ()> {
             .on(caches.secrets(), Mappers::secret)
             .on(caches.clusters(), Mappers::cluster);
         watches.replay(&mcis, Mappers::mci);
-        run_controller(NAME, ctx, mcis, triggers, reconcile::reconcile, shutdown).await;
+        run_controller(NAME, ctx, caches.mcis(), triggers, reconcile, shutdown).await;
     })
 }

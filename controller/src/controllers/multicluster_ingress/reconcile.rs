@@ -102,6 +102,13 @@ pub fn traffic_block_clusters(mci: &MultiClusterIngress, ctx: &Context) -> Vec<S
 pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Result<Action> {
     let api = namespaced_api(&ctx.client, mci.as_ref());
 
+    // Before anything else, deletion included: the finalizer name is shared by the deployments
+    // of every class, and another class's balancer is not ours to delete.
+    if !is_ours(&ctx, &mci) {
+        tracing::debug!("not our IngressClass; skipped");
+        return Ok(Action::await_change());
+    }
+
     if mci.metadata.deletion_timestamp.is_some() {
         if !has_finalizer(mci.as_ref(), FINALIZER) {
             return Ok(Action::await_change());
@@ -109,11 +116,6 @@ pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Resu
         ctx.provider.mci_ensure_deleted(&mci).await?;
         tracing::info!("deleted the load balancer");
         remove_finalizer(&api, mci.as_ref(), FINALIZER).await?;
-        return Ok(Action::await_change());
-    }
-
-    if !is_ours(&ctx, &mci) {
-        tracing::debug!("not our IngressClass; skipped");
         return Ok(Action::await_change());
     }
 
@@ -129,15 +131,10 @@ pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Resu
         .and_then(|s| s.traffic_block_clusters.clone())
         .unwrap_or_default();
     if blocked != existing_blocked {
-        let value = if blocked.is_empty() {
-            json!(null)
-        } else {
-            json!(blocked)
-        };
         current = patch_status(
             &api,
             &current.name_any(),
-            json!({ "trafficBlockClusters": value }),
+            json!({ "trafficBlockClusters": blocked }),
         )
         .await?;
     }

@@ -40,6 +40,7 @@ use crate::controllers::runtime::run_controller;
 use crate::controllers::trigger::{Trigger, Watches};
 use crate::controllers::writes::has_finalizer;
 use mappers::Mappers;
+use reconcile::reconcile;
 
 pub const NAME: &str = "multiclusterservice";
 pub const FINALIZER: &str = MCS_CONTROLLER_FINALIZER;
@@ -74,6 +75,6 @@ pub fn run(ctx: Arc<Context>, shutdown: Shutdown) -> BoxFuture<'static, ()> {
             .on(caches.services(), Mappers::service)
             .on(caches.endpoint_slices(), Mappers::endpoint_slice);
         watches.replay(&mcss, Mappers::mcs);
-        run_controller(NAME, ctx, mcss, triggers, reconcile::reconcile, shutdown).await;
+        run_controller(NAME, ctx, caches.mcss(), triggers, reconcile, shutdown).await;
     })
 }

@@ -27,13 +27,8 @@ async fn patch_load_balancer(
     name: &str,
     status: Option<&LoadBalancerStatus>,
 ) -> Result<MultiClusterService> {
-    // An empty ingress list is written as no field at all: a merge patch of `{}` would keep the
-    // old addresses.
-    let value = match status {
-        Some(s) if s.ingress.as_ref().is_some_and(|i| !i.is_empty()) => json!(s),
-        _ => json!(null),
-    };
-    patch_status(api, name, json!({ "loadBalancer": value })).await
+    // A status without addresses removes the field (see `patch_status`).
+    patch_status(api, name, json!({ "loadBalancer": status })).await
 }
 
 /// Compares statuses as the API server stores them (an empty list and no list are the same).

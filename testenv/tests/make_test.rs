@@ -1,0 +1,64 @@
+//! `make test` (what CI runs) runs every test: a test compiled only with a crate feature (a
+//! `cfg` on `feature`) runs only if the Makefile's `test` recipe passes that feature to that
+//! crate.
+
+use std::collections::BTreeSet;
+
+#[test]
+fn every_feature_gated_test_is_run_by_make_test() {
+    let root = mcp_testenv::repo_root();
+    let makefile = std::fs::read_to_string(root.join("Makefile")).unwrap();
+    let recipe: Vec<&str> = makefile
+        .lines()
+        .skip_while(|l| !l.starts_with("test:"))
+        .skip(1)
+        .take_while(|l| l.starts_with('\t'))
+        .collect();
+    assert!(!recipe.is_empty(), "no `test` recipe in the Makefile");
+    let mut missing = Vec::new();
+    let mut found = 0;
+    for member in [
+        "interface",
+        "loader",
+        "fake-provider",
+        "controller",
+        "testenv",
+    ] {
+        let manifest = std::fs::read_to_string(root.join(member).join("Cargo.toml")).unwrap();
+        let package = manifest
+            .lines()
+            .find_map(|l| l.strip_prefix("name = \""))
+            .and_then(|l| l.strip_suffix('"'))
+            .unwrap()
+            .to_owned();
+        let Ok(tests) = std::fs::read_dir(root.join(member).join("tests")) else {
+            continue;
+        };
+        let mut features = BTreeSet::new();
+        for file in tests.filter_map(Result::ok) {
+            let text = std::fs::read_to_string(file.path()).unwrap_or_default();
+            for part in text.split("cfg(feature = \"").skip(1) {
+                features.insert(part.split('"').next().unwrap().to_owned());
+            }
+        }
+        for feature in features {
+            found += 1;
+            let run = recipe.iter().any(|line| {
+                line.contains(&format!("-p {package}"))
+                    && line
+                        .split("--features")
+                        .nth(1)
+                        .and_then(|rest| rest.split_whitespace().next())
+                        .is_some_and(|list| list.split(',').any(|f| f == feature))
+            });
+            if !run {
+                missing.push(format!("{package} --features {feature}"));
+            }
+        }
+    }
+    assert!(found > 0, "no feature-gated test found: the scan is broken");
+    assert!(
+        missing.is_empty(),
+        "tests behind these features never run in `make test`: {missing:?}"
+    );
+}
