@@ -12,7 +12,7 @@ use crate::controllers::{self, Shutdown};
 use crate::leader::{self, LeaderElection};
 use crate::metrics::Metrics;
 use crate::server::{self, Health};
-use crate::settings::Settings;
+use crate::settings::{LEASE_NAME, Settings};
 
 fn signal(rx: watch::Receiver<bool>) -> Shutdown {
     async move {
@@ -82,12 +82,7 @@ pub async fn run_until(
     // 2. The Karmada API server.
     let config = crate::client::load_config(settings.kubeconfig.as_deref()).await?;
     let server_url = config.cluster_url.to_string();
-    let client = crate::client::build(
-        config,
-        settings.kube_api_qps,
-        settings.kube_api_burst,
-        metrics.clone(),
-    )?;
+    let client = crate::client::build(config, settings.api_rate_limit, metrics.clone())?;
     let version = client
         .apiserver_version()
         .await
@@ -101,6 +96,9 @@ pub async fn run_until(
     }
     if let Some(addr) = settings.metrics_address {
         server::serve_metrics(addr, metrics.clone()).await?;
+    }
+    if let Some(addr) = settings.profiling_address {
+        crate::profiling::serve(addr).await?;
     }
 
     // 4. Caches, on every replica.
@@ -158,6 +156,9 @@ pub async fn run_until(
             _ = &mut stop => break,
         }
         metrics.set_leader(true);
+        if election.is_some() {
+            metrics.set_lease_held(LEASE_NAME, true);
+        }
         server::set_ready(&health, false);
         let running = controllers::start_enabled(&ctx, &shutdown);
         let names: Vec<&str> = running.iter().map(|(n, _)| *n).collect();
@@ -192,6 +193,9 @@ pub async fn run_until(
             }
         }
         metrics.set_leader(false);
+        if election.is_some() {
+            metrics.set_lease_held(LEASE_NAME, false);
+        }
     }
 
     server::set_ready(&health, false);

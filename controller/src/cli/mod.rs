@@ -2,23 +2,32 @@
 //!
 //! Invalid combinations are reported together, before anything is loaded or connected.
 //!
+//! Every flag of the Go original is accepted (its generic flag set, Karmada's profile and
+//! rate-limiter flags, component-base's logging flags and `--feature-gates`), with Go's value
+//! semantics; flag names are normalized as component-base does (`--leader_elect` is
+//! `--leader-elect`).
+//!
 //! `mod.rs` holds the command line's shape (global flags, subcommands), `manager.rs` the
-//! controller manager's flags, `validate.rs` their validation into [`Settings`].
+//! controller manager's flags, `logging.rs` the logging flags and feature gates, `values.rs`
+//! the Go-style value parsers, `validate.rs` the validation into [`Settings`].
 
+mod logging;
 mod manager;
 #[cfg(test)]
 mod tests;
 mod validate;
+mod values;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use logging::LoggingArgs;
 pub use manager::ManagerArgs;
 
 #[cfg(doc)]
 use crate::settings::Settings;
-use crate::telemetry::LoggingFormat;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,23 +43,53 @@ pub struct Cli {
     #[command(flatten)]
     pub manager: ManagerArgs,
 
-    /// Log verbosity, klog style: 0 errors, 1 warnings, 2 info (default), 4 debug, 5+ trace.
-    /// RUST_LOG, when set, overrides it.
-    #[arg(
-        short = 'v',
-        long = "v",
-        global = true,
-        default_value_t = 2,
-        value_name = "LEVEL"
-    )]
-    pub verbosity: u8,
-
-    /// Log format.
-    #[arg(long, global = true, value_enum, default_value_t = LoggingFormat::Text)]
-    pub logging_format: LoggingFormat,
+    #[command(flatten)]
+    pub logging: LoggingArgs,
 
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// Parses the process's arguments, with flag names normalized as the Go original's
+    /// (component-base's `WordSepNormalizeFunc`: `_` in a flag name reads as `-`).
+    pub fn parse_normalized() -> Self {
+        Cli::parse_from(normalize(std::env::args_os()))
+    }
+}
+
+/// `--leader_elect=false` as `--leader-elect=false`: `_` in the name of a `--` flag becomes `-`;
+/// values and everything after a bare `--` are left alone.
+pub fn normalize(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut rest_is_positional = false;
+    args.into_iter()
+        .map(|arg| {
+            if rest_is_positional {
+                return arg;
+            }
+            let Some(text) = arg.to_str() else {
+                return arg;
+            };
+            if text == "--" {
+                rest_is_positional = true;
+                return arg;
+            }
+            match text.strip_prefix("--") {
+                Some(flag) => {
+                    let (name, value) = match flag.split_once('=') {
+                        Some((name, value)) => (name, Some(value)),
+                        None => (flag, None),
+                    };
+                    let name = name.replace('_', "-");
+                    OsString::from(match value {
+                        Some(value) => format!("--{name}={value}"),
+                        None => format!("--{name}"),
+                    })
+                }
+                None => arg,
+            }
+        })
+        .collect()
 }
 
 /// Which provider library to load and how.

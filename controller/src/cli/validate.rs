@@ -1,32 +1,43 @@
 //! From flags to [`Settings`], every problem reported at once.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
+use std::time::Duration;
 
-use super::Cli;
+use super::{Cli, values};
 use crate::controllers;
 use crate::settings::{
-    BackoffSettings, ControllerSelection, LEASE_NAME, LeaderElectionSettings, Settings,
+    ApiRateLimit, BackoffSettings, ControllerSelection, LEASE_NAME, LeaderElectionSettings,
+    ListenAddress, Settings,
 };
 
-/// Parses `:8080`, `0.0.0.0:8080`, `[::]:8080`; `0` (or empty) disables.
-fn parse_listen(value: &str, what: &str, errors: &mut Vec<String>) -> Option<SocketAddr> {
+/// client-go's defaults for a zero `--kube-api-qps`/`--kube-api-burst` (rest.DefaultQPS,
+/// rest.DefaultBurst).
+const CLIENT_GO_DEFAULT_QPS: f64 = 5.0;
+const CLIENT_GO_DEFAULT_BURST: u32 = 10;
+
+/// Karmada's ratelimiterflag defaults, used for zero or negative values as it does.
+const DEFAULT_BASE_DELAY: Duration = Duration::from_millis(5);
+const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(1000);
+const DEFAULT_RETRY_QPS: u32 = 10;
+const DEFAULT_RETRY_BUCKET: u32 = 100;
+
+/// A positive Go int, or `default` (ratelimiterflag's SetDefaults).
+fn positive_or(value: i64, default: u32) -> u32 {
+    if value <= 0 {
+        default
+    } else {
+        u32::try_from(value).unwrap_or(u32::MAX)
+    }
+}
+
+/// `--metrics-bind-address`: an address, or `0` (or empty) to disable.
+fn metrics_listen(value: &str, errors: &mut Vec<String>) -> Option<ListenAddress> {
     if value.is_empty() || value == "0" {
         return None;
     }
-    let full = if let Some(port) = value.strip_prefix(':') {
-        format!("0.0.0.0:{port}")
-    } else {
-        value.to_owned()
-    };
-    match full.parse() {
-        Ok(addr) => Some(addr),
-        Err(_) => {
-            errors.push(format!(
-                "{what} {value:?} is not an address: use HOST:PORT, :PORT, or 0 to disable"
-            ));
-            None
-        }
-    }
+    values::listen_address(value)
+        .map_err(|e| errors.push(format!("--metrics-bind-address {e}, or 0 to disable")))
+        .ok()
 }
 
 impl Cli {
@@ -91,7 +102,7 @@ impl Cli {
             None
         } else {
             match m.bind_address.parse::<IpAddr>() {
-                Ok(ip) => Some(SocketAddr::new(ip, m.secure_port)),
+                Ok(ip) => Some(values::listen_on(ip, m.secure_port)),
                 Err(_) => {
                     errors.push(format!(
                         "--bind-address {:?} is not an IP address",
@@ -101,41 +112,51 @@ impl Cli {
                 }
             }
         };
-        let metrics_address = parse_listen(
-            &m.metrics_bind_address,
-            "--metrics-bind-address",
-            &mut errors,
-        );
-        if let (Some(h), Some(mt)) = (health_address, metrics_address)
-            && h.port() == mt.port()
-            && (h.ip() == mt.ip() || h.ip().is_unspecified() || mt.ip().is_unspecified())
-        {
-            errors.push(format!(
-                "--secure-port and --metrics-bind-address both use port {}",
-                h.port()
-            ));
+        let metrics_address = metrics_listen(&m.metrics_bind_address, &mut errors);
+        let profiling_address = if m.enable_pprof {
+            values::listen_address(&m.profiling_bind_address)
+                .map_err(|e| errors.push(format!("--profiling-bind-address {e}")))
+                .ok()
+        } else {
+            None
+        };
+        let listeners = [
+            ("--secure-port", health_address),
+            ("--metrics-bind-address", metrics_address),
+            ("--profiling-bind-address", profiling_address),
+        ];
+        for (i, (a_flag, a)) in listeners.iter().enumerate() {
+            for (b_flag, b) in &listeners[i + 1..] {
+                if let (Some(a), Some(b)) = (a, b)
+                    && a.clashes_with(*b)
+                {
+                    errors.push(format!("{a_flag} and {b_flag} both use port {}", a.port()));
+                }
+            }
         }
 
-        if !(m.kube_api_qps.is_finite() && m.kube_api_qps > 0.0) {
+        // client-go's reading: 0 is its default, a negative QPS turns the limiter off.
+        let qps = f64::from(m.kube_api_qps);
+        let api_rate_limit = ApiRateLimit {
+            qps: if qps == 0.0 {
+                Some(CLIENT_GO_DEFAULT_QPS)
+            } else {
+                (qps > 0.0).then_some(qps)
+            },
+            burst: match m.kube_api_burst {
+                0 => CLIENT_GO_DEFAULT_BURST,
+                b => u32::try_from(b).unwrap_or(0),
+            },
+        };
+        if !qps.is_finite() {
+            errors.push(format!("--kube-api-qps must be a number, not {qps}"));
+        }
+        if m.kube_api_burst < 0 && api_rate_limit.qps.is_some() {
+            // client-go would fail every request ("exceeds limiter's burst").
             errors.push(format!(
-                "--kube-api-qps must be greater than 0, not {}",
-                m.kube_api_qps
+                "--kube-api-burst must not be negative, not {} (0 means client-go's default of 10)",
+                m.kube_api_burst
             ));
-        }
-        if m.kube_api_burst == 0 {
-            errors.push("--kube-api-burst must be at least 1".to_owned());
-        }
-        if m.rate_limiter_base_delay.0 > m.rate_limiter_max_delay.0 {
-            errors.push(format!(
-                "--rate-limiter-base-delay ({}) must not exceed --rate-limiter-max-delay ({})",
-                m.rate_limiter_base_delay, m.rate_limiter_max_delay
-            ));
-        }
-        if m.rate_limiter_qps == 0 {
-            errors.push("--rate-limiter-qps must be at least 1".to_owned());
-        }
-        if m.rate_limiter_bucket_size == 0 {
-            errors.push("--rate-limiter-bucket-size must be at least 1".to_owned());
         }
         if m.provider_call_timeout.0.is_zero() {
             errors.push("--provider-call-timeout must be greater than 0".to_owned());
@@ -179,14 +200,15 @@ impl Cli {
             }),
             health_address,
             metrics_address,
-            kube_api_qps: f64::from(m.kube_api_qps),
-            kube_api_burst: m.kube_api_burst,
-            resync_period: (!m.resync_period.0.is_zero()).then_some(m.resync_period.0),
+            profiling_address,
+            api_rate_limit,
+            resync_period: m.resync_period.0,
+            // A base delay above the max delay is allowed, as in Go: every retry waits the max.
             backoff: BackoffSettings {
-                base_delay: m.rate_limiter_base_delay.0,
-                max_delay: m.rate_limiter_max_delay.0,
-                qps: m.rate_limiter_qps,
-                bucket_size: m.rate_limiter_bucket_size,
+                base_delay: m.rate_limiter_base_delay.or(DEFAULT_BASE_DELAY),
+                max_delay: m.rate_limiter_max_delay.or(DEFAULT_MAX_DELAY),
+                qps: positive_or(m.rate_limiter_qps, DEFAULT_RETRY_QPS),
+                bucket_size: positive_or(m.rate_limiter_bucket_size, DEFAULT_RETRY_BUCKET),
             },
             provider_call_timeout: m.provider_call_timeout.0,
             concurrent_reconciles: m.concurrent_reconciles,
