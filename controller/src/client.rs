@@ -84,6 +84,23 @@ impl TokenBucket {
         self.last = now;
     }
 
+    /// Starts over at `now` with a full bucket.
+    pub fn reset(&mut self, now: Instant) {
+        self.tokens = self.capacity;
+        self.last = now;
+    }
+
+    /// Takes a token if there is one (client-go's `TryAccept`).
+    pub fn try_take(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Reserves a token now and returns how long the caller must wait before using it (client-go
     /// `rate.Limiter.Reserve().Delay()`): the token count may go negative.
     pub fn reserve(&mut self, now: Instant) -> Duration {
@@ -121,7 +138,7 @@ impl KindBuckets {
             return bucket.reserve(now);
         }
         let mut bucket = TokenBucket::new(qps, self.limit.burst.max(1));
-        bucket.last = now;
+        bucket.reset(now);
         let delay = bucket.reserve(now);
         buckets.insert(kind.to_owned(), bucket);
         delay

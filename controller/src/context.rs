@@ -9,7 +9,6 @@ use k8s_openapi::api::networking::v1::IngressClass;
 use kube::Client;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::{WatchStreamExt, watcher};
 use mcp_interface::api::cluster::Cluster;
 use mcp_interface::api::mcs::ServiceExport;
@@ -19,6 +18,7 @@ use mcp_interface::api::work::ResourceBinding;
 use mcp_loader::Provider;
 
 use crate::cache::{Cacheable, SharedCache};
+use crate::controllers::events::Recorder;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 
@@ -122,7 +122,8 @@ pub struct Context {
     pub settings: Arc<Settings>,
     pub caches: Arc<Caches>,
     pub metrics: Arc<Metrics>,
-    pub recorder: Recorder,
+    /// Kubernetes Events on our objects (`controllers::events`).
+    pub events: Recorder,
 }
 
 impl Context {
@@ -132,22 +133,15 @@ impl Context {
         settings: Arc<Settings>,
         caches: Arc<Caches>,
         metrics: Arc<Metrics>,
-        identity: &str,
     ) -> Self {
-        let recorder = Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "multicluster-provider".into(),
-                instance: Some(identity.to_owned()),
-            },
-        );
+        let events = Recorder::new(client.clone());
         Context {
             client,
             provider,
             settings,
             caches,
             metrics,
-            recorder,
+            events,
         }
     }
 }

@@ -112,7 +112,6 @@ pub async fn run_until(
         settings.clone(),
         caches.clone(),
         metrics.clone(),
-        &identity,
     ));
 
     let mut stop = std::pin::pin!(stop.fuse());

@@ -33,6 +33,8 @@ use crate::settings::Settings;
 #[command(
     name = "multicluster-provider",
     version,
+    // pflag's rule: a flag given twice takes its last value.
+    args_override_self = true,
     about = "Karmada multicluster cloud provider controller manager",
     long_about = "Watches MultiClusterIngress and MultiClusterService objects in the Karmada control plane and asks the cloud provider library named by --cloud-provider to create, update and delete their load balancers."
 )]
@@ -52,10 +54,25 @@ pub struct Cli {
 
 impl Cli {
     /// Parses the process's arguments, with flag names normalized as the Go original's
-    /// (component-base's `WordSepNormalizeFunc`: `_` in a flag name reads as `-`).
+    /// (component-base's `WordSepNormalizeFunc`: `_` in a flag name reads as `-`). Run as
+    /// `multicluster-provider-NAME` (the Go original's binary names, e.g. the image's
+    /// `/bin/multicluster-provider-fake`), the provider defaults to NAME.
     pub fn parse_normalized() -> Self {
-        Cli::parse_from(normalize(std::env::args_os()))
+        let args: Vec<OsString> = std::env::args_os().collect();
+        let mut cli = Cli::parse_from(normalize(args.iter().cloned()));
+        if cli.provider.cloud_provider.is_none() {
+            cli.provider.cloud_provider = args.first().and_then(provider_of_program);
+        }
+        cli
     }
+}
+
+/// `fake` for a program named `multicluster-provider-fake` (any directory).
+pub fn provider_of_program(program: &OsString) -> Option<String> {
+    let name = std::path::Path::new(program).file_name()?.to_str()?;
+    name.strip_prefix("multicluster-provider-")
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
 }
 
 /// `--leader_elect=false` as `--leader-elect=false`: `_` in the name of a `--` flag becomes `-`;

@@ -133,6 +133,20 @@ fn every_go_flag_is_accepted() {
         "4",
     ];
     assert_eq!(parse(&deployment).logging.verbosity, 4);
+    // A flag given twice takes its last value, as with pflag.
+    assert_eq!(parse(&["--v=4", "--v=0"]).logging.verbosity, 0);
+}
+
+#[test]
+fn the_go_binary_name_selects_its_provider() {
+    let of = |p: &str| super::provider_of_program(&OsString::from(p));
+    assert_eq!(
+        of("/bin/multicluster-provider-fake").as_deref(),
+        Some("fake")
+    );
+    assert_eq!(of("multicluster-provider-acme").as_deref(), Some("acme"));
+    assert_eq!(of("/usr/local/bin/multicluster-provider"), None);
+    assert_eq!(of("multicluster-provider-"), None);
 }
 
 #[test]

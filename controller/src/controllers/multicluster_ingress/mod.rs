@@ -6,6 +6,13 @@
 //! it exists else `ensure` it, and write `status.loadBalancer` when it changed. On deletion:
 //! `ensure_deleted`, then remove the finalizer.
 //!
+//! Events (beyond the Go original, which records none for MCIs), with the reasons of
+//! Kubernetes' Service load-balancer controller: `EnsuringLoadBalancer` and
+//! `EnsuredLoadBalancer` around a creation, `UpdatedLoadBalancer` when an update changed the
+//! address, `DeletingLoadBalancer` and `DeletedLoadBalancer` around a deletion,
+//! `SyncLoadBalancerFailed` (Warning) for a failed provider call, and `InvalidIngressClass`
+//! (Warning) when the IngressClasses leave the MCI's class ambiguous.
+//!
 //! Re-triggered (Go predicates) when an MCI's spec, annotations or deletion state change; when a
 //! Service it references is created, deleted or changes spec, annotations or deletion state; when
 //! an EndpointSlice of such a Service (label `kubernetes.io/service-name`, `derived-` stripped)
@@ -24,12 +31,18 @@ use mcp_interface::api::networking::MultiClusterIngress;
 
 use crate::context::{CacheKind, Context};
 use crate::controllers::Shutdown;
+use crate::controllers::events::Reporter;
 use crate::controllers::runtime::run_controller;
 use crate::controllers::trigger::{Trigger, Watches};
 use mappers::Mappers;
 
 pub const NAME: &str = "multiclusteringress";
 pub const FINALIZER: &str = "karmada.io/multi-cluster-ingress-controller";
+/// Events come from the Go controller's recorder name.
+pub const EVENTS: Reporter = Reporter {
+    component: "multiclusteringress-controller",
+    failure_reason: "SyncLoadBalancerFailed",
+};
 /// The annotation that marks the default IngressClass.
 pub const DEFAULT_CLASS_ANNOTATION: &str = "ingressclass.kubernetes.io/is-default-class";
 
