@@ -5,15 +5,14 @@
 //! similar events combined as client-go's correlator does ([`correlator`]).
 //!
 //! Recording never blocks a reconcile and never fails it: events go to one writer task, which
-//! logs what the API server refuses.
+//! logs what the API server refuses. As client-go's broadcaster, at most 1000 events wait for
+//! it; more are dropped (and logged) rather than held.
 
 mod correlator;
 
 use std::future::Future;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use futures::StreamExt;
-use futures::channel::mpsc;
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
@@ -21,6 +20,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, Resource};
 use mcp_loader::CallError;
 use serde_json::json;
+use tokio::sync::mpsc;
 
 use crate::context::Context;
 use crate::error::{Result, is_already_exists, is_not_found};
@@ -28,6 +28,8 @@ use correlator::{Correlator, Decision, EventKey};
 
 /// Event notes are limited to 1 kB.
 const NOTE_MAX_BYTES: usize = 1024;
+/// client-go's `maxQueuedEvents`.
+const MAX_QUEUED: usize = 1000;
 
 /// Who reports, and the reason its provider failures are reported with.
 #[derive(Debug, Clone, Copy)]
@@ -64,13 +66,13 @@ struct Recorded {
 /// Sends events to the writer task; cheap to clone.
 #[derive(Clone)]
 pub struct Recorder {
-    tx: mpsc::UnboundedSender<Recorded>,
+    tx: mpsc::Sender<Recorded>,
 }
 
 impl Recorder {
     /// Starts the writer task (needs a Tokio runtime).
     pub fn new(client: Client) -> Self {
-        let (tx, rx) = mpsc::unbounded();
+        let (tx, rx) = mpsc::channel(MAX_QUEUED);
         tokio::spawn(write_events(client, rx));
         Recorder { tx }
     }
@@ -101,20 +103,26 @@ impl Recorder {
             reason: reason.to_owned(),
             message: mcp_loader::truncate(message, NOTE_MAX_BYTES).to_owned(),
         };
-        // Fails only once the writer has stopped (shutdown): nothing left to report to.
-        let _ = self.tx.unbounded_send(Recorded {
+        let recorded = Recorded {
             key,
             involved,
             at: Instant::now(),
             time: Timestamp::now(),
-        });
+        };
+        // Closed only once the writer has stopped (shutdown): nothing left to report to.
+        if let Err(mpsc::error::TrySendError::Full(dropped)) = self.tx.try_send(recorded) {
+            tracing::warn!(
+                reason = %dropped.key.reason,
+                "too many events waiting to be written; dropped one"
+            );
+        }
     }
 }
 
 /// The writer: correlates each event, then creates or patches it.
-async fn write_events(client: Client, mut rx: mpsc::UnboundedReceiver<Recorded>) {
+async fn write_events(client: Client, mut rx: mpsc::Receiver<Recorded>) {
     let mut correlator = Correlator::default();
-    while let Some(recorded) = rx.next().await {
+    while let Some(recorded) = rx.recv().await {
         let Recorded {
             key,
             involved,
