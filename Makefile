@@ -66,7 +66,7 @@ cluster-status: ## Say whether the local control plane is running
 # ---------------------------------------------------------------------------------------------
 # Release artifacts, image and deployment (the Go original's targets and variables).
 # See docs/operators.md and docs/vendors.md. `make test` also runs `lint-shell` and
-# `lint-examples` (through `lint`), `image-rootfs-test` and `image-oci-archive`: they are added as
+# `lint-examples` (through `lint`), `image-oci-archive` and `image-runc-test`: they are added as
 # prerequisites at the end of this section, without changing the targets above.
 # ---------------------------------------------------------------------------------------------
 HOST_ARCH := $(shell bash -c 'source hack/image/lib.sh && image::host_arch')
@@ -79,7 +79,7 @@ TARGETS := multicluster-provider-fake
 SHELL_SCRIPTS = $(shell find hack -name '*.sh' | sort)
 EXAMPLES_TARGET_DIR = $(or $(CARGO_TARGET_DIR),target)/examples
 
-.PHONY: all $(TARGETS) images $(addprefix image-,$(TARGETS)) image-rootfs-test image-oci-archive
+.PHONY: all $(TARGETS) images $(addprefix image-,$(TARGETS)) image-runc-test image-oci-archive
 .PHONY: release-tarball release-tarball-test
 .PHONY: tools lint-shell lint-examples deploy-provider clean
 
@@ -94,11 +94,11 @@ image-multicluster-provider-fake: ## Image $(REGISTRY)/multicluster-provider-fak
 
 images: $(addprefix image-,$(TARGETS))
 
-image-rootfs-test: tools multicluster-provider-fake testenv-binaries ## The image's runtime stage without Docker: debootstrap + chroot + the MCI demo
-	MCP_TESTENV_BIN_DIR="$$(bash hack/testenv/build.sh)" GOARCH=$(GOARCH) bash hack/image/rootfs-test.sh
-
 image-oci-archive: tools multicluster-provider-fake ## Daemonless OCI archive of the runtime stage (umoci) in _output/
 	REGISTRY=$(REGISTRY) VERSION=$(VERSION) GOARCH=$(GOARCH) bash hack/image/oci-archive.sh
+
+image-runc-test: image-oci-archive testenv-binaries ## The OCI archive run by runc as a kubelet would: our Deployment, then the Go one with only the image changed
+	MCP_TESTENV_BIN_DIR="$$(bash hack/testenv/build.sh)" VERSION=$(VERSION) bash hack/image/runc-test.sh
 
 release-tarball: testenv-binaries ## _output/multicluster-provider-v<version>-linux-<arch>.tar.gz: controller, mcp-try-provider, fake, etcd + kube-apiserver
 	bash hack/release-tarball.sh
@@ -128,5 +128,5 @@ clean: ## Remove _output/ (release artifacts); cargo's target/ is left alone
 
 # Added to the targets of the first section.
 lint: lint-shell lint-examples
-test: image-rootfs-test image-oci-archive release-tarball-test
+test: image-runc-test release-tarball-test
 # ---------------------------------------------------------------------------------------------

@@ -2,17 +2,22 @@
 //! N MultiClusterServices (type LoadBalancer) created at once on a local control plane, with the
 //! real controller (release build, all five controllers, client rate limits raised) and the real
 //! fake provider library. Reports the time until every object's status has its load balancer,
-//! API requests per object, and the controller's peak RSS. Then EndpointSlice churn: the
-//! controller's CPU time per EndpointSlice event, which must not grow with N (the MCIs of a
-//! Service are found through an index, not by scanning all N). Default N: 100 and 1000.
+//! API requests per object, and the controller's peak RSS. Default N: 100 and 1000.
+//!
+//! `cargo bench -p multicluster-provider --bench scale -- --backlog [N...]`: the comparison with
+//! the Go original: N MCIs, N MCSs and the N Services the MCIs route to exist before the
+//! controller starts, which runs with the default flags (`--kube-api-qps=40
+//! --kube-api-burst=60`, one bucket per resource kind, as Go's per-kind REST clients). Reports
+//! the time from the start of the process until every status has its balancer, and the requests
+//! it sent. Default N: 500.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Service};
+use kube::Client;
 use kube::api::{Api, ListParams, PostParams};
 use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
 use mcp_testenv::{ControlPlane, ControlPlaneOptions};
@@ -20,10 +25,7 @@ use mcp_testenv::{ControlPlane, ControlPlaneOptions};
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::free_ports;
-
-/// EndpointSlice updates in the churn phase.
-const CHURN_EVENTS: usize = 2000;
+use common::free_port;
 
 /// The body of GET `path` on loopback `port`, if it answers 200.
 fn http_get(port: u16, path: &str) -> Option<String> {
@@ -51,96 +53,10 @@ fn metric_sum(metrics: &str, name: &str) -> f64 {
         .sum()
 }
 
-struct Result {
-    n: usize,
-    create: Duration,
-    converge: Duration,
-    requests: f64,
-    rss_kib: u64,
-    /// Controller CPU time per EndpointSlice event during the churn.
-    churn_cpu_per_event: Duration,
-}
+const REQUESTS: &str = "multicluster_provider_kube_api_requests_total";
 
-/// The CPU time (user + system, all threads) process `pid` has used.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks: u64 = fields
-        .get(11..13)
-        .map(|f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum())
-        .unwrap_or(0);
-    Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second())
-}
-
-fn clock_ticks_per_second() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// Updates an EndpointSlice of a Service no MCI references [`CHURN_EVENTS`] times, then one of
-/// Service `web-0`, whose MCI is then updated (address 1.2.3.5): once it is, the controller has
-/// handled every event before it (one watch stream). Returns the controller's CPU time per
-/// event.
-async fn churn_endpoint_slices(client: &kube::Client, pid: u32) -> Duration {
-    use k8s_openapi::api::discovery::v1::EndpointSlice;
-    use kube::api::{Patch, PatchParams};
-    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), "bench");
-    let slice = |name: &str, service: &str, revision: usize| {
-        serde_json::json!({
-            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            "metadata": {"name": name, "labels": {"kubernetes.io/service-name": service}},
-            "addressType": "IPv4",
-            "endpoints": [{"addresses": [format!("10.0.{}.{}", revision / 250, revision % 250 + 1)]}],
-        })
-    };
-    let apply = |name: &'static str, service: &'static str, revision: usize| {
-        let slices = slices.clone();
-        async move {
-            slices
-                .patch(
-                    name,
-                    &PatchParams::apply("bench").force(),
-                    &Patch::Apply(slice(name, service, revision)),
-                )
-                .await
-                .unwrap();
-        }
-    };
-    apply("unreferenced-1", "unreferenced", 0).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let before = cpu_time(pid);
-    for revision in 1..=CHURN_EVENTS {
-        apply("unreferenced-1", "unreferenced", revision).await;
-    }
-    apply("web-0-1", "web-0", 0).await;
-    let mcis: Api<MultiClusterIngress> = Api::namespaced(client.clone(), "bench");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let mci = mcis.get("web-0").await.unwrap();
-        let ip = mci
-            .status
-            .and_then(|s| s.load_balancer)
-            .and_then(|l| l.ingress)
-            .and_then(|i| i.first().and_then(|i| i.ip.clone()));
-        if ip.as_deref() == Some("1.2.3.5") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the churn was not handled");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    (cpu_time(pid) - before) / (CHURN_EVENTS as u32 + 1)
-}
-
-async fn run(n: usize, fake_dir: &Path) -> Result {
+/// A control plane with the CRDs, the namespaces and the IngressClass `fake`.
+async fn control_plane() -> (ControlPlane, Client) {
     let plane = ControlPlane::start(ControlPlaneOptions::default())
         .await
         .expect("control plane");
@@ -160,54 +76,32 @@ async fn run(n: usize, fake_dir: &Path) -> Result {
     )
     .await
     .unwrap();
+    (plane, client)
+}
 
-    let [health, metrics_port] = free_ports();
-    let log = std::fs::File::create(plane.dir().join("controller.log")).unwrap();
-    let mut controller: Child = Command::new(env!("CARGO_BIN_EXE_multicluster-provider"))
-        .args([
-            "--cloud-provider=fake",
-            "--provider-ingress-class=karmada.io/fake",
-        ])
-        .arg("--provider-dir")
-        .arg(fake_dir)
-        .arg("--kubeconfig")
-        .arg(plane.kubeconfig_path())
-        .args([
-            "--bind-address=127.0.0.1",
-            "--kube-api-qps=2000",
-            "--kube-api-burst=4000",
-        ])
-        .arg(format!("--secure-port={health}"))
-        .arg(format!("--metrics-bind-address=127.0.0.1:{metrics_port}"))
-        .arg("--v=1")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let pid = controller.id();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while http_get(health, "/readyz").is_none() {
-        assert!(Instant::now() < deadline, "controller not ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // Requests before the objects exist (initial lists, lease) are not the objects' cost.
-    let baseline = metric_sum(
-        &http_get(metrics_port, "/metrics").unwrap(),
-        "multicluster_provider_kube_api_requests_total",
-    );
-
+/// Creates MCI `web-{i}` (routing to Service `web-{i}`, created too with `services`) and MCS
+/// `api-{i}` for every i below `n`, 32 creations in flight.
+async fn create_objects(client: &Client, n: usize, services: bool) {
     let mcis: Api<MultiClusterIngress> = Api::namespaced(client.clone(), "bench");
     let mcss: Api<MultiClusterService> = Api::namespaced(client.clone(), "bench");
-    let started = Instant::now();
-    let creates = futures::stream::iter(0..n)
+    let svcs: Api<Service> = Api::namespaced(client.clone(), "bench");
+    futures::stream::iter(0..n)
         .map(|i| {
-            let (mcis, mcss) = (mcis.clone(), mcss.clone());
+            let (mcis, mcss, svcs) = (mcis.clone(), mcss.clone(), svcs.clone());
             async move {
+                let name = format!("web-{i}");
+                if services {
+                    let svc: Service = serde_json::from_value(serde_json::json!({
+                        "metadata": {"name": name},
+                        "spec": {"ports": [{"port": 80}], "selector": {"app": name}}
+                    }))
+                    .unwrap();
+                    svcs.create(&PostParams::default(), &svc).await.unwrap();
+                }
                 let mci: MultiClusterIngress = serde_json::from_value(serde_json::json!({
-                    "metadata": {"name": format!("web-{i}")},
-                    "spec": {"rules": [{"host": format!("web-{i}.example.com"), "http": {"paths": [
-                        {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": format!("web-{i}"), "port": {"number": 80}}}}
+                    "metadata": {"name": name},
+                    "spec": {"rules": [{"host": format!("{name}.example.com"), "http": {"paths": [
+                        {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": name, "port": {"number": 80}}}}
                     ]}}]}
                 }))
                 .unwrap();
@@ -221,44 +115,32 @@ async fn run(n: usize, fake_dir: &Path) -> Result {
             }
         })
         .buffer_unordered(32)
-        .collect::<Vec<_>>();
-    creates.await;
-    let create = started.elapsed();
+        .collect::<Vec<_>>()
+        .await;
+}
 
-    let has_ip_mci = |m: &MultiClusterIngress| {
-        m.status
-            .as_ref()
-            .and_then(|s| s.load_balancer.as_ref())
-            .and_then(|l| l.ingress.as_ref())
-            .is_some_and(|i| !i.is_empty())
-    };
-    let has_ip_mcs = |m: &MultiClusterService| {
-        m.status
-            .as_ref()
-            .and_then(|s| s.load_balancer.as_ref())
-            .and_then(|l| l.ingress.as_ref())
-            .is_some_and(|i| !i.is_empty())
-    };
+/// How many of `objects` have an address in `status.loadBalancer.ingress`.
+fn with_address<K: serde::Serialize>(objects: &[K]) -> usize {
+    objects
+        .iter()
+        .filter(|o| {
+            serde_json::to_value(o).unwrap()["status"]["loadBalancer"]["ingress"]
+                .as_array()
+                .is_some_and(|i| !i.is_empty())
+        })
+        .count()
+}
+
+/// Polls until every MCI and MCS has its balancer's address.
+async fn wait_converged(client: &Client, n: usize) {
+    let mcis: Api<MultiClusterIngress> = Api::namespaced(client.clone(), "bench");
+    let mcss: Api<MultiClusterService> = Api::namespaced(client.clone(), "bench");
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
-        let done_mci = mcis
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .iter()
-            .filter(|m| has_ip_mci(m))
-            .count();
-        let done_mcs = mcss
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .iter()
-            .filter(|m| has_ip_mcs(m))
-            .count();
+        let done_mci = with_address(&mcis.list(&ListParams::default()).await.unwrap().items);
+        let done_mcs = with_address(&mcss.list(&ListParams::default()).await.unwrap().items);
         if done_mci == n && done_mcs == n {
-            break;
+            return;
         }
         assert!(
             Instant::now() < deadline,
@@ -266,26 +148,129 @@ async fn run(n: usize, fake_dir: &Path) -> Result {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The release controller with the fake provider, health and metrics on free ports, `extra`
+/// flags; its log in the control plane's directory.
+struct Controller {
+    child: Child,
+    health: u16,
+    metrics: u16,
+}
+
+impl Controller {
+    fn start(plane: &ControlPlane, fake_dir: &Path, extra: &[&str]) -> Controller {
+        let health = free_port();
+        let metrics = free_port();
+        let log = std::fs::File::create(plane.dir().join("controller.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_multicluster-provider"))
+            .args([
+                "--cloud-provider=fake",
+                "--provider-ingress-class=karmada.io/fake",
+                "--bind-address=127.0.0.1",
+            ])
+            .arg("--provider-dir")
+            .arg(fake_dir)
+            .arg("--kubeconfig")
+            .arg(plane.kubeconfig_path())
+            .arg(format!("--secure-port={health}"))
+            .arg(format!("--metrics-bind-address=127.0.0.1:{metrics}"))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Controller {
+            child,
+            health,
+            metrics,
+        }
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while http_get(self.health, "/readyz").is_none() {
+            assert!(Instant::now() < deadline, "controller not ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn requests(&self) -> f64 {
+        metric_sum(&http_get(self.metrics, "/metrics").unwrap(), REQUESTS)
+    }
+
+    /// Peak RSS, then SIGTERM and wait.
+    fn stop(mut self) -> u64 {
+        let rss = peak_rss_kib(self.child.id());
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        rss
+    }
+}
+
+/// One run: N, the time of its first phase (objects created, or controller ready), the time
+/// until every status had its balancer, the requests the controller sent, its peak RSS.
+struct Run {
+    n: usize,
+    first: Duration,
+    converge: Duration,
+    requests: f64,
+    rss_kib: u64,
+}
+
+/// Objects created while the controller runs, client limits raised.
+async fn run(n: usize, fake_dir: &Path) -> Run {
+    let (plane, client) = control_plane().await;
+    let controller = Controller::start(
+        &plane,
+        fake_dir,
+        &["--kube-api-qps=2000", "--kube-api-burst=4000", "--v=1"],
+    );
+    controller.wait_ready().await;
+    // Requests before the objects exist (initial lists, lease) are not the objects' cost.
+    let baseline = controller.requests();
+    let started = Instant::now();
+    create_objects(&client, n, false).await;
+    let create = started.elapsed();
+    wait_converged(&client, n).await;
     let converge = started.elapsed();
     // Let follow-up work (service exports, policies) settle before counting requests.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let metrics = http_get(metrics_port, "/metrics").unwrap();
-    let requests = metric_sum(&metrics, "multicluster_provider_kube_api_requests_total") - baseline;
-    let rss_kib = peak_rss_kib(pid);
-    let churn_cpu_per_event = churn_endpoint_slices(&client, pid).await;
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status();
-    let _ = controller.wait();
+    let requests = controller.requests() - baseline;
+    let rss_kib = controller.stop();
     drop(plane);
-    Result {
+    Run {
         n,
-        create,
+        first: create,
         converge,
-        requests: requests / (2 * n) as f64,
+        requests,
         rss_kib,
-        churn_cpu_per_event,
+    }
+}
+
+/// Objects and Services there before the start; default flags.
+async fn run_backlog(n: usize, fake_dir: &Path) -> Run {
+    let (plane, client) = control_plane().await;
+    create_objects(&client, n, true).await;
+    let started = Instant::now();
+    let controller = Controller::start(&plane, fake_dir, &[]);
+    controller.wait_ready().await;
+    let ready = started.elapsed();
+    wait_converged(&client, n).await;
+    let converge = started.elapsed();
+    let requests = controller.requests();
+    let rss_kib = controller.stop();
+    drop(plane);
+    Run {
+        n,
+        first: ready,
+        converge,
+        requests,
+        rss_kib,
     }
 }
 
@@ -298,32 +283,58 @@ fn main() {
         println!("scale: bench");
         return;
     }
-    let sizes: Vec<usize> = if args.is_empty() {
-        vec![100, 1000]
-    } else {
+    let backlog = std::env::args().any(|a| a == "--backlog");
+    let sizes: Vec<usize> = if !args.is_empty() {
         args.iter().filter_map(|a| a.parse().ok()).collect()
+    } else if backlog {
+        vec![500]
+    } else {
+        vec![100, 1000]
     };
     let fake_dir = mcp_testenv::build_fake_provider(true).expect("build the fake provider");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let results: Vec<Arc<Result>> = sizes
+    let results: Vec<Run> = sizes
         .iter()
-        .map(|&n| Arc::new(runtime.block_on(run(n, &fake_dir))))
+        .map(|&n| {
+            runtime.block_on(async {
+                if backlog {
+                    run_backlog(n, &fake_dir).await
+                } else {
+                    run(n, &fake_dir).await
+                }
+            })
+        })
         .collect();
     println!();
-    println!(
-        "| N (MCIs + MCSs) | objects created in | every status has its balancer after | API requests per object | controller peak RSS | controller CPU per EndpointSlice event |"
-    );
-    println!("|---|---|---|---|---|---|");
-    for r in results {
+    if backlog {
         println!(
-            "| {} + {} | {:.1} s | {:.1} s | {:.1} | {:.1} MiB | {:.0} µs |",
-            r.n,
-            r.n,
-            r.create.as_secs_f64(),
+            "| N (MCIs + MCSs + Services, before the start) | ready after | every status has its balancer after | API requests (per object, per second) | controller peak RSS |"
+        );
+    } else {
+        println!(
+            "| N (MCIs + MCSs) | objects created in | every status has its balancer after | API requests per object | controller peak RSS |"
+        );
+    }
+    println!("|---|---|---|---|---|");
+    for r in results {
+        let per_object = r.requests / (2 * r.n) as f64;
+        let (objects, requests) = if backlog {
+            (
+                format!("{0} + {0} + {0}", r.n),
+                format!(
+                    "{:.0} ({per_object:.2}, {:.0}/s)",
+                    r.requests,
+                    r.requests / r.converge.as_secs_f64()
+                ),
+            )
+        } else {
+            (format!("{0} + {0}", r.n), format!("{per_object:.1}"))
+        };
+        println!(
+            "| {objects} | {:.1} s | {:.1} s | {requests} | {:.1} MiB |",
+            r.first.as_secs_f64(),
             r.converge.as_secs_f64(),
-            r.requests,
-            r.rss_kib as f64 / 1024.0,
-            r.churn_cpu_per_event.as_secs_f64() * 1e6
+            r.rss_kib as f64 / 1024.0
         );
     }
 }

@@ -3,15 +3,13 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::IngressClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
 use kube::api::Api;
-use kube::core::PartialObjectMeta;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::core::{PartialObjectMeta, PartialObjectMetaExt};
 use kube::runtime::{WatchStreamExt, watcher};
 use mcp_interface::api::cluster::Cluster;
 use mcp_interface::api::mcs::ServiceExport;
@@ -21,6 +19,7 @@ use mcp_interface::api::work::ResourceBinding;
 use mcp_loader::Provider;
 
 use crate::cache::{Cacheable, Decoded, Reports, SharedCache};
+use crate::controllers::events::{EventType, Recorder};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 
@@ -45,6 +44,9 @@ where
     drivers.push(tokio::spawn(driver));
     cache
 }
+
+/// The reporting component of the Events about objects the caches skip.
+const UNDECODABLE_COMPONENT: &str = "multicluster-provider";
 
 /// Where the caches report objects they skip.
 struct Reporting {
@@ -73,36 +75,14 @@ fn reports<K: Cacheable>(kind: &'static str, reporting: &Reporting) -> Reports {
             "skipped an object this controller cannot read (it fits the CRD but not this controller's model; upgrade the controller or fix the object): {error}"
         );
         metrics.undecodable_object(kind);
-        let reference = ObjectReference {
-            api_version: Some(K::api_version(&()).into_owned()),
-            kind: Some(K::kind(&()).into_owned()),
-            namespace: metadata.namespace.clone(),
-            name: metadata.name.clone(),
-            uid: metadata.uid.clone(),
-            resource_version: metadata.resource_version.clone(),
-            ..Default::default()
-        };
-        let event = Event {
-            type_: EventType::Warning,
-            reason: "Undecodable".into(),
-            note: Some(
-                mcp_loader::truncate(
-                    &format!(
-                        "The multicluster provider cannot read this object and ignores it: {error}"
-                    ),
-                    1024,
-                )
-                .to_owned(),
-            ),
-            action: "Decode".into(),
-            secondary: None,
-        };
-        let recorder = recorder.clone();
-        tokio::spawn(async move {
-            if let Err(e) = recorder.publish(&event, &reference).await {
-                tracing::debug!(kind, namespace, name, "could not record the event: {e}");
-            }
-        });
+        let object = metadata.clone().into_response_partial::<K>();
+        recorder.record(
+            UNDECODABLE_COMPONENT,
+            &object,
+            EventType::Warning,
+            "Undecodable",
+            &format!("The multicluster provider cannot read this object and ignores it: {error}"),
+        );
     });
     Reports {
         undecodable,
@@ -139,7 +119,7 @@ macro_rules! caches {
                 let mut drivers = Vec::new();
                 let reporting = Reporting {
                     metrics: metrics.clone(),
-                    recorder: Recorder::new(client.clone(), reporter(None)),
+                    recorder: Recorder::new(client.clone()),
                 };
                 for kind in kinds {
                     match kind {
@@ -189,14 +169,6 @@ caches! {
     ClusterPropagationPolicies => cluster_propagation_policies: ClusterPropagationPolicy = "ClusterPropagationPolicy",
 }
 
-/// Who records our Events.
-fn reporter(instance: Option<&str>) -> Reporter {
-    Reporter {
-        controller: "multicluster-provider".into(),
-        instance: instance.map(str::to_owned),
-    }
-}
-
 /// Shared by every controller.
 pub struct Context {
     pub client: Client,
@@ -204,7 +176,8 @@ pub struct Context {
     pub settings: Arc<Settings>,
     pub caches: Arc<Caches>,
     pub metrics: Arc<Metrics>,
-    pub recorder: Recorder,
+    /// Kubernetes Events on our objects (`controllers::events`).
+    pub events: Recorder,
 }
 
 impl Context {
@@ -214,16 +187,15 @@ impl Context {
         settings: Arc<Settings>,
         caches: Arc<Caches>,
         metrics: Arc<Metrics>,
-        identity: &str,
     ) -> Self {
-        let recorder = Recorder::new(client.clone(), reporter(Some(identity)));
+        let events = Recorder::new(client.clone());
         Context {
             client,
             provider,
             settings,
             caches,
             metrics,
-            recorder,
+            events,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod inspect;
 pub mod leader;
 pub mod manager;
 pub mod metrics;
+pub mod profiling;
 pub mod server;
 pub mod settings;
 pub mod telemetry;

@@ -5,16 +5,22 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use multicluster_provider::cli::{Cli, Command};
 use multicluster_provider::{inspect, manager, telemetry, verify, version_line};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Err(e) = telemetry::init(cli.verbosity, cli.logging_format) {
-        eprintln!("error: {e}");
-        return ExitCode::from(2);
-    }
+    let cli = Cli::parse_normalized();
+    let logging = match cli.logging.settings() {
+        Ok(logging) => logging,
+        Err(errors) => return invalid_flags(errors),
+    };
+    let _logs = match telemetry::init(&logging) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let result = match &cli.command {
         Some(Command::Version) => {
             println!("{}", version_line());
@@ -25,14 +31,7 @@ fn main() -> ExitCode {
         None => {
             let settings = match cli.settings() {
                 Ok(settings) => settings,
-                Err(errors) => {
-                    eprintln!("error: invalid flags:");
-                    for e in errors {
-                        eprintln!("  - {e}");
-                    }
-                    eprintln!("Run with --help for the flags and their defaults.");
-                    return ExitCode::from(2);
-                }
+                Err(errors) => return invalid_flags(errors),
             };
             match tokio::runtime::Runtime::new() {
                 Ok(runtime) => {
@@ -54,4 +53,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Every problem with the flags at once, exit code 2.
+fn invalid_flags(errors: Vec<String>) -> ExitCode {
+    eprintln!("error: invalid flags:");
+    for e in errors {
+        eprintln!("  - {e}");
+    }
+    eprintln!("Run with --help for the flags and their defaults.");
+    ExitCode::from(2)
 }

@@ -1,18 +1,21 @@
 //! The controller manager: load the provider, connect, serve health and metrics, warm the caches,
 //! elect a leader, run the controllers while leading, and shut down cleanly on SIGTERM/SIGINT.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
 use futures::FutureExt;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::Api;
 use tokio::sync::watch;
 
 use crate::context::{Caches, Context};
+use crate::controllers::events::EventType;
 use crate::controllers::{self, Shutdown};
 use crate::leader::{self, LeaderElection};
 use crate::metrics::Metrics;
 use crate::server::{self, Health};
-use crate::settings::Settings;
+use crate::settings::{LEASE_NAME, LeaderElectionSettings, Settings};
 
 fn signal(rx: watch::Receiver<bool>) -> Shutdown {
     async move {
@@ -43,6 +46,27 @@ async fn termination() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+/// As client-go's leader election does: a Normal `LeaderElection` event on the Lease from this
+/// replica, `<identity> became leader` (`kubectl get events -n karmada-system`).
+async fn announce_leadership(ctx: &Context, le: &LeaderElectionSettings, identity: &str) {
+    let api: Api<Lease> = Api::namespaced(ctx.client.clone(), &le.namespace);
+    match api.get(&le.name).await {
+        Ok(lease) => {
+            // The reporting component is this replica, for the life of the process.
+            static COMPONENT: OnceLock<&'static str> = OnceLock::new();
+            let component = *COMPONENT.get_or_init(|| Box::leak(identity.into()));
+            ctx.events.record(
+                component,
+                &lease,
+                EventType::Normal,
+                "LeaderElection",
+                &format!("{identity} became leader"),
+            );
+        }
+        Err(e) => tracing::debug!("cannot read the Lease to record the leadership event: {e}"),
     }
 }
 
@@ -80,15 +104,15 @@ pub async fn run_until(
     controllers::check_capabilities(&settings.controllers, &provider)
         .map_err(anyhow::Error::msg)?;
 
+    // Profiling first, as Karmada's profileflag: a slow start-up can be profiled too.
+    if let Some(addr) = settings.profiling_address {
+        crate::profiling::serve(addr).await?;
+    }
+
     // 2. The Karmada API server.
     let config = crate::client::load_config(settings.kubeconfig.as_deref()).await?;
     let server_url = config.cluster_url.to_string();
-    let client = crate::client::build(
-        config,
-        settings.kube_api_qps,
-        settings.kube_api_burst,
-        metrics.clone(),
-    )?;
+    let client = crate::client::build(config, settings.api_rate_limit, metrics.clone())?;
     let version = client
         .apiserver_version()
         .await
@@ -118,7 +142,6 @@ pub async fn run_until(
         settings.clone(),
         caches.clone(),
         metrics.clone(),
-        &identity,
     ));
 
     let mut stop = std::pin::pin!(stop.fuse());
@@ -162,6 +185,10 @@ pub async fn run_until(
             _ = &mut stop => break,
         }
         metrics.set_leader(true);
+        if let Some(le) = &settings.leader_election {
+            metrics.set_lease_held(LEASE_NAME, true);
+            announce_leadership(&ctx, le, &identity).await;
+        }
         server::set_ready(&health, false);
         let running = controllers::start_enabled(&ctx, &shutdown);
         let names: Vec<&str> = running.iter().map(|(n, _)| *n).collect();
@@ -196,6 +223,9 @@ pub async fn run_until(
             }
         }
         metrics.set_leader(false);
+        if election.is_some() {
+            metrics.set_lease_held(LEASE_NAME, false);
+        }
     }
 
     server::set_ready(&health, false);

@@ -1,5 +1,7 @@
 //! Prometheus metrics: per controller (reconciles, errors, duration, pending objects), per
-//! provider method (calls, errors, latency), Kubernetes API requests, and leadership.
+//! provider method (calls, errors, latency), Kubernetes API requests, and leadership; beside
+//! ours (prefix `multicluster_provider_`), controller-runtime's and client-go's series as the Go
+//! original exports them ([`controller_runtime`]).
 //!
 //! The series are private: code records through the methods below (one call per thing that
 //! happened), so a series added or renamed (e.g. controller-runtime's names beside ours) changes
@@ -16,6 +18,13 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+mod controller_runtime;
+
+use controller_runtime::{
+    ControllerLabel, ControllerRuntime, DepthLabels, LeaseLabel, ResponseCode, RestLabels,
+    ResultLabels, queue,
+};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ControllerLabels {
@@ -76,6 +85,26 @@ pub struct Metrics {
     undecodable: Family<KindLabels, Counter>,
     cache_events: Family<KindLabels, Counter>,
     leader: Gauge,
+    /// controller-runtime's series, labelled with the Go controllers' names.
+    go: ControllerRuntime,
+}
+
+/// How a reconcile ended, as controller-runtime's `result` label says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReconcileResult {
+    Success,
+    Error,
+    RequeueAfter,
+}
+
+impl ReconcileResult {
+    fn label(self) -> &'static str {
+        match self {
+            ReconcileResult::Success => "success",
+            ReconcileResult::Error => "error",
+            ReconcileResult::RequeueAfter => "requeue_after",
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -96,9 +125,11 @@ where
 
 impl Metrics {
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("multicluster_provider");
-        let r = &mut registry;
+        let mut registry = Registry::default();
+        let go = ControllerRuntime::register(&mut registry);
+        let r = registry.sub_registry_with_prefix("multicluster_provider");
         Metrics {
+            go,
             reconciles: registered(
                 r,
                 "reconcile",
@@ -175,22 +206,73 @@ impl Metrics {
         }
     }
 
-    /// Runs one reconcile of `controller` and, once it has finished, counts it and records how
-    /// long it took. A reconcile dropped half-way (leadership lost) is not counted, so a test
-    /// that sees the counter move knows the controller handled what it was waiting for.
+    /// A controller started, named `go_name` in controller-runtime's series, running up to
+    /// `max_concurrent` reconciles at once: its series start at zero.
+    pub fn controller_started(&self, go_name: &'static str, max_concurrent: u16) {
+        self.go.init_controller(go_name, max_concurrent);
+    }
+
+    /// Runs one reconcile of `controller` (`go_name` in controller-runtime's series) and, once
+    /// it has finished, counts it and records how long it took. A reconcile dropped half-way
+    /// (leadership lost) is not counted, so a test that sees the counter move knows the
+    /// controller handled what it was waiting for.
     pub async fn count_and_measure<T>(
         &self,
         controller: &'static str,
+        go_name: &'static str,
         reconcile: impl Future<Output = T>,
     ) -> T {
         let started = Instant::now();
+        // A handle on the gauge, not the family's lock guard, is held across the await.
+        let workers = self
+            .go
+            .active_workers
+            .get_or_create(&ControllerLabel {
+                controller: go_name,
+            })
+            .clone();
+        workers.inc();
+        // Leaves the active workers as they were, finished or dropped.
+        let _idle = Defer(|| {
+            workers.dec();
+        });
         let result = reconcile.await;
+        let elapsed = started.elapsed().as_secs_f64();
         let labels = ControllerLabels { controller };
         self.reconciles.get_or_create(&labels).inc();
         self.reconcile_duration
             .get_or_create(&labels)
-            .observe(started.elapsed().as_secs_f64());
+            .observe(elapsed);
+        self.go
+            .reconcile_time
+            .get_or_create(&ControllerLabel {
+                controller: go_name,
+            })
+            .observe(elapsed);
+        self.go
+            .work_duration
+            .get_or_create(&queue(go_name))
+            .observe(elapsed);
         result
+    }
+
+    /// Counts how a reconcile of `go_name` ended (controller-runtime's `result`).
+    pub fn reconcile_ended(&self, go_name: &'static str, result: ReconcileResult) {
+        self.go
+            .reconcile_total
+            .get_or_create(&ResultLabels {
+                controller: go_name,
+                result: result.label(),
+            })
+            .inc();
+        if result == ReconcileResult::Error {
+            self.go
+                .reconcile_errors
+                .get_or_create(&ControllerLabel {
+                    controller: go_name,
+                })
+                .inc();
+        }
     }
 
     /// Counts a failed reconcile of `controller`, by error label.
@@ -198,6 +280,36 @@ impl Metrics {
         self.reconcile_errors
             .get_or_create(&ControllerErrorLabels { controller, error })
             .inc();
+    }
+
+    /// An object was added to `go_name`'s queue (not already waiting in it).
+    pub fn queue_added(&self, go_name: &'static str) {
+        self.go.adds.get_or_create(&queue(go_name)).inc();
+    }
+
+    /// An object goes back to `go_name`'s queue after a failure.
+    pub fn queue_retried(&self, go_name: &'static str) {
+        self.go.retries.get_or_create(&queue(go_name)).inc();
+    }
+
+    /// How many objects wait in `go_name`'s queue.
+    pub fn set_queue_depth(&self, go_name: &'static str, objects: usize) {
+        self.go
+            .depth
+            .get_or_create(&DepthLabels {
+                name: go_name,
+                controller: go_name,
+                priority: "",
+            })
+            .set(i64::try_from(objects).unwrap_or(i64::MAX));
+    }
+
+    /// An object waited `waited` in `go_name`'s queue before its reconcile started.
+    pub fn queue_waited(&self, go_name: &'static str, waited: Duration) {
+        self.go
+            .queue_duration
+            .get_or_create(&queue(go_name))
+            .observe(waited.as_secs_f64());
     }
 
     /// How many objects of `controller` wait for a retry.
@@ -229,9 +341,35 @@ impl Metrics {
         self.cache_events.get_or_create(&KindLabels { kind }).inc();
     }
 
+    /// Counts one answered (or failed: `code` `None`) request as client-go does.
+    pub fn count_rest_client_request(
+        &self,
+        code: Option<u16>,
+        method: &'static str,
+        host: &'static str,
+    ) {
+        self.go
+            .rest_client_requests
+            .get_or_create(&RestLabels {
+                code: ResponseCode(code),
+                method,
+                host,
+            })
+            .inc();
+    }
+
     /// Whether this replica leads.
     pub fn set_leader(&self, leading: bool) {
         self.leader.set(i64::from(leading));
+    }
+
+    /// Whether this replica holds the leader-election Lease `lease` (controller-runtime's
+    /// `leader_election_master_status`, present only with leader election).
+    pub fn set_lease_held(&self, lease: &'static str, held: bool) {
+        self.go
+            .leader_election_master_status
+            .get_or_create(&LeaseLabel { name: lease })
+            .set(i64::from(held));
     }
 
     /// Records provider calls made through the loader's handle.
@@ -265,5 +403,65 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// Runs a closure when dropped.
+struct Defer<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for Defer<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(metrics: &Metrics, series: &str) -> Option<f64> {
+        metrics
+            .encode()
+            .lines()
+            .find(|l| l.starts_with(series))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    }
+
+    #[tokio::test]
+    async fn a_reconcile_is_an_active_worker_until_it_ends() {
+        use futures::FutureExt;
+
+        let metrics = Metrics::new();
+        metrics.controller_started("multiclusteringress-controller", 10);
+        let workers =
+            r#"controller_runtime_active_workers{controller="multiclusteringress-controller"}"#;
+        assert_eq!(value(&metrics, workers), Some(0.0));
+        let (release, wait) = tokio::sync::oneshot::channel::<()>();
+        let mut reconcile = Box::pin(metrics.count_and_measure(
+            "multiclusteringress",
+            "multiclusteringress-controller",
+            wait,
+        ));
+        assert!((&mut reconcile).now_or_never().is_none());
+        assert_eq!(value(&metrics, workers), Some(1.0));
+        release.send(()).unwrap();
+        reconcile.await.unwrap();
+        assert_eq!(value(&metrics, workers), Some(0.0));
+        let timed = r#"controller_runtime_reconcile_time_seconds_count{controller="multiclusteringress-controller"}"#;
+        assert_eq!(value(&metrics, timed), Some(1.0));
+        // Dropped half-way (leadership lost): no longer active, not counted.
+        let (_keep, never) = tokio::sync::oneshot::channel::<()>();
+        let mut dropped = Box::pin(metrics.count_and_measure(
+            "multiclusteringress",
+            "multiclusteringress-controller",
+            never,
+        ));
+        assert!((&mut dropped).now_or_never().is_none());
+        drop(dropped);
+        assert_eq!(value(&metrics, workers), Some(0.0));
+        assert_eq!(value(&metrics, timed), Some(1.0));
+        metrics.reconcile_ended("multiclusteringress-controller", ReconcileResult::Error);
+        let errors = r#"controller_runtime_reconcile_total{controller="multiclusteringress-controller",result="error"}"#;
+        assert_eq!(value(&metrics, errors), Some(1.0));
     }
 }

@@ -2,6 +2,7 @@
 //! that the rest of the crate reads. Nothing below `cli` reads a flag, so these types import
 //! nothing from the modules that use them.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,10 +25,11 @@ pub struct Settings {
     pub kubeconfig: Option<PathBuf>,
     pub controllers: ControllerSelection,
     pub leader_election: Option<LeaderElectionSettings>,
-    pub health_address: Option<SocketAddr>,
-    pub metrics_address: Option<SocketAddr>,
-    pub kube_api_qps: f64,
-    pub kube_api_burst: u32,
+    pub health_address: Option<ListenAddress>,
+    pub metrics_address: Option<ListenAddress>,
+    /// `--enable-pprof` on `--profiling-bind-address`.
+    pub profiling_address: Option<ListenAddress>,
+    pub api_rate_limit: ApiRateLimit,
     pub resync_period: Option<Duration>,
     pub backoff: BackoffSettings,
     pub provider_call_timeout: Duration,
@@ -51,6 +53,103 @@ pub struct BackoffSettings {
     pub max_delay: Duration,
     pub qps: u32,
     pub bucket_size: u32,
+}
+
+/// Where a server listens. As Go's `net.Listen`, a wildcard host (`:PORT`, `0.0.0.0`, `::`)
+/// listens on every address family: one dual-stack socket, or IPv4 alone where the host has no
+/// IPv6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenAddress {
+    Wildcard(u16),
+    Ip(SocketAddr),
+}
+
+impl ListenAddress {
+    pub fn port(self) -> u16 {
+        match self {
+            ListenAddress::Wildcard(port) => port,
+            ListenAddress::Ip(addr) => addr.port(),
+        }
+    }
+
+    /// Whether two listeners would want the same port on a common address.
+    pub fn clashes_with(self, other: ListenAddress) -> bool {
+        self.port() == other.port()
+            && self.port() != 0
+            && match (self, other) {
+                (ListenAddress::Ip(a), ListenAddress::Ip(b)) => a.ip() == b.ip(),
+                _ => true,
+            }
+    }
+}
+
+impl fmt::Display for ListenAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListenAddress::Wildcard(port) => write!(f, ":{port}"),
+            ListenAddress::Ip(addr) => write!(f, "{addr}"),
+        }
+    }
+}
+
+/// The client-side limit on requests to the Karmada API server (`--kube-api-qps`,
+/// `--kube-api-burst`), one token bucket per resource kind as client-go's per-kind REST clients
+/// have.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ApiRateLimit {
+    /// Requests per second per kind; `None`: no client-side limit (a negative QPS in Go).
+    pub qps: Option<f64>,
+    pub burst: u32,
+}
+
+/// How logs are written (component-base's logging flags).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggingSettings {
+    pub format: LogFormat,
+    /// `-v`: klog's verbosity. Errors, warnings and info are always written (as `klog.Info`);
+    /// debug from 4, trace from 5.
+    pub verbosity: u32,
+    /// `--vmodule`: a verbosity per source file or module pattern; the first match wins.
+    pub vmodule: Vec<VModule>,
+    /// `--log-*-split-stream`: info to stdout, errors (and, in text, warnings) to stderr.
+    pub split_stream: bool,
+    /// `--log-*-info-buffer-size`: bytes of the info stream buffered when split (0: none).
+    pub info_buffer_bytes: usize,
+    /// `--log-flush-frequency`: how often the buffered info stream is flushed.
+    pub flush_frequency: Duration,
+    /// Flags accepted for the Go controller's sake that change nothing here: said once at
+    /// start-up.
+    pub notes: Vec<String>,
+}
+
+impl Default for LoggingSettings {
+    fn default() -> Self {
+        LoggingSettings {
+            format: LogFormat::Text,
+            verbosity: 0,
+            vmodule: Vec::new(),
+            split_stream: false,
+            info_buffer_bytes: 0,
+            flush_frequency: Duration::from_secs(5),
+            notes: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// tracing's text lines.
+    Text,
+    /// One JSON object per line, in the shape Kubernetes components print (`ts`, `caller`,
+    /// `msg`, `v`, `err`, then the fields).
+    Json,
+}
+
+/// One `--vmodule` item, `pattern=N`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VModule {
+    pub pattern: String,
+    pub verbosity: u32,
 }
 
 /// `--controllers`: `*` enables all, `name` one, `-name` disables one (Go's IsControllerEnabled).

@@ -7,10 +7,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{ControllerOptions, DEPLOY_RBAC, Env, deploy_dir, eventually};
+use common::{ControllerOptions, DEPLOY_RBAC, Env, deploy_dir, eventually, kubectl};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use k8s_openapi::api::networking::v1::IngressClass;
@@ -200,28 +199,6 @@ fn main_kubeconfig(env: &Env, path: &Path) {
     ]);
     config["current-context"] = json!("karmada-apiserver");
     std::fs::write(path, serde_yaml::to_string(&config).unwrap()).unwrap();
-}
-
-/// kubectl of the control plane's release: `$KUBECTL`, else built (once, cached) by
-/// `hack/testenv/build.sh kubectl`.
-fn kubectl() -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        if let Some(path) = std::env::var_os("KUBECTL").filter(|p| !p.is_empty()) {
-            return PathBuf::from(path);
-        }
-        let out = Command::new("bash")
-            .arg(mcp_testenv::repo_root().join("hack/testenv/build.sh"))
-            .arg("kubectl")
-            .output()
-            .expect("run hack/testenv/build.sh kubectl");
-        assert!(
-            out.status.success(),
-            "building kubectl failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-    })
 }
 
 fn deploy_script(main_kubeconfig: &Path, envs: &[(&str, &str)]) -> (bool, String) {

@@ -80,7 +80,8 @@ fn invalid_flags_are_reported_together_before_connecting() {
             "--leader-elect-lease-duration=5s",
             "--leader-elect-renew-deadline=10s",
             "--controllers=multiclusteringress,bogus",
-            "--kube-api-qps=0",
+            // 0 is client-go's default, as in Go; a negative burst would fail every request.
+            "--kube-api-burst=-1",
             "--kubeconfig=/nonexistent/kubeconfig",
         ])
         .output()
@@ -92,7 +93,7 @@ fn invalid_flags_are_reported_together_before_connecting() {
         "--provider-ingress-class is required",
         "--leader-elect-lease-duration (5s) must be greater than --leader-elect-renew-deadline (10s)",
         "unknown controllers bogus",
-        "--kube-api-qps",
+        "--kube-api-burst must not be negative",
         "--kubeconfig /nonexistent/kubeconfig does not exist",
     ] {
         assert!(err.contains(needle), "missing {needle:?} in:\n{err}");

@@ -343,7 +343,7 @@ async fn the_controller_converges_under_the_deploy_rbac_and_uses_every_permissio
         "resourcebindings",
     );
     let bindings: Api<DynamicObject> = Api::namespaced_with(c.clone(), NS, &bindings_res);
-    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(c.clone(), NS);
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(c.clone(), NS);
 
     eventually(WAIT, "the MCI's address and service locations", || async {
         let mci = serde_json::to_value(mcis.get("minimal-ingress").await.ok()?).unwrap();
@@ -389,8 +389,8 @@ async fn the_controller_converges_under_the_deploy_rbac_and_uses_every_permissio
             .iter()
             .any(|e| {
                 e.reason.as_deref() == Some("MCSLoadBalance")
-                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("broken")
-                    && e.series.as_ref().is_some_and(|s| s.count >= 2)
+                    && e.involved_object.name.as_deref() == Some("broken")
+                    && e.count.is_some_and(|count| count >= 2)
             })
             .then_some(())
     })

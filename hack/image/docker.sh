@@ -69,8 +69,8 @@ if [[ -z "${builder}" ]]; then
     image::log "  - ${reason}"
   done
   image::log "Run this on a machine with a Docker engine, or install podman or buildah."
-  image::log "Without an engine, \`make image-rootfs-test\` checks the image's runtime filesystem"
-  image::log "(same base release, same paths, same user) end to end instead."
+  image::log "Without an engine, \`make image-runc-test\` builds the image as an OCI archive"
+  image::log "(same base release, same paths, same user) and runs it with runc instead."
   exit 1
 fi
 

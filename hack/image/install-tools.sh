@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs, when missing, the Debian packages the image checks (debootstrap, umoci), the
-# deploy-script test and `make lint-shell` need: shellcheck, jq, curl (and util-linux's setpriv and
-# flock, binutils' nm and strip, which Debian machines normally have). kubectl comes from
+# Installs, when missing, the Debian packages the image checks (debootstrap, umoci, runc), the
+# deploy-script test and `make lint-shell` need: shellcheck, jq, curl (and util-linux's nsenter
+# and flock, binutils' nm and strip, which Debian machines normally have). kubectl comes from
 # hack/testenv/build.sh (built from its Go module like kube-apiserver).
 #
 # Idempotent and quick when everything is there (no apt-get call at all). Needs root and
@@ -17,11 +17,12 @@ declare -A packages=(
   [shellcheck]=shellcheck
   [jq]=jq
   [curl]=curl
-  [setpriv]=util-linux
   [flock]=util-linux
+  [nsenter]=util-linux
   [nm]=binutils
   [strip]=binutils
   [umoci]=umoci
+  [runc]=runc
 )
 missing=()
 for tool in "${!packages[@]}"; do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The runtime stage of deploy/Dockerfile, rebuilt without a container engine. Sourced by
-# hack/image/rootfs-test.sh and hack/image/oci-archive.sh (after lib.sh); sets no options.
+# hack/image/oci-archive.sh (after lib.sh); sets no options.
 #
 #   rootfs::parse            reads the Dockerfile: ROOTFS_SUITE (Debian release of the base)
 #   rootfs::base             debootstraps that release once (cached): ROOTFS_BASE

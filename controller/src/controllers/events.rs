@@ -1,41 +1,234 @@
-//! Kubernetes Events the controllers record on their objects (through `Context::recorder`).
+//! Kubernetes Events the controllers record on their objects (`Context::events`), written as
+//! the Go original's recorders write them: `core/v1` Events whose `source.component` and
+//! `reportingComponent` name the controller (`multiclusterservice-controller`, ...), so
+//! `kubectl get events` and `kubectl describe` show them as they showed Go's; repeats counted and
+//! similar events combined as client-go's correlator does ([`correlator`]).
+//!
+//! Recording never blocks a reconcile and never fails it: events go to one writer task, which
+//! logs what the API server refuses. As client-go's broadcaster, at most 1000 events wait for
+//! it; more are dropped (and logged) rather than held.
+
+mod correlator;
 
 use std::future::Future;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use kube::Resource;
-use kube::runtime::events::{Event, EventType};
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::{Client, Resource};
 use mcp_loader::CallError;
+use serde_json::json;
+use tokio::sync::mpsc;
 
 use crate::context::Context;
-use crate::error::Result;
+use crate::error::{Result, is_already_exists, is_not_found};
+use correlator::{Correlator, Decision, EventKey};
 
 /// Event notes are limited to 1 kB.
 const NOTE_MAX_BYTES: usize = 1024;
+/// client-go's `maxQueuedEvents`.
+const MAX_QUEUED: usize = 1000;
 
-/// Records a Warning Event with `reason` and `action` on `obj`. A failure to record is logged,
-/// never an error: the Event only reports.
-pub async fn warn<K>(ctx: &Context, obj: &K, reason: &str, action: &str, note: &str)
-where
-    K: Resource<DynamicType = ()>,
-{
-    let event = Event {
-        type_: EventType::Warning,
-        reason: reason.to_owned(),
-        note: Some(mcp_loader::truncate(note, NOTE_MAX_BYTES).to_owned()),
-        action: action.to_owned(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
-        tracing::warn!("could not record a {reason} event: {e}");
+/// Who reports, and the reason its provider failures are reported with.
+#[derive(Debug, Clone, Copy)]
+pub struct Reporter {
+    /// `source.component`: the Go controller's recorder name.
+    pub component: &'static str,
+    /// The Warning reason of a failed provider call (Go's `MCSLoadBalance` for MCSs,
+    /// Kubernetes' `SyncLoadBalancerFailed` for MCIs).
+    pub failure_reason: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Normal,
+    Warning,
+}
+
+impl EventType {
+    fn as_str(self) -> &'static str {
+        match self {
+            EventType::Normal => "Normal",
+            EventType::Warning => "Warning",
+        }
     }
 }
 
-/// Awaits one provider call about `obj`; a failure is also reported as a Warning Event with
-/// `reason`, the call named by `action` (e.g. `EnsureLoadBalancer`).
+struct Recorded {
+    key: EventKey,
+    involved: ObjectReference,
+    at: Instant,
+    time: Timestamp,
+}
+
+/// Sends events to the writer task; cheap to clone.
+#[derive(Clone)]
+pub struct Recorder {
+    tx: mpsc::Sender<Recorded>,
+}
+
+impl Recorder {
+    /// Starts the writer task (needs a Tokio runtime).
+    pub fn new(client: Client) -> Self {
+        let (tx, rx) = mpsc::channel(MAX_QUEUED);
+        tokio::spawn(write_events(client, rx));
+        Recorder { tx }
+    }
+
+    /// Records an event about `obj`.
+    pub fn record<K>(
+        &self,
+        component: &'static str,
+        obj: &K,
+        type_: EventType,
+        reason: &str,
+        message: &str,
+    ) where
+        K: Resource<DynamicType = ()>,
+    {
+        let involved = obj.object_ref(&());
+        let field = |v: &Option<String>| v.clone().unwrap_or_default();
+        let key = EventKey {
+            component,
+            object: [
+                field(&involved.api_version),
+                field(&involved.kind),
+                field(&involved.namespace),
+                field(&involved.name),
+                field(&involved.uid),
+            ],
+            type_: type_.as_str(),
+            reason: reason.to_owned(),
+            message: mcp_loader::truncate(message, NOTE_MAX_BYTES).to_owned(),
+        };
+        let recorded = Recorded {
+            key,
+            involved,
+            at: Instant::now(),
+            time: Timestamp::now(),
+        };
+        // Closed only once the writer has stopped (shutdown): nothing left to report to.
+        if let Err(mpsc::error::TrySendError::Full(dropped)) = self.tx.try_send(recorded) {
+            tracing::warn!(
+                reason = %dropped.key.reason,
+                "too many events waiting to be written; dropped one"
+            );
+        }
+    }
+}
+
+/// The writer: correlates each event, then creates or patches it.
+async fn write_events(client: Client, mut rx: mpsc::Receiver<Recorded>) {
+    let mut correlator = Correlator::default();
+    while let Some(recorded) = rx.recv().await {
+        let Recorded {
+            key,
+            involved,
+            at,
+            time,
+        } = recorded;
+        // Events of a cluster-scoped object go to `default`, as client-go puts them.
+        let namespace = involved
+            .namespace
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "default".to_owned());
+        let api: Api<Event> = Api::namespaced(client.clone(), &namespace);
+        let decision = correlator.observe(&key, at, || {
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default();
+            format!("{}.{nanos:x}", key.object[3])
+        });
+        let (name, message) = match decision {
+            Decision::Skip => {
+                tracing::debug!(reason = %key.reason, "event dropped by the spam filter");
+                continue;
+            }
+            Decision::Patch {
+                name,
+                count,
+                message,
+            } => {
+                let patch = json!({
+                    "count": count,
+                    "lastTimestamp": Time(time),
+                    "message": message,
+                });
+                match api
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                {
+                    Ok(_) => continue,
+                    // Deleted meanwhile (events expire): write it anew.
+                    Err(e) if is_not_found(&e) => {
+                        correlator.forget(&name);
+                        (name, message)
+                    }
+                    Err(e) => {
+                        tracing::warn!(reason = %key.reason, "could not record an event: {e}");
+                        continue;
+                    }
+                }
+            }
+            Decision::Create { name, message } => (name, message),
+        };
+        let event = Event {
+            metadata: ObjectMeta {
+                name: Some(name),
+                namespace: Some(namespace),
+                ..ObjectMeta::default()
+            },
+            involved_object: involved,
+            reason: Some(key.reason.clone()),
+            message: Some(message),
+            type_: Some(key.type_.to_owned()),
+            count: Some(1),
+            first_timestamp: Some(Time(time)),
+            last_timestamp: Some(Time(time)),
+            source: Some(EventSource {
+                component: Some(key.component.to_owned()),
+                host: None,
+            }),
+            reporting_component: Some(key.component.to_owned()),
+            reporting_instance: Some(String::new()),
+            ..Event::default()
+        };
+        if let Err(e) = api.create(&PostParams::default(), &event).await
+            && !is_already_exists(&e)
+        {
+            tracing::warn!(reason = %key.reason, "could not record an event: {e}");
+        }
+    }
+}
+
+/// Records a Normal event about `obj` from `reporter`.
+pub fn normal<K>(ctx: &Context, reporter: Reporter, obj: &K, reason: &str, message: &str)
+where
+    K: Resource<DynamicType = ()>,
+{
+    ctx.events
+        .record(reporter.component, obj, EventType::Normal, reason, message);
+}
+
+/// Records a Warning event about `obj` from `reporter`.
+pub fn warn<K>(ctx: &Context, reporter: Reporter, obj: &K, reason: &str, message: &str)
+where
+    K: Resource<DynamicType = ()>,
+{
+    ctx.events
+        .record(reporter.component, obj, EventType::Warning, reason, message);
+}
+
+/// Awaits one provider call about `obj`; a failure is also reported as a Warning with the
+/// reporter's failure reason, naming the call (`action`, e.g. `EnsureLoadBalancer`).
 pub async fn provider_call<K, T>(
     ctx: &Context,
+    reporter: Reporter,
     obj: &K,
-    reason: &str,
     action: &str,
     call: impl Future<Output = Result<T, CallError>>,
 ) -> Result<T>
@@ -46,7 +239,7 @@ where
         Ok(value) => Ok(value),
         Err(error) => {
             let note = format!("{action} failed for the load balancer: {error}");
-            warn(ctx, obj, reason, action, &note).await;
+            warn(ctx, reporter, obj, reporter.failure_reason, &note);
             Err(error.into())
         }
     }

@@ -22,6 +22,7 @@ pub mod references;
 pub mod runtime;
 pub mod serviceexport_propagation;
 pub mod trigger;
+pub mod workqueue;
 pub mod writes;
 
 use std::collections::BTreeSet;
@@ -40,6 +41,10 @@ pub use runtime::Shutdown;
 /// capability it needs, and its run function.
 pub struct Controller {
     pub name: &'static str,
+    /// The Go original's name for it in controller-runtime's metrics (`controller` and workqueue
+    /// `name` labels): its `controller.New` name, or for builder-made controllers the primary
+    /// kind in lower case.
+    pub go_name: &'static str,
     pub caches: &'static [CacheKind],
     pub needs: Option<Capability>,
     /// Runs until the shutdown signal resolves (then finishes its in-flight reconciles) or the
@@ -51,30 +56,35 @@ pub struct Controller {
 pub const CONTROLLERS: [Controller; 5] = [
     Controller {
         name: multicluster_ingress::NAME,
+        go_name: "multiclusteringress-controller",
         caches: multicluster_ingress::CACHES,
         needs: Some(Capability::MultiClusterIngress),
         run: multicluster_ingress::run,
     },
     Controller {
         name: multicluster_service::NAME,
+        go_name: "multiclusterservice-controller",
         caches: multicluster_service::CACHES,
         needs: Some(Capability::MultiClusterService),
         run: multicluster_service::run,
     },
     Controller {
         name: crd_installation::NAME,
+        go_name: "cluster",
         caches: crd_installation::CACHES,
         needs: None,
         run: crd_installation::run,
     },
     Controller {
         name: serviceexport_propagation::NAME,
+        go_name: "serviceexport-propagation-controller",
         caches: serviceexport_propagation::CACHES,
         needs: None,
         run: serviceexport_propagation::run,
     },
     Controller {
         name: mci_service_locations::NAME,
+        go_name: "multiclusteringress",
         caches: mci_service_locations::CACHES,
         needs: None,
         run: mci_service_locations::run,
@@ -107,6 +117,14 @@ impl Capability {
 /// Every controller's `--controllers` name.
 pub fn names() -> Vec<&'static str> {
     CONTROLLERS.iter().map(|c| c.name).collect()
+}
+
+/// The Go original's name of controller `name` (for metrics); `name` itself if unknown.
+pub fn go_name(name: &'static str) -> &'static str {
+    CONTROLLERS
+        .iter()
+        .find(|c| c.name == name)
+        .map_or(name, |c| c.go_name)
 }
 
 /// The controllers `selection` enables, in table order.

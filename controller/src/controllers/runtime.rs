@@ -1,6 +1,7 @@
 //! The kube-runtime controller every controller runs on, with what kube-runtime lacks: a
 //! per-object backoff on errors (the `--rate-limiter-*` flags), the optional resync, metrics per
-//! controller, and a span with the object's namespace and name.
+//! controller (ours, and controller-runtime's under the Go controller's name, with its workqueue
+//! series from [`QueueMetrics`]), and a span with the object's namespace and name.
 //!
 //! The backoff forgets an object once it is reconciled, and also once it is deleted (seen in the
 //! primary cache, or when a retry finds it gone), so `pending_objects` counts only objects that
@@ -22,7 +23,9 @@ use tracing::Instrument;
 use crate::backoff::Backoff;
 use crate::cache::{Cacheable, Change, SharedCache};
 use crate::context::Context;
+use crate::controllers::workqueue::QueueMetrics;
 use crate::error::Error;
+use crate::metrics::ReconcileResult;
 
 /// Resolves once on shutdown; every controller waits on a clone of the same one.
 pub type Shutdown = Shared<BoxFuture<'static, ()>>;
@@ -90,8 +93,15 @@ pub async fn run_controller<K, R, Fut>(
             }
         })
     });
+    let go_name = super::go_name(name);
+    ctx.metrics.controller_started(go_name, concurrency);
+    let queue = Arc::new(QueueMetrics::new(go_name, ctx.metrics.clone()));
+    let (added, policy_queue, dropped) = (queue.clone(), queue.clone(), queue.clone());
     let queued = ctx.metrics.clone();
-    let triggers = triggers.inspect(move |_| queued.queued(name));
+    let triggers = triggers.inspect(move |object| {
+        queued.queued(name);
+        added.added(key_of(object.namespace.as_deref(), Some(&object.name)))
+    });
     let metrics = ctx.metrics.clone();
     tracing::info!(controller = name, "controller started");
     Controller::for_shared_stream(futures::stream::pending(), store)
@@ -102,6 +112,7 @@ pub async fn run_controller<K, R, Fut>(
             move |obj: Arc<K>, ctx: Arc<Context>| {
                 let reconcile = reconcile.clone();
                 let backoff = backoff.clone();
+                let queue = queue.clone();
                 let span = tracing::info_span!(
                     "reconcile",
                     controller = name,
@@ -111,15 +122,26 @@ pub async fn run_controller<K, R, Fut>(
                 async move {
                     let started = Instant::now();
                     let key = key(obj.as_ref());
+                    queue.started(&key);
                     let action = ctx
                         .metrics
-                        .count_and_measure(name, reconcile(obj, ctx.clone()))
+                        .count_and_measure(name, go_name, reconcile(obj, ctx.clone()))
                         .await?;
                     backoff.forget(&key);
                     tracing::debug!(elapsed = ?started.elapsed(), "reconciled");
                     ctx.metrics.set_pending(name, backoff.failing());
+                    let waits = action == Action::await_change();
+                    ctx.metrics.reconcile_ended(
+                        go_name,
+                        if waits {
+                            ReconcileResult::Success
+                        } else {
+                            ReconcileResult::RequeueAfter
+                        },
+                    );
                     Ok(match ctx.settings.resync_period {
-                        Some(resync) if action == Action::await_change() => {
+                        Some(resync) if waits => {
+                            queue.requeued(key, resync, false);
                             Action::requeue(resync)
                         }
                         _ => action,
@@ -130,6 +152,8 @@ pub async fn run_controller<K, R, Fut>(
             move |obj: Arc<K>, error: &Error, ctx: Arc<Context>| {
                 let delay = policy_backoff.next_delay(&key(obj.as_ref()));
                 ctx.metrics.reconcile_failed(name, error.metric_label());
+                ctx.metrics.reconcile_ended(go_name, ReconcileResult::Error);
+                policy_queue.requeued(key(obj.as_ref()), delay, true);
                 ctx.metrics.set_pending(name, policy_backoff.failing());
                 let (namespace, object) = (
                     obj.meta().namespace.as_deref().unwrap_or(""),
@@ -150,7 +174,9 @@ pub async fn run_controller<K, R, Fut>(
                 Ok(_) | Err(kube::runtime::controller::Error::ReconcilerFailed(..)) => {}
                 // A retry of an object deleted meanwhile: nothing is pending for it any more.
                 Err(kube::runtime::controller::Error::ObjectNotFound(gone)) => {
-                    if gone_backoff.forget(&key_of(gone.namespace.as_deref(), Some(&gone.name))) {
+                    let gone = key_of(gone.namespace.as_deref(), Some(&gone.name));
+                    dropped.dropped(&gone);
+                    if gone_backoff.forget(&gone) {
                         metrics.set_pending(name, gone_backoff.failing());
                     }
                 }

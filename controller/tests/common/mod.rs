@@ -10,6 +10,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Namespace;
@@ -19,17 +20,26 @@ use mcp_testenv::{ControlPlane, ControlPlaneOptions, Supervised};
 
 pub use mcp_testenv::{repo_root, target_dir};
 
-/// Runs `cargo ARGS` in the repository and fails the test with cargo's output if it fails.
-pub fn cargo(args: &[&std::ffi::OsStr]) {
-    let out = Command::new(env!("CARGO"))
-        .args(args)
-        .current_dir(repo_root())
+/// Runs `cmd` and returns its standard output; fails the test with its error output if it
+/// fails.
+pub fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd
         .output()
-        .expect("run cargo");
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
-        "cargo {args:?} failed:\n{}",
+        "{cmd:?} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `cargo ARGS` in the repository and fails the test with cargo's output if it fails.
+pub fn cargo(args: &[&std::ffi::OsStr]) {
+    stdout_of(
+        Command::new(env!("CARGO"))
+            .args(args)
+            .current_dir(repo_root()),
     );
 }
 
@@ -590,4 +600,21 @@ impl ControllerProcess {
                 .expect("start multicluster-provider"),
         );
     }
+}
+
+/// kubectl of the control plane's release: `$KUBECTL`, else built (once, cached) by
+/// `hack/testenv/build.sh kubectl`.
+pub fn kubectl() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        if let Some(path) = std::env::var_os("KUBECTL").filter(|p| !p.is_empty()) {
+            return PathBuf::from(path);
+        }
+        let out = stdout_of(
+            Command::new("bash")
+                .arg(mcp_testenv::repo_root().join("hack/testenv/build.sh"))
+                .arg("kubectl"),
+        );
+        PathBuf::from(out.trim())
+    })
 }

@@ -11,6 +11,13 @@
 //! balancer exists. (As in Go, an MCI moved to another class keeps its old balancer, and one
 //! whose IngressClass is deleted first waits for it to come back.)
 //!
+//! Events (beyond the Go original, which records none for MCIs), with the reasons of
+//! Kubernetes' Service load-balancer controller: `EnsuringLoadBalancer` and
+//! `EnsuredLoadBalancer` around a creation, `UpdatedLoadBalancer` when an update changed the
+//! address, `DeletingLoadBalancer` and `DeletedLoadBalancer` around a deletion,
+//! `SyncLoadBalancerFailed` (Warning) for a failed provider call, and `InvalidIngressClass`
+//! (Warning) when the IngressClasses leave the MCI's class ambiguous.
+//!
 //! Re-triggered (Go predicates) when an MCI's spec, annotations or deletion state change; when a
 //! Service it references is created, deleted or changes spec, annotations or deletion state; when
 //! an EndpointSlice of such a Service (label `kubernetes.io/service-name`, `derived-` stripped)
@@ -29,6 +36,7 @@ use mcp_interface::api::networking::MultiClusterIngress;
 
 use crate::context::{CacheKind, Context};
 use crate::controllers::Shutdown;
+use crate::controllers::events::Reporter;
 use crate::controllers::runtime::run_controller;
 use crate::controllers::trigger::{Trigger, Watches};
 use mappers::Mappers;
@@ -36,6 +44,11 @@ use reconcile::reconcile;
 
 pub const NAME: &str = "multiclusteringress";
 pub const FINALIZER: &str = "karmada.io/multi-cluster-ingress-controller";
+/// Events come from the Go controller's recorder name.
+pub const EVENTS: Reporter = Reporter {
+    component: "multiclusteringress-controller",
+    failure_reason: "SyncLoadBalancerFailed",
+};
 /// The annotation that marks the default IngressClass.
 pub const DEFAULT_CLASS_ANNOTATION: &str = "ingressclass.kubernetes.io/is-default-class";
 

@@ -12,8 +12,9 @@ use mcp_interface::api::cluster::REMEDY_ACTION_TRAFFIC_CONTROL;
 use mcp_interface::api::networking::MultiClusterIngress;
 use serde_json::json;
 
-use super::{DEFAULT_CLASS_ANNOTATION, FINALIZER};
+use super::{DEFAULT_CLASS_ANNOTATION, EVENTS, FINALIZER};
 use crate::context::Context;
+use crate::controllers::events::{self, normal, provider_call};
 use crate::controllers::writes::{
     add_finalizer, has_finalizer, namespaced_api, patch_status, remove_finalizer,
 };
@@ -60,7 +61,9 @@ pub fn class_matches(
     }
 }
 
-/// Whether the MCI is of our IngressClass (an invalid class set-up is logged and means no).
+/// Whether the MCI is of our IngressClass. An invalid class set-up means no; it is logged and,
+/// being something the user must fix, said on the MCI as a Warning (`kubectl describe` shows
+/// it). Recording does not block, so mappers may ask too.
 pub fn is_ours(ctx: &Context, mci: &MultiClusterIngress) -> bool {
     let classes = ctx.caches.ingress_classes().store().state();
     match class_matches(mci, &classes, &ctx.settings.provider_ingress_class) {
@@ -71,6 +74,7 @@ pub fn is_ours(ctx: &Context, mci: &MultiClusterIngress) -> bool {
                 name = mci.name_any(),
                 "{e}"
             );
+            events::warn(ctx, EVENTS, mci, "InvalidIngressClass", &e.to_string());
             false
         }
     }
@@ -113,8 +117,30 @@ pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Resu
         if !has_finalizer(mci.as_ref(), FINALIZER) {
             return Ok(Action::await_change());
         }
-        ctx.provider.mci_ensure_deleted(&mci).await?;
+        normal(
+            &ctx,
+            EVENTS,
+            mci.as_ref(),
+            "DeletingLoadBalancer",
+            "Deleting load balancer",
+        );
+        let delete = ctx.provider.mci_ensure_deleted(&mci);
+        provider_call(
+            &ctx,
+            EVENTS,
+            mci.as_ref(),
+            "EnsureLoadBalancerDeleted",
+            delete,
+        )
+        .await?;
         tracing::info!("deleted the load balancer");
+        normal(
+            &ctx,
+            EVENTS,
+            mci.as_ref(),
+            "DeletedLoadBalancer",
+            "Deleted load balancer",
+        );
         remove_finalizer(&api, mci.as_ref(), FINALIZER).await?;
         return Ok(Action::await_change());
     }
@@ -139,23 +165,51 @@ pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Resu
         .await?;
     }
 
-    let status = match ctx.provider.mci_get(&current).await? {
-        Some(_) => {
-            let status = ctx.provider.mci_update(&current).await?;
-            tracing::info!("updated the load balancer");
-            status
-        }
-        None => {
-            let status = ctx.provider.mci_ensure(&current).await?;
-            tracing::info!("created the load balancer");
-            status
-        }
-    };
     let existing = current
         .status
         .as_ref()
         .and_then(|s| s.load_balancer.clone())
         .unwrap_or_default();
+    let get = ctx.provider.mci_get(&current);
+    let status = match provider_call(&ctx, EVENTS, &current, "GetLoadBalancer", get).await? {
+        Some(_) => {
+            let update = ctx.provider.mci_update(&current);
+            let status =
+                provider_call(&ctx, EVENTS, &current, "UpdateLoadBalancer", update).await?;
+            tracing::info!("updated the load balancer");
+            if !same_status(&existing, &status) {
+                normal(
+                    &ctx,
+                    EVENTS,
+                    &current,
+                    "UpdatedLoadBalancer",
+                    "Updated load balancer",
+                );
+            }
+            status
+        }
+        None => {
+            normal(
+                &ctx,
+                EVENTS,
+                &current,
+                "EnsuringLoadBalancer",
+                "Ensuring load balancer",
+            );
+            let ensure = ctx.provider.mci_ensure(&current);
+            let status =
+                provider_call(&ctx, EVENTS, &current, "EnsureLoadBalancer", ensure).await?;
+            tracing::info!("created the load balancer");
+            normal(
+                &ctx,
+                EVENTS,
+                &current,
+                "EnsuredLoadBalancer",
+                "Ensured load balancer",
+            );
+            status
+        }
+    };
     if !same_status(&existing, &status) {
         patch_status::<MultiClusterIngress>(
             &api,

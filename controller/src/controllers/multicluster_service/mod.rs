@@ -36,6 +36,7 @@ use mcp_interface::api::networking::MultiClusterService;
 
 use crate::context::{CacheKind, Context};
 use crate::controllers::Shutdown;
+use crate::controllers::events::Reporter;
 use crate::controllers::runtime::run_controller;
 use crate::controllers::trigger::{Trigger, Watches};
 use crate::controllers::writes::has_finalizer;
@@ -46,6 +47,11 @@ pub const NAME: &str = "multiclusterservice";
 pub const FINALIZER: &str = MCS_CONTROLLER_FINALIZER;
 /// The reason of the Warning Events reporting provider failures (Go's `LBEventReason`).
 pub const EVENT_REASON: &str = "MCSLoadBalance";
+/// Events come from the Go controller's recorder name, with its reason.
+pub const EVENTS: Reporter = Reporter {
+    component: "multiclusterservice-controller",
+    failure_reason: EVENT_REASON,
+};
 
 pub const CACHES: &[CacheKind] = &[
     CacheKind::MultiClusterServices,

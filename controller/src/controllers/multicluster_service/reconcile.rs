@@ -12,7 +12,7 @@ use mcp_interface::api::networking::MultiClusterService;
 use mcp_loader::CallError;
 use serde_json::json;
 
-use super::{EVENT_REASON, FINALIZER, wants_load_balancer};
+use super::{EVENTS, FINALIZER, wants_load_balancer};
 use crate::context::Context;
 use crate::controllers::events;
 use crate::controllers::writes::{
@@ -49,7 +49,7 @@ async fn provider_call<T>(
     action: &str,
     call: impl Future<Output = Result<T, CallError>>,
 ) -> Result<T> {
-    events::provider_call(ctx, mcs, EVENT_REASON, action, call).await
+    events::provider_call(ctx, EVENTS, mcs, action, call).await
 }
 
 /// Removes the balancer (if any), clears `status.loadBalancer` when the object lives on, and

@@ -1,0 +1,316 @@
+//! client-go's EventCorrelator (tools/record), so repeats are aggregated as Kubernetes' recorders
+//! aggregate them and a failing object does not flood the API server:
+//!
+//! - **the same event again** (same source, object, type, reason and message) patches the first
+//!   one: `count` + 1 and a new `lastTimestamp`, which `kubectl describe` shows as
+//!   `(x5 over 10m)`;
+//! - **similar events** (same source, object, type and reason; 10 different messages within 10
+//!   minutes) become one `(combined from similar events): <message>` event, counted as above;
+//! - **the spam filter**: at most 25 events per source and object, then one per 5 minutes.
+//!
+//! Each cache keeps at most 4096 keys, dropping the least recently used (client-go's LRU size).
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use crate::client::TokenBucket;
+
+const MAX_KEYS: usize = 4096;
+const AGGREGATE_MAX_MESSAGES: usize = 10;
+const AGGREGATE_INTERVAL: Duration = Duration::from_secs(600);
+const SPAM_BURST: u32 = 25;
+const SPAM_QPS: f64 = 1.0 / 300.0;
+
+/// What a recorded event is about and says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventKey {
+    /// The reporting component (`source.component`).
+    pub component: &'static str,
+    /// The involved object: apiVersion, kind, namespace, name, uid.
+    pub object: [String; 5],
+    pub type_: &'static str,
+    pub reason: String,
+    pub message: String,
+}
+
+impl EventKey {
+    fn spam_key(&self) -> String {
+        [self.component, self.type_]
+            .into_iter()
+            .chain(self.object.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join("\u{0}")
+    }
+
+    fn aggregate_key(&self) -> String {
+        format!("{}\u{0}{}", self.spam_key(), self.reason)
+    }
+
+    fn event_key(&self) -> String {
+        format!("{}\u{0}{}", self.aggregate_key(), self.message)
+    }
+}
+
+/// What to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// A new Event named `name`, `count` 1, with `message`.
+    Create { name: String, message: String },
+    /// Event `name` again: set `count` and `lastTimestamp` (and `message`).
+    Patch {
+        name: String,
+        count: u32,
+        message: String,
+    },
+    /// Dropped by the spam filter.
+    Skip,
+}
+
+/// A map that forgets its least recently used key beyond [`MAX_KEYS`].
+struct Lru<V> {
+    entries: HashMap<String, (V, Instant)>,
+}
+
+impl<V> Default for Lru<V> {
+    fn default() -> Self {
+        Lru {
+            entries: HashMap::new(),
+        }
+    }
+}
+
+impl<V> Lru<V> {
+    fn get_mut(&mut self, key: &str, now: Instant) -> Option<&mut V> {
+        self.entries.get_mut(key).map(|(v, used)| {
+            *used = now;
+            v
+        })
+    }
+
+    fn insert(&mut self, key: String, value: V, now: Instant) {
+        if self.entries.len() >= MAX_KEYS
+            && !self.entries.contains_key(&key)
+            && let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone())
+        {
+            self.entries.remove(&oldest);
+        }
+        self.entries.insert(key, (value, now));
+    }
+}
+
+struct Aggregate {
+    messages: HashSet<String>,
+    last: Instant,
+}
+
+struct Logged {
+    name: String,
+    count: u32,
+}
+
+#[derive(Default)]
+pub struct Correlator {
+    spam: Lru<TokenBucket>,
+    aggregates: Lru<Aggregate>,
+    logged: Lru<Logged>,
+}
+
+impl Correlator {
+    /// Decides what one event becomes. `new_name` names a new Event (`<object>.<hex nanos>`).
+    pub fn observe(
+        &mut self,
+        event: &EventKey,
+        now: Instant,
+        new_name: impl FnOnce() -> String,
+    ) -> Decision {
+        // Similar events: the 10th different message within the interval is combined.
+        let aggregate_key = event.aggregate_key();
+        let fresh = || Aggregate {
+            messages: HashSet::new(),
+            last: now,
+        };
+        let mut record = match self.aggregates.entries.remove(&aggregate_key) {
+            Some((a, _)) if now.saturating_duration_since(a.last) <= AGGREGATE_INTERVAL => a,
+            _ => fresh(),
+        };
+        record.messages.insert(event.message.clone());
+        record.last = now;
+        let combined = record.messages.len() >= AGGREGATE_MAX_MESSAGES;
+        self.aggregates.insert(aggregate_key.clone(), record, now);
+        let (key, message) = if combined {
+            (
+                aggregate_key,
+                format!("(combined from similar events): {}", event.message),
+            )
+        } else {
+            (event.event_key(), event.message.clone())
+        };
+
+        // The same event again: count it on the first one.
+        let decision = match self.logged.get_mut(&key, now) {
+            Some(logged) => {
+                logged.count += 1;
+                Decision::Patch {
+                    name: logged.name.clone(),
+                    count: logged.count,
+                    message,
+                }
+            }
+            None => {
+                let name = new_name();
+                self.logged.insert(
+                    key,
+                    Logged {
+                        name: name.clone(),
+                        count: 1,
+                    },
+                    now,
+                );
+                Decision::Create { name, message }
+            }
+        };
+
+        // The spam filter, per source and object.
+        let spam_key = event.spam_key();
+        let allowed = match self.spam.get_mut(&spam_key, now) {
+            Some(bucket) => bucket.try_take(now),
+            None => {
+                let mut bucket = TokenBucket::new(SPAM_QPS, SPAM_BURST);
+                bucket.reset(now);
+                let allowed = bucket.try_take(now);
+                self.spam.insert(spam_key, bucket, now);
+                allowed
+            }
+        };
+        if allowed { decision } else { Decision::Skip }
+    }
+
+    /// Forgets an event that no longer exists (its patch found nothing), so the next repeat
+    /// creates it anew.
+    pub fn forget(&mut self, name: &str) {
+        self.logged.entries.retain(|_, (l, _)| l.name != name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(reason: &str, message: &str) -> EventKey {
+        EventKey {
+            component: "multiclusteringress-controller",
+            object: [
+                "networking.karmada.io/v1alpha1".into(),
+                "MultiClusterIngress".into(),
+                "default".into(),
+                "web".into(),
+                "uid-1".into(),
+            ],
+            type_: "Warning",
+            reason: reason.into(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn repeats_patch_the_first_event() {
+        let mut c = Correlator::default();
+        let now = Instant::now();
+        let e = event("SyncLoadBalancerFailed", "quota exceeded");
+        assert_eq!(
+            c.observe(&e, now, || "web.1".into()),
+            Decision::Create {
+                name: "web.1".into(),
+                message: "quota exceeded".into()
+            }
+        );
+        for count in 2..=3 {
+            assert_eq!(
+                c.observe(&e, now, || unreachable!()),
+                Decision::Patch {
+                    name: "web.1".into(),
+                    count,
+                    message: "quota exceeded".into()
+                }
+            );
+        }
+        // Another reason is another event; a vanished event is created again.
+        let other = event("EnsuredLoadBalancer", "Ensured load balancer");
+        assert!(matches!(
+            c.observe(&other, now, || "web.2".into()),
+            Decision::Create { .. }
+        ));
+        c.forget("web.1");
+        assert!(matches!(
+            c.observe(&e, now, || "web.3".into()),
+            Decision::Create { name, .. } if name == "web.3"
+        ));
+    }
+
+    #[test]
+    fn similar_events_are_combined() {
+        let mut c = Correlator::default();
+        let now = Instant::now();
+        let mut n = 0;
+        let mut name = || {
+            n += 1;
+            format!("web.{n}")
+        };
+        for i in 0..9 {
+            let d = c.observe(
+                &event("SyncLoadBalancerFailed", &format!("error {i}")),
+                now,
+                &mut name,
+            );
+            assert!(matches!(d, Decision::Create { .. }), "{i}: {d:?}");
+        }
+        let tenth = c.observe(&event("SyncLoadBalancerFailed", "error 9"), now, &mut name);
+        assert_eq!(
+            tenth,
+            Decision::Create {
+                name: "web.10".into(),
+                message: "(combined from similar events): error 9".into()
+            }
+        );
+        let eleventh = c.observe(&event("SyncLoadBalancerFailed", "error 10"), now, &mut name);
+        assert_eq!(
+            eleventh,
+            Decision::Patch {
+                name: "web.10".into(),
+                count: 2,
+                message: "(combined from similar events): error 10".into()
+            }
+        );
+        // Ten minutes later it starts over.
+        let later = now + AGGREGATE_INTERVAL + Duration::from_secs(1);
+        let d = c.observe(
+            &event("SyncLoadBalancerFailed", "error 11"),
+            later,
+            &mut name,
+        );
+        assert!(matches!(d, Decision::Create { message, .. } if message == "error 11"));
+    }
+
+    #[test]
+    fn a_flood_is_cut_to_one_event_per_five_minutes() {
+        let mut c = Correlator::default();
+        let now = Instant::now();
+        let e = event("SyncLoadBalancerFailed", "quota exceeded");
+        let written = (0..100)
+            .filter(|_| c.observe(&e, now, || "web.1".into()) != Decision::Skip)
+            .count();
+        assert_eq!(written, 25);
+        assert_eq!(
+            c.observe(&e, now + Duration::from_secs(299), || unreachable!()),
+            Decision::Skip
+        );
+        assert!(matches!(
+            c.observe(&e, now + Duration::from_secs(301), || unreachable!()),
+            Decision::Patch { count: 102, .. }
+        ));
+    }
+}
