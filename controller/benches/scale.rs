@@ -1,24 +1,100 @@
-//! `cargo bench -p multicluster-provider --bench scale [-- N...]`: N MultiClusterIngresses and
-//! N MultiClusterServices (type LoadBalancer) created at once on a local control plane, with the
-//! real controller (release build, all five controllers, client rate limits raised) and the real
-//! fake provider library. Reports the time until every object's status has its load balancer,
-//! API requests per object, and the controller's peak RSS. Default N: 100 and 1000.
-
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use futures::StreamExt;
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, ListParams, PostParams};
-use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
-use mcp_testenv::{ControlPlane, ControlPlaneOptions};
+//! `cargo bench -p multicluster-provider --bench scale [-- OPTIONS] [N...]`: the release
+//! controller (all five controllers, the release fake provider) on a local control plane with N
+//! Services, N MultiClusterIngresses (class `fake`, one rule to the Service of the same name) and
+//! N MultiClusterServices (type LoadBalancer, named like the Service).
+//!
+//! Modes:
+//! - default: the objects exist **before** the controller starts (a restart or a leader
+//!   takeover); times are from the controller's process start. Default N: 1000, 3000, 10000.
+//! - `--while-running`: the controller starts first and N MCIs and N MCSs (no Services) are
+//!   created while it runs, 32 at a time; times are from the first creation. Default N: 100, 1000.
+//!
+//! Options: `--default-limits` keeps `--kube-api-qps=40 --kube-api-burst=60` (otherwise they are
+//! raised to 2000/4000 so the run measures the controller, not the limiter); `--state-file` gives
+//! the fake provider a state file (its multi-process mode); `--heaptrack` runs the controller
+//! under heaptrack (a heap profile per N in `target/heaptrack/`, read it with `heaptrack_print`;
+//! times and CPU are then heaptrack's, not the controller's).
+//!
+//! Printed per N: time until every MCI and MCS has an address in `status.loadBalancer`, the
+//! controller's CPU seconds (user + system) until then, its peak RSS (`VmHWM`) then, its RSS
+//! after settling (3 s later), API requests per MCI/MCS by verb (from the controller's own
+//! counter: in the default mode everything from start, lists and watches included), and the API
+//! server's view by verb and resource. With more than one N, the memory slope per
+//! Service + MCI + MCS between the smallest and the largest N.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "scale/measure.rs"]
+mod measure;
+#[path = "scale/objects.rs"]
+mod objects;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::Client;
+use kube::api::{Api, PostParams};
+use mcp_testenv::{ControlPlane, ControlPlaneOptions};
 
 use common::free_port;
+use objects::Convergence;
+
+const REQUESTS: &str = "multicluster_provider_kube_api_requests_total";
+
+struct Options {
+    while_running: bool,
+    default_limits: bool,
+    state_file: bool,
+    heaptrack: bool,
+    sizes: Vec<usize>,
+}
+
+impl Options {
+    fn parse() -> Options {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let flag = |name: &str| args.iter().any(|a| a == name);
+        let while_running = flag("--while-running");
+        let mut sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+        if sizes.is_empty() {
+            sizes = if while_running {
+                vec![100, 1000]
+            } else {
+                vec![1000, 3000, 10000]
+            };
+        }
+        Options {
+            while_running,
+            default_limits: flag("--default-limits"),
+            state_file: flag("--state-file"),
+            heaptrack: flag("--heaptrack"),
+            sizes,
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}; client limits {}; fake state {}",
+            if self.while_running {
+                "objects created while the controller runs (no Services)"
+            } else {
+                "objects created before the controller starts"
+            },
+            if self.default_limits {
+                "40/60 (defaults)"
+            } else {
+                "2000/4000"
+            },
+            if self.state_file {
+                "in a file"
+            } else {
+                "in memory"
+            },
+        )
+    }
+}
 
 /// The body of GET `path` on loopback `port`, if it answers 200.
 fn http_get(port: u16, path: &str) -> Option<String> {
@@ -27,41 +103,156 @@ fn http_get(port: u16, path: &str) -> Option<String> {
         .map(|(_, body)| body)
 }
 
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
+struct Controller {
+    child: Child,
+    /// The controller's process id (under heaptrack, the child of `child`).
+    pid: u32,
+    metrics_port: u16,
+    health_port: u16,
 }
 
-fn metric_sum(metrics: &str, name: &str) -> f64 {
-    metrics
-        .lines()
-        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
-        .sum()
+impl Controller {
+    fn start(plane: &ControlPlane, fake_dir: &Path, options: &Options, n: usize) -> Controller {
+        let health_port = free_port();
+        let metrics_port = free_port();
+        let log = std::fs::File::create(plane.dir().join("controller.log")).unwrap();
+        let binary = env!("CARGO_BIN_EXE_multicluster-provider");
+        let mut command = if options.heaptrack {
+            let dir = mcp_testenv::target_dir().join("heaptrack");
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut command = Command::new("heaptrack");
+            command
+                .arg("-o")
+                .arg(dir.join(format!("scale-{n}")))
+                .arg(binary);
+            command
+        } else {
+            Command::new(binary)
+        };
+        command
+            .args([
+                "--cloud-provider=fake",
+                "--provider-ingress-class=karmada.io/fake",
+            ])
+            .arg("--provider-dir")
+            .arg(fake_dir)
+            .arg("--kubeconfig")
+            .arg(plane.kubeconfig_path())
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--secure-port={health_port}"))
+            .arg(format!("--metrics-bind-address=127.0.0.1:{metrics_port}"))
+            .arg("--v=1");
+        if !options.default_limits {
+            command.args(["--kube-api-qps=2000", "--kube-api-burst=4000"]);
+        }
+        if options.state_file {
+            let config = plane.dir().join("cloud-config.yaml");
+            let state = plane.dir().join("fake-state.db");
+            std::fs::write(&config, format!("stateFile: {}\n", state.display())).unwrap();
+            command.arg("--cloud-config").arg(config);
+        }
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let pid = if options.heaptrack {
+            controller_child(child.id(), binary)
+        } else {
+            child.id()
+        };
+        Controller {
+            child,
+            pid,
+            metrics_port,
+            health_port,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while http_get(self.health_port, "/readyz").is_none() {
+            assert!(Instant::now() < deadline, "controller not ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn requests_by_verb(&self) -> BTreeMap<String, f64> {
+        let metrics = http_get(self.metrics_port, "/metrics").unwrap_or_default();
+        measure::counter_by(&metrics, REQUESTS, &["verb"])
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
 }
 
-struct Result {
+/// The child of `parent` running `binary` (heaptrack's script starts it), waiting for it.
+fn controller_child(parent: u32, binary: &str) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let children = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+            .unwrap_or_default();
+        let found = children.split_whitespace().find_map(|c| {
+            let exe = std::fs::read_link(format!("/proc/{c}/exe")).ok()?;
+            (exe == Path::new(binary)).then(|| c.parse().ok())?
+        });
+        if let Some(pid) = found {
+            return pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "heaptrack did not start the controller"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The API server's request counters by verb and resource (subresource).
+async fn apiserver_requests(client: &Client) -> BTreeMap<String, f64> {
+    let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
+    let text = client.request_text(request).await.unwrap_or_default();
+    measure::counter_by(
+        &text,
+        "apiserver_request_total",
+        &["verb", "resource", "subresource"],
+    )
+}
+
+struct Run {
     n: usize,
     create: Duration,
     converge: Duration,
-    requests: f64,
-    rss_kib: u64,
+    cpu_seconds: f64,
+    peak_kib: u64,
+    settled_kib: u64,
+    by_verb: BTreeMap<String, f64>,
+    apiserver: BTreeMap<String, f64>,
 }
 
-async fn run(n: usize, fake_dir: &Path) -> Result {
+impl Run {
+    fn per_object(&self) -> f64 {
+        self.by_verb.values().sum::<f64>() / (2 * self.n) as f64
+    }
+}
+
+async fn plane_with_crds() -> (ControlPlane, Client) {
     let plane = ControlPlane::start(ControlPlaneOptions::default())
         .await
         .expect("control plane");
     let client = plane.admin_client().await.unwrap();
     mcp_testenv::install_crds(&client).await.unwrap();
     let ns: Api<Namespace> = Api::all(client.clone());
-    for name in ["karmada-system", "bench"] {
+    for name in ["karmada-system", objects::NAMESPACE] {
         let obj: Namespace =
             serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
         ns.create(&PostParams::default(), &obj).await.unwrap();
@@ -74,168 +265,126 @@ async fn run(n: usize, fake_dir: &Path) -> Result {
     )
     .await
     .unwrap();
+    (plane, client)
+}
 
-    let health = free_port();
-    let metrics_port = free_port();
-    let log = std::fs::File::create(plane.dir().join("controller.log")).unwrap();
-    let mut controller: Child = Command::new(env!("CARGO_BIN_EXE_multicluster-provider"))
-        .args([
-            "--cloud-provider=fake",
-            "--provider-ingress-class=karmada.io/fake",
-        ])
-        .arg("--provider-dir")
-        .arg(fake_dir)
-        .arg("--kubeconfig")
-        .arg(plane.kubeconfig_path())
-        .args([
-            "--bind-address=127.0.0.1",
-            "--kube-api-qps=2000",
-            "--kube-api-burst=4000",
-        ])
-        .arg(format!("--secure-port={health}"))
-        .arg(format!("--metrics-bind-address=127.0.0.1:{metrics_port}"))
-        .arg("--v=1")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let pid = controller.id();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while http_get(health, "/readyz").is_none() {
-        assert!(Instant::now() < deadline, "controller not ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // Requests before the objects exist (initial lists, lease) are not the objects' cost.
-    let baseline = metric_sum(
-        &http_get(metrics_port, "/metrics").unwrap(),
-        "multicluster_provider_kube_api_requests_total",
-    );
+async fn run(n: usize, fake_dir: &Path, options: &Options) -> Run {
+    let (plane, client) = plane_with_crds().await;
+    let timeout = Duration::from_secs(300) + Duration::from_millis(50 * n as u64);
 
-    let mcis: Api<MultiClusterIngress> = Api::namespaced(client.clone(), "bench");
-    let mcss: Api<MultiClusterService> = Api::namespaced(client.clone(), "bench");
-    let started = Instant::now();
-    let creates = futures::stream::iter(0..n)
-        .map(|i| {
-            let (mcis, mcss) = (mcis.clone(), mcss.clone());
-            async move {
-                let mci: MultiClusterIngress = serde_json::from_value(serde_json::json!({
-                    "metadata": {"name": format!("web-{i}")},
-                    "spec": {"rules": [{"host": format!("web-{i}.example.com"), "http": {"paths": [
-                        {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": format!("web-{i}"), "port": {"number": 80}}}}
-                    ]}}]}
-                }))
-                .unwrap();
-                let mcs: MultiClusterService = serde_json::from_value(serde_json::json!({
-                    "metadata": {"name": format!("api-{i}")},
-                    "spec": {"types": ["LoadBalancer"], "ports": [{"port": 80}]}
-                }))
-                .unwrap();
-                mcis.create(&PostParams::default(), &mci).await.unwrap();
-                mcss.create(&PostParams::default(), &mcs).await.unwrap();
-            }
-        })
-        .buffer_unordered(32)
-        .collect::<Vec<_>>();
-    creates.await;
-    let create = started.elapsed();
-
-    let has_ip_mci = |m: &MultiClusterIngress| {
-        m.status
-            .as_ref()
-            .and_then(|s| s.load_balancer.as_ref())
-            .and_then(|l| l.ingress.as_ref())
-            .is_some_and(|i| !i.is_empty())
+    let (controller, create, started, baseline, apiserver_before) = if options.while_running {
+        let controller = Controller::start(&plane, fake_dir, options, n);
+        controller.wait_ready().await;
+        // Requests before the objects exist (initial lists, lease) are not the objects' cost.
+        let baseline = controller.requests_by_verb();
+        let apiserver_before = apiserver_requests(&client).await;
+        let started = Instant::now();
+        let create = objects::create(&client, n, false).await;
+        (controller, create, started, baseline, apiserver_before)
+    } else {
+        let create = objects::create(&client, n, true).await;
+        let apiserver_before = apiserver_requests(&client).await;
+        let started = Instant::now();
+        let controller = Controller::start(&plane, fake_dir, options, n);
+        (
+            controller,
+            create,
+            started,
+            BTreeMap::new(),
+            apiserver_before,
+        )
     };
-    let has_ip_mcs = |m: &MultiClusterService| {
-        m.status
-            .as_ref()
-            .and_then(|s| s.load_balancer.as_ref())
-            .and_then(|l| l.ingress.as_ref())
-            .is_some_and(|i| !i.is_empty())
-    };
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let done_mci = mcis
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .iter()
-            .filter(|m| has_ip_mci(m))
-            .count();
-        let done_mcs = mcss
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .iter()
-            .filter(|m| has_ip_mcs(m))
-            .count();
-        if done_mci == n && done_mcs == n {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "N={n}: only {done_mci} MCIs and {done_mcs} MCSs converged"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let mut convergence = Convergence::watch(&client);
+    convergence.wait(n, timeout).await;
     let converge = started.elapsed();
-    // Let follow-up work (service exports, policies) settle before counting requests.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let metrics = http_get(metrics_port, "/metrics").unwrap();
-    let requests = metric_sum(&metrics, "multicluster_provider_kube_api_requests_total") - baseline;
-    let rss_kib = peak_rss_kib(pid);
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status();
-    let _ = controller.wait();
+    let pid = controller.pid();
+    let cpu_seconds = measure::cpu_seconds(pid);
+    let peak_kib = measure::status_kib(pid, "VmHWM");
+
+    // Let follow-up work (service exports) settle before counting requests.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let settled_kib = measure::status_kib(pid, "VmRSS");
+    let by_verb = measure::difference(&controller.requests_by_verb(), &baseline);
+    let apiserver = measure::difference(&apiserver_requests(&client).await, &apiserver_before);
+    controller.stop();
+    drop(convergence);
     drop(plane);
-    Result {
+    Run {
         n,
         create,
         converge,
-        requests: requests / (2 * n) as f64,
-        rss_kib,
+        cpu_seconds,
+        peak_kib,
+        settled_kib,
+        by_verb,
+        apiserver,
     }
 }
 
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
     if std::env::args().any(|a| a == "--list") {
         println!("scale: bench");
         return;
     }
-    let sizes: Vec<usize> = if args.is_empty() {
-        vec![100, 1000]
-    } else {
-        args.iter().filter_map(|a| a.parse().ok()).collect()
-    };
+    let options = Options::parse();
     let fake_dir = mcp_testenv::build_fake_provider(true).expect("build the fake provider");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let results: Vec<Arc<Result>> = sizes
-        .iter()
-        .map(|&n| Arc::new(runtime.block_on(run(n, &fake_dir))))
-        .collect();
-    println!();
-    println!(
-        "| N (MCIs + MCSs) | objects created in | every status has its balancer after | API requests per object | controller peak RSS |"
-    );
-    println!("|---|---|---|---|---|");
-    for r in results {
+    let mut runs = Vec::new();
+    for &n in &options.sizes {
+        let r = runtime.block_on(run(n, &fake_dir, &options));
         println!(
-            "| {} + {} | {:.1} s | {:.1} s | {:.1} | {:.1} MiB |",
-            r.n,
+            "N={n}: converged after {:.1} s, {:.2} CPU s, peak RSS {:.1} MiB, {:.3} requests per object",
+            r.converge.as_secs_f64(),
+            r.cpu_seconds,
+            mib(r.peak_kib),
+            r.per_object()
+        );
+        runs.push(r);
+    }
+    println!();
+    println!("{}", options.describe());
+    println!(
+        "| N | objects created in | every status has its balancer after | controller CPU | peak RSS | RSS after converging | API requests per MCI/MCS | by verb |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in &runs {
+        println!(
+            "| {} | {:.1} s | {:.1} s | {:.2} s | {:.1} MiB | {:.1} MiB | {:.3} | {} |",
             r.n,
             r.create.as_secs_f64(),
             r.converge.as_secs_f64(),
-            r.requests,
-            r.rss_kib as f64 / 1024.0
+            r.cpu_seconds,
+            mib(r.peak_kib),
+            mib(r.settled_kib),
+            r.per_object(),
+            measure::per_object(&r.by_verb, (2 * r.n) as f64),
+        );
+    }
+    println!();
+    for r in &runs {
+        println!(
+            "N={}: API server requests per MCI/MCS while the controller ran, at least 0.001 (the bench's own watches, and with --while-running its creations, included): {}",
+            r.n,
+            measure::per_object(
+                &measure::significant(r.apiserver.clone(), (2 * r.n) as f64, 0.001),
+                (2 * r.n) as f64
+            )
+        );
+    }
+    if let (Some(first), Some(last)) = (runs.first(), runs.last())
+        && last.n > first.n
+    {
+        let slope = |a: u64, b: u64| (b as f64 - a as f64) / (last.n - first.n) as f64;
+        println!(
+            "memory slope N={}..{}: peak {:.1} KiB, after converging {:.1} KiB per object set (Service + MCI + MCS, or MCI + MCS with --while-running)",
+            first.n,
+            last.n,
+            slope(first.peak_kib, last.peak_kib),
+            slope(first.settled_kib, last.settled_kib),
         );
     }
 }
