@@ -15,7 +15,7 @@ const WAIT: Duration = Duration::from_secs(30);
 async fn an_mci_of_our_class_gets_a_finalizer_and_a_balancer_and_loses_both_on_deletion() {
     let env = Env::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("lbs.json");
+    let state = dir.path().join("fake-cloud.db");
     env.apply(common::INGRESS_CLASS, "default").await;
     env.apply(MCI, "default").await;
     let mut controller = env.controller(
@@ -100,7 +100,7 @@ spec:
 async fn re_triggers_follow_the_go_predicates() {
     let env = Env::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("lbs.json");
+    let state = dir.path().join("fake-cloud.db");
     env.apply(common::INGRESS_CLASS, "default").await;
     env.apply(
         r#"
@@ -346,7 +346,7 @@ async fn traffic_block_clusters_follow_cluster_remedy_actions() {
 async fn class_selection_and_adoption_of_go_written_objects() {
     let env = Env::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("lbs.json");
+    let state = dir.path().join("fake-cloud.db");
     env.apply(common::INGRESS_CLASS, "default").await;
     env.apply(
         "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: other}\nspec: {controller: example.com/other}\n",

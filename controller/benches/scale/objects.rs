@@ -76,25 +76,22 @@ trait HasAddress {
     fn has_address(&self) -> bool;
 }
 
-impl HasAddress for MultiClusterIngress {
-    fn has_address(&self) -> bool {
-        self.status
-            .as_ref()
-            .and_then(|s| s.load_balancer.as_ref())
-            .and_then(|l| l.ingress.as_ref())
-            .is_some_and(|i| !i.is_empty())
-    }
+/// Both statuses keep their addresses in `status.loadBalancer.ingress`.
+macro_rules! has_address {
+    ($($kind:ty),*) => {$(
+        impl HasAddress for $kind {
+            fn has_address(&self) -> bool {
+                self.status
+                    .as_ref()
+                    .and_then(|s| s.load_balancer.as_ref())
+                    .and_then(|l| l.ingress.as_ref())
+                    .is_some_and(|i| !i.is_empty())
+            }
+        }
+    )*};
 }
 
-impl HasAddress for MultiClusterService {
-    fn has_address(&self) -> bool {
-        self.status
-            .as_ref()
-            .and_then(|s| s.load_balancer.as_ref())
-            .and_then(|l| l.ingress.as_ref())
-            .is_some_and(|i| !i.is_empty())
-    }
-}
+has_address!(MultiClusterIngress, MultiClusterService);
 
 /// Keeps `count` equal to the number of `K`s in the bench namespace with an address.
 async fn count_addressed<K>(client: Client, count: watch::Sender<usize>)
