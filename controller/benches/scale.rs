@@ -1,31 +1,105 @@
-//! `cargo bench -p multicluster-provider --bench scale [-- N...]`: N MultiClusterIngresses and
-//! N MultiClusterServices (type LoadBalancer) created at once on a local control plane, with the
-//! real controller (release build, all five controllers, client rate limits raised) and the real
-//! fake provider library. Reports the time until every object's status has its load balancer,
-//! API requests per object, and the controller's peak RSS. Default N: 100 and 1000.
+//! `cargo bench -p multicluster-provider --bench scale [-- OPTIONS] [N...]`: the release
+//! controller (all five controllers, the release fake provider) on a local control plane with N
+//! Services, N MultiClusterIngresses (class `fake`, one rule to the Service of the same name) and
+//! N MultiClusterServices (type LoadBalancer, named like the Service).
 //!
-//! `cargo bench -p multicluster-provider --bench scale -- --backlog [N...]`: the comparison with
-//! the Go original: N MCIs, N MCSs and the N Services the MCIs route to exist before the
-//! controller starts, which runs with the default flags (`--kube-api-qps=40
-//! --kube-api-burst=60`, one bucket per resource kind, as Go's per-kind REST clients). Reports
-//! the time from the start of the process until every status has its balancer, and the requests
-//! it sent. Default N: 500.
+//! Modes:
+//! - default: the objects exist **before** the controller starts (a restart or a leader
+//!   takeover); times are from the controller's process start. Default N: 1000, 3000, 10000.
+//! - `--while-running`: the controller starts first and N MCIs and N MCSs (no Services) are
+//!   created while it runs, 32 at a time; times are from the first creation. Default N: 100, 1000.
+//!
+//! Options: `--churn` then updates EndpointSlices (see `scale/churn.rs`) and prints the
+//! controller's CPU time per EndpointSlice event, which must not grow with N; `--default-limits` keeps `--kube-api-qps=40 --kube-api-burst=60` (otherwise they are
+//! raised to 2000/4000 so the run measures the controller, not the limiter); `--state-file` gives
+//! the fake provider a state file (its multi-process mode); `--heaptrack` runs the controller
+//! under heaptrack (a heap profile per N in `target/heaptrack/`, read it with `heaptrack_print`;
+//! times and CPU are then heaptrack's, not the controller's).
+//!
+//! Printed per N: time until every MCI and MCS has an address in `status.loadBalancer`, the
+//! controller's CPU seconds (user + system) until then, its peak RSS (`VmHWM`) then, its RSS
+//! after settling (3 s later), API requests per MCI/MCS by verb (from the controller's own
+//! counter: in the default mode everything from start, lists and watches included), and the API
+//! server's view by verb and resource. With more than one N, the memory slope per
+//! Service + MCI + MCS between the smallest and the largest N.
 
+#[path = "scale/churn.rs"]
+mod churn;
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "scale/measure.rs"]
+mod measure;
+#[path = "scale/objects.rs"]
+mod objects;
+
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
-use kube::api::{Api, ListParams, PostParams};
-use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
+use kube::api::{Api, PostParams};
 use mcp_testenv::{ControlPlane, ControlPlaneOptions};
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use common::free_port;
+use objects::Convergence;
+
+const REQUESTS: &str = "multicluster_provider_kube_api_requests_total";
+
+struct Options {
+    while_running: bool,
+    default_limits: bool,
+    state_file: bool,
+    heaptrack: bool,
+    churn: bool,
+    sizes: Vec<usize>,
+}
+
+impl Options {
+    fn parse() -> Options {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let flag = |name: &str| args.iter().any(|a| a == name);
+        let while_running = flag("--while-running");
+        let mut sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+        if sizes.is_empty() {
+            sizes = if while_running {
+                vec![100, 1000]
+            } else {
+                vec![1000, 3000, 10000]
+            };
+        }
+        Options {
+            while_running,
+            default_limits: flag("--default-limits"),
+            state_file: flag("--state-file"),
+            heaptrack: flag("--heaptrack"),
+            churn: flag("--churn"),
+            sizes,
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}; client limits {}; fake state {}",
+            if self.while_running {
+                "objects created while the controller runs (no Services)"
+            } else {
+                "objects created before the controller starts"
+            },
+            if self.default_limits {
+                "40/60 (defaults)"
+            } else {
+                "2000/4000"
+            },
+            if self.state_file {
+                "in a file"
+            } else {
+                "in memory"
+            },
+        )
+    }
+}
 
 /// The body of GET `path` on loopback `port`, if it answers 200.
 fn http_get(port: u16, path: &str) -> Option<String> {
@@ -34,36 +108,158 @@ fn http_get(port: u16, path: &str) -> Option<String> {
         .map(|(_, body)| body)
 }
 
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
+struct Controller {
+    child: Child,
+    /// The controller's process id (under heaptrack, the child of `child`).
+    pid: u32,
+    metrics_port: u16,
+    health_port: u16,
 }
 
-fn metric_sum(metrics: &str, name: &str) -> f64 {
-    metrics
-        .lines()
-        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
-        .sum()
+impl Controller {
+    fn start(plane: &ControlPlane, fake_dir: &Path, options: &Options, n: usize) -> Controller {
+        let health_port = free_port();
+        let metrics_port = free_port();
+        let log = std::fs::File::create(plane.dir().join("controller.log")).unwrap();
+        let binary = env!("CARGO_BIN_EXE_multicluster-provider");
+        let mut command = if options.heaptrack {
+            let dir = mcp_testenv::target_dir().join("heaptrack");
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut command = Command::new("heaptrack");
+            command
+                .arg("-o")
+                .arg(dir.join(format!("scale-{n}")))
+                .arg(binary);
+            command
+        } else {
+            Command::new(binary)
+        };
+        command
+            .args([
+                "--cloud-provider=fake",
+                "--provider-ingress-class=karmada.io/fake",
+            ])
+            .arg("--provider-dir")
+            .arg(fake_dir)
+            .arg("--kubeconfig")
+            .arg(plane.kubeconfig_path())
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--secure-port={health_port}"))
+            .arg(format!("--metrics-bind-address=127.0.0.1:{metrics_port}"))
+            .arg("--v=1");
+        if !options.default_limits {
+            command.args(["--kube-api-qps=2000", "--kube-api-burst=4000"]);
+        }
+        if options.state_file {
+            let config = plane.dir().join("cloud-config.yaml");
+            let state = plane.dir().join("fake-state.db");
+            std::fs::write(&config, format!("stateFile: {}\n", state.display())).unwrap();
+            command.arg("--cloud-config").arg(config);
+        }
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let pid = if options.heaptrack {
+            controller_child(child.id(), binary)
+        } else {
+            child.id()
+        };
+        Controller {
+            child,
+            pid,
+            metrics_port,
+            health_port,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while http_get(self.health_port, "/readyz").is_none() {
+            assert!(Instant::now() < deadline, "controller not ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn requests_by_verb(&self) -> BTreeMap<String, f64> {
+        let metrics = http_get(self.metrics_port, "/metrics").unwrap_or_default();
+        measure::counter_by(&metrics, REQUESTS, &["verb"])
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
 }
 
-const REQUESTS: &str = "multicluster_provider_kube_api_requests_total";
+/// The child of `parent` running `binary` (heaptrack's script starts it), waiting for it.
+fn controller_child(parent: u32, binary: &str) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let children = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+            .unwrap_or_default();
+        let found = children.split_whitespace().find_map(|c| {
+            let exe = std::fs::read_link(format!("/proc/{c}/exe")).ok()?;
+            (exe == Path::new(binary)).then(|| c.parse().ok())?
+        });
+        if let Some(pid) = found {
+            return pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "heaptrack did not start the controller"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
 
-/// A control plane with the CRDs, the namespaces and the IngressClass `fake`.
-async fn control_plane() -> (ControlPlane, Client) {
+/// The API server's request counters by verb and resource (subresource).
+async fn apiserver_requests(client: &Client) -> BTreeMap<String, f64> {
+    let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
+    let text = client.request_text(request).await.unwrap_or_default();
+    measure::counter_by(
+        &text,
+        "apiserver_request_total",
+        &["verb", "resource", "subresource"],
+    )
+}
+
+struct Run {
+    n: usize,
+    create: Duration,
+    converge: Duration,
+    cpu_seconds: f64,
+    peak_kib: u64,
+    settled_kib: u64,
+    by_verb: BTreeMap<String, f64>,
+    apiserver: BTreeMap<String, f64>,
+    /// With `--churn`: the controller's CPU time per EndpointSlice event.
+    churn_cpu: Option<Duration>,
+}
+
+impl Run {
+    fn per_object(&self) -> f64 {
+        self.by_verb.values().sum::<f64>() / (2 * self.n) as f64
+    }
+}
+
+async fn plane_with_crds() -> (ControlPlane, Client) {
     let plane = ControlPlane::start(ControlPlaneOptions::default())
         .await
         .expect("control plane");
     let client = plane.admin_client().await.unwrap();
     mcp_testenv::install_crds(&client).await.unwrap();
     let ns: Api<Namespace> = Api::all(client.clone());
-    for name in ["karmada-system", "bench"] {
+    for name in ["karmada-system", objects::NAMESPACE] {
         let obj: Namespace =
             serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
         ns.create(&PostParams::default(), &obj).await.unwrap();
@@ -79,262 +275,139 @@ async fn control_plane() -> (ControlPlane, Client) {
     (plane, client)
 }
 
-/// Creates MCI `web-{i}` (routing to Service `web-{i}`, created too with `services`) and MCS
-/// `api-{i}` for every i below `n`, 32 creations in flight.
-async fn create_objects(client: &Client, n: usize, services: bool) {
-    let mcis: Api<MultiClusterIngress> = Api::namespaced(client.clone(), "bench");
-    let mcss: Api<MultiClusterService> = Api::namespaced(client.clone(), "bench");
-    let svcs: Api<Service> = Api::namespaced(client.clone(), "bench");
-    futures::stream::iter(0..n)
-        .map(|i| {
-            let (mcis, mcss, svcs) = (mcis.clone(), mcss.clone(), svcs.clone());
-            async move {
-                let name = format!("web-{i}");
-                if services {
-                    let svc: Service = serde_json::from_value(serde_json::json!({
-                        "metadata": {"name": name},
-                        "spec": {"ports": [{"port": 80}], "selector": {"app": name}}
-                    }))
-                    .unwrap();
-                    svcs.create(&PostParams::default(), &svc).await.unwrap();
-                }
-                let mci: MultiClusterIngress = serde_json::from_value(serde_json::json!({
-                    "metadata": {"name": name},
-                    "spec": {"rules": [{"host": format!("{name}.example.com"), "http": {"paths": [
-                        {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": name, "port": {"number": 80}}}}
-                    ]}}]}
-                }))
-                .unwrap();
-                let mcs: MultiClusterService = serde_json::from_value(serde_json::json!({
-                    "metadata": {"name": format!("api-{i}")},
-                    "spec": {"types": ["LoadBalancer"], "ports": [{"port": 80}]}
-                }))
-                .unwrap();
-                mcis.create(&PostParams::default(), &mci).await.unwrap();
-                mcss.create(&PostParams::default(), &mcs).await.unwrap();
-            }
-        })
-        .buffer_unordered(32)
-        .collect::<Vec<_>>()
-        .await;
-}
+async fn run(n: usize, fake_dir: &Path, options: &Options) -> Run {
+    let (plane, client) = plane_with_crds().await;
+    let timeout = Duration::from_secs(300) + Duration::from_millis(50 * n as u64);
 
-/// How many of `objects` have an address in `status.loadBalancer.ingress`.
-fn with_address<K: serde::Serialize>(objects: &[K]) -> usize {
-    objects
-        .iter()
-        .filter(|o| {
-            serde_json::to_value(o).unwrap()["status"]["loadBalancer"]["ingress"]
-                .as_array()
-                .is_some_and(|i| !i.is_empty())
-        })
-        .count()
-}
-
-/// Polls until every MCI and MCS has its balancer's address.
-async fn wait_converged(client: &Client, n: usize) {
-    let mcis: Api<MultiClusterIngress> = Api::namespaced(client.clone(), "bench");
-    let mcss: Api<MultiClusterService> = Api::namespaced(client.clone(), "bench");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let done_mci = with_address(&mcis.list(&ListParams::default()).await.unwrap().items);
-        let done_mcs = with_address(&mcss.list(&ListParams::default()).await.unwrap().items);
-        if done_mci == n && done_mcs == n {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "N={n}: only {done_mci} MCIs and {done_mcs} MCSs converged"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// The release controller with the fake provider, health and metrics on free ports, `extra`
-/// flags; its log in the control plane's directory.
-struct Controller {
-    child: Child,
-    health: u16,
-    metrics: u16,
-}
-
-impl Controller {
-    fn start(plane: &ControlPlane, fake_dir: &Path, extra: &[&str]) -> Controller {
-        let health = free_port();
-        let metrics = free_port();
-        let log = std::fs::File::create(plane.dir().join("controller.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_multicluster-provider"))
-            .args([
-                "--cloud-provider=fake",
-                "--provider-ingress-class=karmada.io/fake",
-                "--bind-address=127.0.0.1",
-            ])
-            .arg("--provider-dir")
-            .arg(fake_dir)
-            .arg("--kubeconfig")
-            .arg(plane.kubeconfig_path())
-            .arg(format!("--secure-port={health}"))
-            .arg(format!("--metrics-bind-address=127.0.0.1:{metrics}"))
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        Controller {
-            child,
-            health,
-            metrics,
-        }
-    }
-
-    async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while http_get(self.health, "/readyz").is_none() {
-            assert!(Instant::now() < deadline, "controller not ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn requests(&self) -> f64 {
-        metric_sum(&http_get(self.metrics, "/metrics").unwrap(), REQUESTS)
-    }
-
-    /// Peak RSS, then SIGTERM and wait.
-    fn stop(mut self) -> u64 {
-        let rss = peak_rss_kib(self.child.id());
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-        rss
-    }
-}
-
-/// One run: N, the time of its first phase (objects created, or controller ready), the time
-/// until every status had its balancer, the requests the controller sent, its peak RSS.
-struct Run {
-    n: usize,
-    first: Duration,
-    converge: Duration,
-    requests: f64,
-    rss_kib: u64,
-}
-
-/// Objects created while the controller runs, client limits raised.
-async fn run(n: usize, fake_dir: &Path) -> Run {
-    let (plane, client) = control_plane().await;
-    let controller = Controller::start(
-        &plane,
-        fake_dir,
-        &["--kube-api-qps=2000", "--kube-api-burst=4000", "--v=1"],
-    );
-    controller.wait_ready().await;
-    // Requests before the objects exist (initial lists, lease) are not the objects' cost.
-    let baseline = controller.requests();
-    let started = Instant::now();
-    create_objects(&client, n, false).await;
-    let create = started.elapsed();
-    wait_converged(&client, n).await;
+    let (controller, create, started, baseline, apiserver_before) = if options.while_running {
+        let controller = Controller::start(&plane, fake_dir, options, n);
+        controller.wait_ready().await;
+        // Requests before the objects exist (initial lists, lease) are not the objects' cost.
+        let baseline = controller.requests_by_verb();
+        let apiserver_before = apiserver_requests(&client).await;
+        let started = Instant::now();
+        let create = objects::create(&client, n, false).await;
+        (controller, create, started, baseline, apiserver_before)
+    } else {
+        let create = objects::create(&client, n, true).await;
+        let apiserver_before = apiserver_requests(&client).await;
+        let started = Instant::now();
+        let controller = Controller::start(&plane, fake_dir, options, n);
+        (
+            controller,
+            create,
+            started,
+            BTreeMap::new(),
+            apiserver_before,
+        )
+    };
+    let mut convergence = Convergence::watch(&client);
+    convergence.wait(n, timeout).await;
     let converge = started.elapsed();
-    // Let follow-up work (service exports, policies) settle before counting requests.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let requests = controller.requests() - baseline;
-    let rss_kib = controller.stop();
+    let pid = controller.pid();
+    let cpu_seconds = measure::cpu_seconds(pid);
+    let peak_kib = measure::status_kib(pid, "VmHWM");
+
+    // Let follow-up work (service exports) settle before counting requests.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let settled_kib = measure::status_kib(pid, "VmRSS");
+    let by_verb = measure::difference(&controller.requests_by_verb(), &baseline);
+    let apiserver = measure::difference(&apiserver_requests(&client).await, &apiserver_before);
+    let churn_cpu = if options.churn {
+        Some(churn::cpu_per_event(&client, pid).await)
+    } else {
+        None
+    };
+    controller.stop();
+    drop(convergence);
     drop(plane);
     Run {
         n,
-        first: create,
+        create,
         converge,
-        requests,
-        rss_kib,
+        cpu_seconds,
+        peak_kib,
+        settled_kib,
+        by_verb,
+        apiserver,
+        churn_cpu,
     }
 }
 
-/// Objects and Services there before the start; default flags.
-async fn run_backlog(n: usize, fake_dir: &Path) -> Run {
-    let (plane, client) = control_plane().await;
-    create_objects(&client, n, true).await;
-    let started = Instant::now();
-    let controller = Controller::start(&plane, fake_dir, &[]);
-    controller.wait_ready().await;
-    let ready = started.elapsed();
-    wait_converged(&client, n).await;
-    let converge = started.elapsed();
-    let requests = controller.requests();
-    let rss_kib = controller.stop();
-    drop(plane);
-    Run {
-        n,
-        first: ready,
-        converge,
-        requests,
-        rss_kib,
-    }
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
     if std::env::args().any(|a| a == "--list") {
         println!("scale: bench");
         return;
     }
-    let backlog = std::env::args().any(|a| a == "--backlog");
-    let sizes: Vec<usize> = if !args.is_empty() {
-        args.iter().filter_map(|a| a.parse().ok()).collect()
-    } else if backlog {
-        vec![500]
-    } else {
-        vec![100, 1000]
-    };
+    let options = Options::parse();
     let fake_dir = mcp_testenv::build_fake_provider(true).expect("build the fake provider");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let results: Vec<Run> = sizes
-        .iter()
-        .map(|&n| {
-            runtime.block_on(async {
-                if backlog {
-                    run_backlog(n, &fake_dir).await
-                } else {
-                    run(n, &fake_dir).await
-                }
-            })
-        })
-        .collect();
-    println!();
-    if backlog {
+    let mut runs = Vec::new();
+    for &n in &options.sizes {
+        let r = runtime.block_on(run(n, &fake_dir, &options));
         println!(
-            "| N (MCIs + MCSs + Services, before the start) | ready after | every status has its balancer after | API requests (per object, per second) | controller peak RSS |"
+            "N={n}: converged after {:.1} s, {:.2} CPU s, peak RSS {:.1} MiB, {:.3} requests per object",
+            r.converge.as_secs_f64(),
+            r.cpu_seconds,
+            mib(r.peak_kib),
+            r.per_object()
         );
-    } else {
+        runs.push(r);
+    }
+    println!();
+    println!("{}", options.describe());
+    println!(
+        "| N | objects created in | every status has its balancer after | controller CPU | peak RSS | RSS after converging | API requests per MCI/MCS | by verb |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in &runs {
         println!(
-            "| N (MCIs + MCSs) | objects created in | every status has its balancer after | API requests per object | controller peak RSS |"
+            "| {} | {:.1} s | {:.1} s | {:.2} s | {:.1} MiB | {:.1} MiB | {:.3} | {} |",
+            r.n,
+            r.create.as_secs_f64(),
+            r.converge.as_secs_f64(),
+            r.cpu_seconds,
+            mib(r.peak_kib),
+            mib(r.settled_kib),
+            r.per_object(),
+            measure::per_object(&r.by_verb, (2 * r.n) as f64),
         );
     }
-    println!("|---|---|---|---|---|");
-    for r in results {
-        let per_object = r.requests / (2 * r.n) as f64;
-        let (objects, requests) = if backlog {
-            (
-                format!("{0} + {0} + {0}", r.n),
-                format!(
-                    "{:.0} ({per_object:.2}, {:.0}/s)",
-                    r.requests,
-                    r.requests / r.converge.as_secs_f64()
-                ),
-            )
-        } else {
-            (format!("{0} + {0}", r.n), format!("{per_object:.1}"))
-        };
+    println!();
+    for r in &runs {
         println!(
-            "| {objects} | {:.1} s | {:.1} s | {requests} | {:.1} MiB |",
-            r.first.as_secs_f64(),
-            r.converge.as_secs_f64(),
-            r.rss_kib as f64 / 1024.0
+            "N={}: API server requests per MCI/MCS while the controller ran, at least 0.001 (the bench's own watches, and with --while-running its creations, included): {}",
+            r.n,
+            measure::per_object(
+                &measure::significant(r.apiserver.clone(), (2 * r.n) as f64, 0.001),
+                (2 * r.n) as f64
+            )
+        );
+    }
+    for r in &runs {
+        if let Some(cpu) = r.churn_cpu {
+            println!(
+                "N={}: controller CPU per EndpointSlice event ({} events): {} µs",
+                r.n,
+                churn::EVENTS + 1,
+                cpu.as_micros()
+            );
+        }
+    }
+    if let (Some(first), Some(last)) = (runs.first(), runs.last())
+        && last.n > first.n
+    {
+        let slope = |a: u64, b: u64| (b as f64 - a as f64) / (last.n - first.n) as f64;
+        println!(
+            "memory slope N={}..{}: peak {:.1} KiB, after converging {:.1} KiB per object set (Service + MCI + MCS, or MCI + MCS with --while-running)",
+            first.n,
+            last.n,
+            slope(first.peak_kib, last.peak_kib),
+            slope(first.settled_kib, last.settled_kib),
         );
     }
 }

@@ -80,7 +80,7 @@ async fn shared() -> &'static Shared {
             // Inside the environment's directory: removed with it when the test binary exits.
             let dir = env.dir().join("controller");
             std::fs::create_dir_all(&dir).unwrap();
-            let state = dir.join("cloud.json");
+            let state = dir.join("fake-cloud.db");
             let shared = Shared {
                 env,
                 state,

@@ -299,7 +299,7 @@ async fn probes_metrics_and_a_clean_sigterm() {
 async fn two_replicas_one_leader_and_a_handover_without_double_creation() {
     let env = Env::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("lbs.json");
+    let state = dir.path().join("fake-cloud.db");
     env.apply(common::INGRESS_CLASS, "default").await;
     let opts = ControllerOptions::new(dir.path())
         .cloud_config(&format!("stateFile: {}", state.display()))
@@ -397,7 +397,7 @@ async fn two_replicas_one_leader_and_a_handover_without_double_creation() {
 async fn killed_mid_way_then_restarted_every_object_converges_without_leaks() {
     let env = Env::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("lbs.json");
+    let state = dir.path().join("fake-cloud.db");
     env.apply(common::INGRESS_CLASS, "default").await;
     let names: Vec<String> = (0..40).map(|i| format!("app-{i}")).collect();
     for n in &names {
@@ -472,7 +472,7 @@ async fn killed_mid_way_then_restarted_every_object_converges_without_leaks() {
 async fn one_objects_failing_panicking_or_hanging_provider_calls_delay_only_that_object() {
     let env = Env::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("lbs.json");
+    let state = dir.path().join("fake-cloud.db");
     env.apply(common::INGRESS_CLASS, "default").await;
     let names: Vec<String> = ["failing", "panicking", "hanging", "garbage"]
         .iter()

@@ -15,7 +15,7 @@ const WAIT: Duration = Duration::from_secs(30);
 async fn an_mci_of_our_class_gets_a_finalizer_and_a_balancer_and_loses_both_on_deletion() {
     let env = Env::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("lbs.json");
+    let state = dir.path().join("fake-cloud.db");
     env.apply(common::INGRESS_CLASS, "default").await;
     env.apply(MCI, "default").await;
     let mut controller = env.controller(
@@ -151,7 +151,7 @@ impl<'a> Triggers<'a> {
 async fn re_triggers_follow_the_go_predicates() {
     let env = Env::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("lbs.json");
+    let state = dir.path().join("fake-cloud.db");
     env.apply(common::INGRESS_CLASS, "default").await;
     env.apply(
         r#"
@@ -385,7 +385,7 @@ async fn apply_two_classes(env: &Env) {
 async fn class_selection_and_adoption_of_go_written_objects() {
     let env = Env::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("lbs.json");
+    let state = dir.path().join("fake-cloud.db");
     apply_two_classes(&env).await;
     env.apply(
         &MCI.replace("minimal-ingress", "explicit")

@@ -5,7 +5,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{ControllerOptions, ControllerProcess, Env, eventually, fake_state};
+use common::{ControllerOptions, ControllerProcess, Env, eventually, fake_state, seed_fake_state};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
@@ -133,7 +133,7 @@ fn start(env: &Env, dir: &Path, state: &Path, extra: &str) -> ControllerProcess 
 async fn a_load_balancer_mcs_gets_a_finalizer_and_an_address_and_karmadas_conditions_stay() {
     let env = Env::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("lbs.json");
+    let state = dir.path().join("fake-cloud.db");
     env.apply(&mcs_yaml("web", "LoadBalancer"), "default").await;
     env.apply(&mcs_yaml("cross", "CrossCluster"), "default")
         .await;
@@ -203,7 +203,7 @@ async fn a_load_balancer_mcs_gets_a_finalizer_and_an_address_and_karmadas_condit
 async fn service_and_endpoint_slice_changes_re_trigger_the_mcs() {
     let env = Env::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("lbs.json");
+    let state = dir.path().join("fake-cloud.db");
     env.apply(&mcs_yaml("web", "LoadBalancer"), "default").await;
     let api: Api<MultiClusterService> = Api::namespaced(env.client.clone(), "default");
     let mut controller = start(&env, dir.path(), &state, "");
@@ -296,7 +296,7 @@ endpoints: []
 async fn deletion_and_dropping_the_load_balancer_type_remove_the_balancer_and_the_finalizer() {
     let env = Env::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("lbs.json");
+    let state = dir.path().join("fake-cloud.db");
     env.apply(&mcs_yaml("deleted", "LoadBalancer"), "default")
         .await;
     env.apply(&mcs_yaml("retyped", "LoadBalancer"), "default")
@@ -389,7 +389,7 @@ async fn deletion_and_dropping_the_load_balancer_type_remove_the_balancer_and_th
 async fn a_provider_failure_is_a_warning_event_and_the_mcs_converges() {
     let env = Env::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("lbs.json");
+    let state = dir.path().join("fake-cloud.db");
     env.apply(&mcs_yaml("failing", "LoadBalancer"), "default")
         .await;
     let api: Api<MultiClusterService> = Api::namespaced(env.client.clone(), "default");
@@ -435,12 +435,12 @@ async fn a_provider_failure_is_a_warning_event_and_the_mcs_converges() {
 async fn objects_written_by_the_go_controller_are_adopted() {
     let env = Env::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("lbs.json");
+    let state = dir.path().join("fake-cloud.db");
     // The fake cloud already holds the balancers the Go controller made.
     let balancer = |ip: &str| json!({"status": {"ingress": [{"ip": ip}]}, "createdBy": 1});
-    std::fs::write(
+    seed_fake_state(
         &state,
-        serde_json::to_vec(&json!({
+        json!({
             "balancers": {
                 "mcs/default/kept": balancer("1.2.3.4"),
                 "mcs/default/leaving": balancer("1.2.3.4"),
@@ -448,10 +448,8 @@ async fn objects_written_by_the_go_controller_are_adopted() {
             "created": ["mcs/default/kept", "mcs/default/leaving"],
             "deleted": [],
             "calls": [],
-        }))
-        .unwrap(),
-    )
-    .unwrap();
+        }),
+    );
     let api: Api<MultiClusterService> = Api::namespaced(env.client.clone(), "default");
     for name in ["kept", "leaving"] {
         env.apply(&mcs_yaml(name, "LoadBalancer"), "default").await;

@@ -18,7 +18,7 @@ const WAIT: Duration = Duration::from_secs(60);
 async fn the_original_scenario() {
     let env = Env::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("lbs.json");
+    let state = dir.path().join("fake-cloud.db");
     env.apply(common::INGRESS_CLASS, "default").await;
     env.apply(include_str!("../../examples/mci.yaml"), "default")
         .await;

@@ -240,7 +240,7 @@ fn the_broken_fixture_fails_verify_with_a_report_naming_each_broken_rule() {
 #[test]
 fn a_dry_run_lists_the_calls_and_makes_none() {
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("lbs.json");
+    let state = dir.path().join("fake-cloud.db");
     let config = format!("stateFile: {}\n", state.display());
     let fake = common::fake_dir().join("libmcp_provider_fake.so");
     let out = verify(
@@ -272,7 +272,7 @@ fn a_dry_run_lists_the_calls_and_makes_none() {
 #[test]
 fn cleanup_removes_what_an_interrupted_run_left() {
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("lbs.json");
+    let state = dir.path().join("fake-cloud.db");
     let fake = common::fake_dir().join("libmcp_provider_fake.so");
     let balancers = || {
         common::fake_state(&state)["balancers"]

@@ -2,7 +2,8 @@
 //!
 //! ```yaml
 //! latencyMs: 20                 # added to every call
-//! stateFile: /tmp/fake-lbs.json # keep balancers and the call log in this file (shared, durable)
+//! stateFile: /tmp/fake-cloud.db # keep balancers and the call log in this SQLite database
+//!                               # (shared by processes, durable; see docs/fake-provider.md)
 //! capabilities: [multiclusteringress, multiclusterservice]   # default: both
 //! faults:
 //!   - method: mci_ensure        # mci_get, mci_ensure, mci_update, mci_ensure_deleted, mcs_*,

@@ -5,13 +5,16 @@
 //! returns `1.2.3.5`; `get` reports existence; `ensure_deleted` removes; every call is recorded.
 //!
 //! An optional cloud-config (YAML or JSON, see [`Config`]) lets tests add latency, make calls
-//! fail, panic, hang or return garbage, and keep the balancers in a state file instead of memory:
-//! like a real cloud they then outlive a controller restart and are shared by several controller
-//! processes, so leaked, lost or doubly created balancers become visible.
+//! fail, panic, hang or return garbage, and keep the balancers in a state file (an SQLite
+//! database) instead of memory: like a real cloud they then outlive a controller restart and are
+//! shared by several controller processes, so leaked, lost or doubly created balancers become
+//! visible. In memory, the call log and the creation and deletion history keep the last
+//! [`MEMORY_HISTORY`] entries.
 
 #![forbid(unsafe_code)]
 
 mod config;
+mod database;
 mod state;
 
 use std::collections::HashMap;
@@ -21,10 +24,12 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus};
 use k8s_openapi::api::networking::v1::{IngressLoadBalancerIngress, IngressLoadBalancerStatus};
 use mcp_interface::prelude::*;
-use serde_json::json;
 
 pub use config::{Capability, Config, Fault, FaultAction};
-pub use state::{Balancer, CallRecord, State, StateStore};
+pub use state::{
+    Balancer, CallRecord, Cloud, MEMORY_HISTORY, State, StateStore, read_state_file,
+    write_state_file,
+};
 
 /// The name `--cloud-provider` selects.
 pub const NAME: &str = "fake";
@@ -103,7 +108,7 @@ impl FakeProvider {
             return Err(ProviderError::permanent(message.clone()));
         }
         let store = match &config.state_file {
-            Some(path) => StateStore::file(path.clone())?,
+            Some(path) => StateStore::file(path)?,
             None => StateStore::memory(),
         };
         tracing::info!(
@@ -183,7 +188,7 @@ impl FakeProvider {
         kind: Kind,
         method: &'static str,
         meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-        op: impl FnOnce(&mut State, &str) -> Result<T, ProviderError>,
+        op: impl FnOnce(&mut dyn Cloud, &str) -> Result<T, ProviderError>,
     ) -> Result<Reply<T>, ProviderError> {
         let key = Self::key(kind, meta);
         let object = key
@@ -197,14 +202,14 @@ impl FakeProvider {
             Ok(Some(FaultAction::Garbage)) => Ok(Reply::Garbage),
             Ok(action) => self
                 .store
-                .update(|state| {
-                    let result = op(state, &key);
-                    state.record(
+                .update(|cloud| {
+                    let result = op(cloud, &key);
+                    cloud.record(
                         &full_method,
                         &object,
                         result.as_ref().err().map(|e| e.message()),
                         overlapping,
-                    );
+                    )?;
                     result
                 })
                 .map(|value| match action {
@@ -240,31 +245,50 @@ fn service_status(ip: &str) -> LoadBalancerStatus {
     }
 }
 
-fn ensure(state: &mut State, key: &str, status: serde_json::Value) -> Result<(), ProviderError> {
-    if state.balancers.contains_key(key) {
+fn to_json(status: &impl serde::Serialize) -> Result<String, ProviderError> {
+    serde_json::to_string(status)
+        .map_err(|e| ProviderError::permanent(format!("cannot encode a status: {e}")))
+}
+
+fn ensure(
+    cloud: &mut dyn Cloud,
+    key: &str,
+    status: &impl serde::Serialize,
+) -> Result<(), ProviderError> {
+    if cloud.status(key)?.is_some() {
         return Err(ProviderError::permanent(format!(
             "load balancer {key} already exists"
         )));
     }
-    state.create(key, status);
-    Ok(())
+    cloud.create(key, &to_json(status)?)
 }
 
-fn update(state: &mut State, key: &str, status: serde_json::Value) -> Result<(), ProviderError> {
-    match state.balancers.get_mut(key) {
-        Some(balancer) => {
-            balancer.status = status;
-            Ok(())
-        }
-        None => Err(ProviderError::not_found(format!(
+fn update(
+    cloud: &mut dyn Cloud,
+    key: &str,
+    status: &impl serde::Serialize,
+) -> Result<(), ProviderError> {
+    if cloud.set_status(key, &to_json(status)?)? {
+        Ok(())
+    } else {
+        Err(ProviderError::not_found(format!(
             "load balancer {key} does not exist"
-        ))),
+        )))
     }
 }
 
-fn decode<T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> Result<T, ProviderError> {
-    serde_json::from_value(value.clone())
-        .map_err(|e| ProviderError::permanent(format!("corrupt fake state: {e}")))
+/// The status of the balancer `key`, if it exists.
+fn get<T: serde::de::DeserializeOwned>(
+    cloud: &mut dyn Cloud,
+    key: &str,
+) -> Result<Option<T>, ProviderError> {
+    cloud
+        .status(key)?
+        .map(|status| {
+            serde_json::from_str(&status)
+                .map_err(|e| ProviderError::permanent(format!("corrupt fake state: {e}")))
+        })
+        .transpose()
 }
 
 /// What a call returns: its own result, or what a fault puts in its place.
@@ -294,13 +318,7 @@ impl MultiClusterIngressLoadBalancer for FakeProvider {
         &self,
         mci: &MultiClusterIngress,
     ) -> Result<Option<IngressLoadBalancerStatus>, ProviderError> {
-        let r = self.call(Kind::Mci, "get", &mci.metadata, |state, key| {
-            state
-                .balancers
-                .get(key)
-                .map(|b| decode(&b.status))
-                .transpose()
-        });
+        let r = self.call(Kind::Mci, "get", &mci.metadata, get);
         reply(
             r,
             || Some(ingress_status("not-an-ip")),
@@ -312,9 +330,9 @@ impl MultiClusterIngressLoadBalancer for FakeProvider {
         &self,
         mci: &MultiClusterIngress,
     ) -> Result<IngressLoadBalancerStatus, ProviderError> {
-        let r = self.call(Kind::Mci, "ensure", &mci.metadata, |state, key| {
+        let r = self.call(Kind::Mci, "ensure", &mci.metadata, |cloud, key| {
             let status = ingress_status(ENSURED_IP);
-            ensure(state, key, json!(status))?;
+            ensure(cloud, key, &status)?;
             Ok(status)
         });
         reply(r, || ingress_status("999.1.2.3"), |_| Default::default())
@@ -324,18 +342,17 @@ impl MultiClusterIngressLoadBalancer for FakeProvider {
         &self,
         mci: &MultiClusterIngress,
     ) -> Result<IngressLoadBalancerStatus, ProviderError> {
-        let r = self.call(Kind::Mci, "update", &mci.metadata, |state, key| {
+        let r = self.call(Kind::Mci, "update", &mci.metadata, |cloud, key| {
             let status = ingress_status(UPDATED_IP);
-            update(state, key, json!(status))?;
+            update(cloud, key, &status)?;
             Ok(status)
         });
         reply(r, || ingress_status("999.1.2.3"), |_| Default::default())
     }
 
     fn ensure_deleted(&self, mci: &MultiClusterIngress) -> Result<(), ProviderError> {
-        let r = self.call(Kind::Mci, "ensure_deleted", &mci.metadata, |state, key| {
-            state.delete(key);
-            Ok(())
+        let r = self.call(Kind::Mci, "ensure_deleted", &mci.metadata, |cloud, key| {
+            cloud.delete(key)
         });
         reply(r, || (), |()| ())
     }
@@ -343,13 +360,7 @@ impl MultiClusterIngressLoadBalancer for FakeProvider {
 
 impl MultiClusterServiceLoadBalancer for FakeProvider {
     fn get(&self, mcs: &MultiClusterService) -> Result<Option<LoadBalancerStatus>, ProviderError> {
-        let r = self.call(Kind::Mcs, "get", &mcs.metadata, |state, key| {
-            state
-                .balancers
-                .get(key)
-                .map(|b| decode(&b.status))
-                .transpose()
-        });
+        let r = self.call(Kind::Mcs, "get", &mcs.metadata, get);
         reply(
             r,
             || Some(service_status("not-an-ip")),
@@ -358,27 +369,26 @@ impl MultiClusterServiceLoadBalancer for FakeProvider {
     }
 
     fn ensure(&self, mcs: &MultiClusterService) -> Result<LoadBalancerStatus, ProviderError> {
-        let r = self.call(Kind::Mcs, "ensure", &mcs.metadata, |state, key| {
+        let r = self.call(Kind::Mcs, "ensure", &mcs.metadata, |cloud, key| {
             let status = service_status(ENSURED_IP);
-            ensure(state, key, json!(status))?;
+            ensure(cloud, key, &status)?;
             Ok(status)
         });
         reply(r, || service_status("999.1.2.3"), |_| Default::default())
     }
 
     fn update(&self, mcs: &MultiClusterService) -> Result<LoadBalancerStatus, ProviderError> {
-        let r = self.call(Kind::Mcs, "update", &mcs.metadata, |state, key| {
+        let r = self.call(Kind::Mcs, "update", &mcs.metadata, |cloud, key| {
             let status = service_status(UPDATED_IP);
-            update(state, key, json!(status))?;
+            update(cloud, key, &status)?;
             Ok(status)
         });
         reply(r, || service_status("999.1.2.3"), |_| Default::default())
     }
 
     fn ensure_deleted(&self, mcs: &MultiClusterService) -> Result<(), ProviderError> {
-        let r = self.call(Kind::Mcs, "ensure_deleted", &mcs.metadata, |state, key| {
-            state.delete(key);
-            Ok(())
+        let r = self.call(Kind::Mcs, "ensure_deleted", &mcs.metadata, |cloud, key| {
+            cloud.delete(key)
         });
         reply(r, || (), |()| ())
     }

@@ -1,15 +1,21 @@
-//! Where the fake keeps its balancers: in memory, or in a JSON state file shared by every
-//! process that loads the fake with the same `stateFile` (read-modify-write under an exclusive
-//! file lock, written atomically by rename).
+//! Where the fake keeps its cloud: in memory (the default), or in an SQLite database shared by
+//! every process that loads the fake with the same `stateFile` (see [`crate::database`]).
+//!
+//! Both implement [`Cloud`], what one provider call may do; a call runs on one of them at a time
+//! (under the memory lock, or in one database transaction), so a call is atomic.
 
-use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::Write as _;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, VecDeque};
+use std::path::Path;
 use std::sync::Mutex;
 
 use mcp_interface::ProviderError;
 use serde::{Deserialize, Serialize};
+
+use crate::database::Database;
+
+/// How many calls, creations and deletions the in-memory store remembers (the oldest are
+/// forgotten first), so a long run does not grow without end. The database keeps them all.
+pub const MEMORY_HISTORY: usize = 10_000;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -38,7 +44,15 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-/// The fake cloud: its balancers, every balancer ever created (in order) and the call log.
+/// The fake cloud as one value: its balancers, the balancers created and deleted (in order) and
+/// the call log. What [`crate::FakeProvider::state`], [`read_state_file`] and the
+/// `mcp-fake-state` command return, as JSON:
+///
+/// ```json
+/// {"balancers": {"mci/default/web": {"status": {"ingress": [{"ip": "1.2.3.4"}]}, "createdBy": 4242}},
+///  "created": ["mci/default/web"], "deleted": [],
+///  "calls": [{"seq": 1, "pid": 4242, "method": "mci_get", "object": "default/web"}]}
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct State {
@@ -51,124 +65,188 @@ pub struct State {
 }
 
 impl State {
-    pub(crate) fn create(&mut self, key: &str, status: serde_json::Value) {
-        self.balancers.insert(
-            key.to_owned(),
-            Balancer {
-                status,
-                created_by: std::process::id(),
-            },
-        );
-        self.created.push(key.to_owned());
-    }
-
-    pub(crate) fn delete(&mut self, key: &str) {
-        if self.balancers.remove(key).is_some() {
-            self.deleted.push(key.to_owned());
-        }
-    }
-
-    pub(crate) fn record(
-        &mut self,
-        method: &str,
-        object: &str,
-        error: Option<&str>,
-        overlapping: u32,
-    ) {
-        let seq = self.calls.last().map_or(1, |c| c.seq + 1);
-        self.calls.push(CallRecord {
-            seq,
-            pid: std::process::id(),
-            method: method.to_owned(),
-            object: object.to_owned(),
-            error: error.map(str::to_owned),
-            overlapping,
-        });
-    }
-
     /// How many times `key` was created.
     pub fn creations(&self, key: &str) -> usize {
         self.created.iter().filter(|k| *k == key).count()
     }
 }
 
-pub enum StateStore {
-    Memory(Mutex<State>),
-    File { path: PathBuf, lock: Mutex<()> },
+/// What one provider call may do to the cloud. `key` is `mci/<namespace>/<name>` or
+/// `mcs/<namespace>/<name>`; statuses are JSON text.
+pub trait Cloud {
+    /// The balancer's status, if it exists.
+    fn status(&mut self, key: &str) -> Result<Option<String>, ProviderError>;
+    /// Creates the balancer (the caller checked that it does not exist).
+    fn create(&mut self, key: &str, status: &str) -> Result<(), ProviderError>;
+    /// Replaces an existing balancer's status; `false` when there is none.
+    fn set_status(&mut self, key: &str, status: &str) -> Result<bool, ProviderError>;
+    /// Removes the balancer, if it exists.
+    fn delete(&mut self, key: &str) -> Result<(), ProviderError>;
+    /// Appends a call to the call log; `overlapping` is how many other calls about the same
+    /// object this process was still running when it started.
+    fn record(
+        &mut self,
+        method: &str,
+        object: &str,
+        error: Option<&str>,
+        overlapping: u32,
+    ) -> Result<(), ProviderError>;
 }
 
-fn io_error(what: &str, path: &std::path::Path, e: impl std::fmt::Display) -> ProviderError {
-    ProviderError::retryable(format!("fake state file {}: {what}: {e}", path.display()))
+/// A balancer in memory: its status as JSON text and the process that created it.
+#[derive(Debug)]
+struct Stored {
+    status: String,
+    created_by: u32,
+}
+
+/// The in-memory cloud, with a bounded history.
+#[derive(Debug, Default)]
+struct Memory {
+    balancers: BTreeMap<String, Stored>,
+    created: VecDeque<String>,
+    deleted: VecDeque<String>,
+    calls: VecDeque<CallRecord>,
+    next_seq: u64,
+}
+
+fn push_bounded<T>(list: &mut VecDeque<T>, item: T) {
+    if list.len() == MEMORY_HISTORY {
+        list.pop_front();
+    }
+    list.push_back(item);
+}
+
+impl Cloud for Memory {
+    fn status(&mut self, key: &str) -> Result<Option<String>, ProviderError> {
+        Ok(self.balancers.get(key).map(|b| b.status.clone()))
+    }
+
+    fn create(&mut self, key: &str, status: &str) -> Result<(), ProviderError> {
+        self.balancers.insert(
+            key.to_owned(),
+            Stored {
+                status: status.to_owned(),
+                created_by: std::process::id(),
+            },
+        );
+        push_bounded(&mut self.created, key.to_owned());
+        Ok(())
+    }
+
+    fn set_status(&mut self, key: &str, status: &str) -> Result<bool, ProviderError> {
+        Ok(match self.balancers.get_mut(key) {
+            Some(balancer) => {
+                status.clone_into(&mut balancer.status);
+                true
+            }
+            None => false,
+        })
+    }
+
+    fn delete(&mut self, key: &str) -> Result<(), ProviderError> {
+        if self.balancers.remove(key).is_some() {
+            push_bounded(&mut self.deleted, key.to_owned());
+        }
+        Ok(())
+    }
+
+    fn record(
+        &mut self,
+        method: &str,
+        object: &str,
+        error: Option<&str>,
+        overlapping: u32,
+    ) -> Result<(), ProviderError> {
+        self.next_seq += 1;
+        let record = CallRecord {
+            seq: self.next_seq,
+            pid: std::process::id(),
+            method: method.to_owned(),
+            object: object.to_owned(),
+            error: error.map(str::to_owned),
+            overlapping,
+        };
+        push_bounded(&mut self.calls, record);
+        Ok(())
+    }
+}
+
+impl Memory {
+    fn snapshot(&self) -> Result<State, ProviderError> {
+        let balancers = self
+            .balancers
+            .iter()
+            .map(|(key, b)| {
+                let status = serde_json::from_str(&b.status)
+                    .map_err(|e| ProviderError::permanent(format!("corrupt fake state: {e}")))?;
+                let created_by = b.created_by;
+                Ok((key.clone(), Balancer { status, created_by }))
+            })
+            .collect::<Result<_, ProviderError>>()?;
+        Ok(State {
+            balancers,
+            created: self.created.iter().cloned().collect(),
+            deleted: self.deleted.iter().cloned().collect(),
+            calls: self.calls.iter().cloned().collect(),
+        })
+    }
+}
+
+pub struct StateStore(Store);
+
+enum Store {
+    Memory(Mutex<Memory>),
+    Database(Database),
 }
 
 impl StateStore {
     pub fn memory() -> Self {
-        StateStore::Memory(Mutex::new(State::default()))
+        StateStore(Store::Memory(Mutex::default()))
     }
 
-    /// A state file; created empty when missing. Fails when it exists but can't be read.
-    pub fn file(path: PathBuf) -> Result<Self, ProviderError> {
-        let store = StateStore::File {
-            path,
-            lock: Mutex::new(()),
-        };
-        store
-            .read()
-            .map_err(|e| ProviderError::permanent(e.message().to_owned()))?;
-        Ok(store)
+    /// The state database at `path`, created empty when missing. Fails when the file exists but
+    /// is not a fake state database.
+    pub fn file(path: &Path) -> Result<Self, ProviderError> {
+        Ok(StateStore(Store::Database(Database::open(path)?)))
     }
 
+    /// The whole state as it is now.
     pub fn read(&self) -> Result<State, ProviderError> {
-        self.update(|state| Ok(state.clone()))
-    }
-
-    /// Runs `f` on the state; in file mode, under an exclusive lock across processes, writing
-    /// the result back only when it changed.
-    pub fn update<T>(
-        &self,
-        f: impl FnOnce(&mut State) -> Result<T, ProviderError>,
-    ) -> Result<T, ProviderError> {
-        match self {
-            StateStore::Memory(state) => f(&mut state.lock().unwrap_or_else(|e| e.into_inner())),
-            StateStore::File { path, lock } => {
-                let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-                let lock_path = path.with_extension("lock");
-                let lock_file = OpenOptions::new()
-                    .create(true)
-                    .truncate(false)
-                    .write(true)
-                    .open(&lock_path)
-                    .map_err(|e| io_error("cannot open its lock file", &lock_path, e))?;
-                lock_file
-                    .lock()
-                    .map_err(|e| io_error("cannot lock", &lock_path, e))?;
-                let mut state = match std::fs::read(path) {
-                    Ok(bytes) if bytes.is_empty() => State::default(),
-                    Ok(bytes) => serde_json::from_slice(&bytes)
-                        .map_err(|e| io_error("is not valid fake state", path, e))?,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
-                    Err(e) => return Err(io_error("cannot be read", path, e)),
-                };
-                let before = state.clone();
-                let result = f(&mut state);
-                if state != before {
-                    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-                    let mut file =
-                        File::create(&tmp).map_err(|e| io_error("cannot be written", &tmp, e))?;
-                    let bytes = serde_json::to_vec_pretty(&state)
-                        .map_err(|e| io_error("cannot be encoded", path, e))?;
-                    file.write_all(&bytes)
-                        .map_err(|e| io_error("cannot be written", &tmp, e))?;
-                    file.sync_all()
-                        .map_err(|e| io_error("cannot be synced", &tmp, e))?;
-                    std::fs::rename(&tmp, path)
-                        .map_err(|e| io_error("cannot be replaced", path, e))?;
-                }
-                drop(lock_file);
-                result
-            }
+        match &self.0 {
+            Store::Memory(memory) => memory.lock().unwrap_or_else(|e| e.into_inner()).snapshot(),
+            Store::Database(db) => db.read(),
         }
     }
+
+    /// Runs `f` on the cloud atomically: under the lock in memory, in one transaction (that
+    /// other processes wait for) in the database. What `f` did is kept even when it returns an
+    /// error (a refused call is still recorded).
+    pub fn update<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Cloud) -> Result<T, ProviderError>,
+    ) -> Result<T, ProviderError> {
+        match &self.0 {
+            Store::Memory(memory) => f(&mut *memory.lock().unwrap_or_else(|e| e.into_inner())),
+            Store::Database(db) => db.transaction(f),
+        }
+    }
+}
+
+/// The state kept in the database at `path` (what another process's fake wrote); an empty state
+/// when there is no such file. Not from a process that has loaded the fake library: its copy of
+/// SQLite and this one would break each other's file locks (run `mcp-fake-state` there).
+pub fn read_state_file(path: &Path) -> Result<State, ProviderError> {
+    if !path.exists() {
+        return Ok(State::default());
+    }
+    Database::open(path)?.read()
+}
+
+/// Replaces the state kept at `path` with `state` (for tests that start from a cloud another
+/// controller left behind). The call sequence numbers are kept.
+pub fn write_state_file(path: &Path, state: &State) -> Result<(), ProviderError> {
+    Database::open(path)?.replace(state)
 }
 
 #[cfg(test)]
@@ -176,31 +254,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn file_state_is_shared_between_stores() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.json");
-        let a = StateStore::file(path.clone()).unwrap();
-        let b = StateStore::file(path.clone()).unwrap();
-        a.update(|s| {
-            s.create("mci/ns/x", serde_json::json!({}));
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(b.read().unwrap().creations("mci/ns/x"), 1);
-        b.update(|s| {
-            s.delete("mci/ns/x");
-            Ok(())
-        })
-        .unwrap();
-        assert!(a.read().unwrap().balancers.is_empty());
-    }
-
-    #[test]
-    fn corrupt_state_file_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.json");
-        std::fs::write(&path, b"{not json").unwrap();
-        let err = StateStore::file(path).err().unwrap();
-        assert!(err.message().contains("not valid fake state"), "{err}");
+    fn memory_history_is_bounded() {
+        let store = StateStore::memory();
+        for i in 0..MEMORY_HISTORY + 5 {
+            store
+                .update(|cloud| {
+                    let key = format!("mci/ns/{i}");
+                    cloud.create(&key, "{}")?;
+                    cloud.delete(&key)?;
+                    cloud.record("mci_ensure", &key, None, 0)
+                })
+                .unwrap();
+        }
+        let state = store.read().unwrap();
+        assert_eq!(state.calls.len(), MEMORY_HISTORY);
+        assert_eq!(state.created.len(), MEMORY_HISTORY);
+        assert_eq!(state.deleted.len(), MEMORY_HISTORY);
+        // The oldest are forgotten; sequence numbers keep counting.
+        assert_eq!(state.calls[0].seq, 6);
+        assert_eq!(state.created[0], "mci/ns/5");
+        assert!(state.balancers.is_empty());
     }
 }

@@ -14,7 +14,8 @@
 # Environment:
 #   GOOS     only `linux` (the default)
 #   GOARCH   amd64, arm64, ... (default: the host's); another architecture than the host's
-#            needs `rustup target add <triple>` and a linker for it (the image build instead
+#            needs `rustup target add <triple>` and a linker and C compiler for it (the fake
+#            provider compiles SQLite in; the image build instead
 #            builds inside an emulated builder stage, see deploy/Dockerfile)
 #   CARGO        cargo command (default: cargo)
 #   STRIP_DEBUG  `false` keeps the DWARF line tables (file:line in panic backtraces)

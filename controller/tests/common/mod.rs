@@ -448,12 +448,20 @@ where
     .await
 }
 
-/// Reads the fake provider's state file.
+/// The fake provider's state file (its SQLite database) as JSON: `balancers`, `created`,
+/// `deleted`, `calls` (see docs/fake-provider.md); the empty state when there is no file yet.
 pub fn fake_state(path: &Path) -> serde_json::Value {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap(),
-        Err(_) => serde_json::json!({"balancers": {}, "created": [], "deleted": [], "calls": []}),
-    }
+    let state = mcp_provider_fake::read_state_file(path)
+        .unwrap_or_else(|e| panic!("reading the fake state {}: {e}", path.display()));
+    serde_json::to_value(state).unwrap()
+}
+
+/// Makes the fake provider's state file hold `state` (the JSON shape [`fake_state`] returns), as
+/// a cloud another controller left behind.
+pub fn seed_fake_state(path: &Path, state: serde_json::Value) {
+    let state: mcp_provider_fake::State = serde_json::from_value(state).unwrap();
+    mcp_provider_fake::write_state_file(path, &state)
+        .unwrap_or_else(|e| panic!("writing the fake state {}: {e}", path.display()));
 }
 
 /// The ResourceBinding Karmada writes for the example application's Service (see

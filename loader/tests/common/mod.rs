@@ -50,3 +50,19 @@ pub fn lone_file(file_name: &str, contents: &[u8]) -> (tempfile::TempDir, PathBu
 pub fn config(yaml: &str) -> Vec<u8> {
     yaml.as_bytes().to_vec()
 }
+
+/// The fake's state file as JSON, read by `mcp-fake-state` (built beside the library) in a
+/// process of its own: this test process has the fake library loaded, with its own copy of
+/// SQLite, and a second copy in the same process would break its file locks.
+pub fn fake_state(path: &Path) -> serde_json::Value {
+    let out = std::process::Command::new(fake_dir().join("mcp-fake-state"))
+        .arg(path)
+        .output()
+        .expect("run mcp-fake-state");
+    assert!(
+        out.status.success(),
+        "mcp-fake-state failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("mcp-fake-state prints JSON")
+}

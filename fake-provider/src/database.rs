@@ -1,0 +1,458 @@
+//! The fake cloud in an SQLite database (`stateFile`), shared by every process that opens it.
+//!
+//! WAL journal, one `BEGIN IMMEDIATE` transaction per provider call (other processes wait for
+//! it, up to [`BUSY_TIMEOUT`]), `synchronous=NORMAL`: a committed call survives a crash of the
+//! process that made it (a killed controller), and a call costs a few index look-ups whatever
+//! the size of the cloud. The schema (`PRAGMA user_version` 1) is documented in
+//! `docs/fake-provider.md`; tests and scripts read it with [`crate::read_state_file`], the
+//! `mcp-fake-state` command or `sqlite3`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use mcp_interface::ProviderError;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use crate::state::{Balancer, CallRecord, Cloud, State};
+
+/// How long a call waits for another process's transaction before failing (retryable).
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE balancers (
+    key        TEXT PRIMARY KEY,   -- mci/<namespace>/<name> or mcs/<namespace>/<name>
+    status     TEXT NOT NULL,      -- the status the provider returns, as JSON
+    created_by INTEGER NOT NULL    -- the process id that created it
+) WITHOUT ROWID;
+CREATE TABLE created (seq INTEGER PRIMARY KEY, key TEXT NOT NULL);
+CREATE TABLE deleted (seq INTEGER PRIMARY KEY, key TEXT NOT NULL);
+CREATE TABLE calls (
+    seq    INTEGER PRIMARY KEY,
+    pid    INTEGER NOT NULL,
+    method TEXT NOT NULL,          -- mci_get, mci_ensure, ..., mcs_ensure_deleted
+    object TEXT NOT NULL,          -- <namespace>/<name>
+    error  TEXT,                   -- the error message, when the call failed
+    overlapping INTEGER NOT NULL DEFAULT 0 -- calls about the same object this process was
+                                           -- still running when this one started
+);
+CREATE INDEX created_key ON created (key);
+CREATE INDEX calls_object ON calls (object, method);
+";
+
+pub struct Database {
+    path: PathBuf,
+    connection: Mutex<Connection>,
+}
+
+fn error(path: &Path, what: &str, e: impl std::fmt::Display) -> ProviderError {
+    ProviderError::retryable(format!("fake state file {}: {what}: {e}", path.display()))
+}
+
+impl Database {
+    /// Opens the database at `path`, creating it (and its tables) when missing.
+    pub fn open(path: &Path) -> Result<Database, ProviderError> {
+        let not_ours = |e: rusqlite::Error| {
+            ProviderError::permanent(format!(
+                "fake state file {}: is not a fake state database ({e}). Since fake provider 1.1 the state file is an SQLite database; a JSON file of an older fake cannot be read: remove it or choose another stateFile",
+                path.display()
+            ))
+        };
+        let mut connection =
+            Connection::open(path).map_err(|e| error(path, "cannot be opened", e))?;
+        connection
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| error(path, "cannot be opened", e))?;
+        // WAL lets readers (tests, mcp-fake-state) run while a controller writes; NORMAL syncs at
+        // checkpoints only, which is durable against a crashed process.
+        connection
+            .query_row("PRAGMA journal_mode = WAL", [], |row| {
+                row.get::<_, String>(0)
+            })
+            .map_err(not_ours)?;
+        connection
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| error(path, "cannot be set up", e))?;
+        let tx = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| error(path, "cannot be locked", e))?;
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(not_ours)?;
+        match version {
+            0 => {
+                let tables: i64 = tx
+                    .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
+                    .map_err(not_ours)?;
+                if tables > 0 {
+                    return Err(ProviderError::permanent(format!(
+                        "fake state file {}: is an SQLite database of something else (it has tables but no fake schema version); choose another stateFile",
+                        path.display()
+                    )));
+                }
+                tx.execute_batch(SCHEMA)
+                    .and_then(|()| tx.pragma_update(None, "user_version", SCHEMA_VERSION))
+                    .map_err(|e| error(path, "cannot be created", e))?;
+            }
+            SCHEMA_VERSION => {}
+            newer => {
+                return Err(ProviderError::permanent(format!(
+                    "fake state file {}: has schema version {newer}, written by a newer fake provider (this one reads version {SCHEMA_VERSION})",
+                    path.display()
+                )));
+            }
+        }
+        tx.commit()
+            .map_err(|e| error(path, "cannot be created", e))?;
+        Ok(Database {
+            path: path.to_owned(),
+            connection: Mutex::new(connection),
+        })
+    }
+
+    /// Runs `f` in one immediate transaction, committed whatever `f` returns unless a statement
+    /// failed (then nothing of it is kept and the call fails, retryable).
+    pub fn transaction<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Cloud) -> Result<T, ProviderError>,
+    ) -> Result<T, ProviderError> {
+        let mut connection = self.connection.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| error(&self.path, "cannot be locked", e))?;
+        let mut cloud = Sql {
+            tx: &tx,
+            path: &self.path,
+            failed: None,
+        };
+        let result = f(&mut cloud);
+        if let Some(failed) = cloud.failed {
+            // Dropping the transaction rolls it back.
+            return Err(failed);
+        }
+        tx.commit()
+            .map_err(|e| error(&self.path, "cannot be written", e))?;
+        result
+    }
+
+    /// The whole state, read in one transaction (a consistent snapshot).
+    pub fn read(&self) -> Result<State, ProviderError> {
+        let mut connection = self.connection.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = connection
+            .transaction()
+            .map_err(|e| error(&self.path, "cannot be read", e))?;
+        read_all(&tx).map_err(|e| error(&self.path, "cannot be read", e))
+    }
+
+    /// Replaces everything with `state`.
+    pub fn replace(&self, state: &State) -> Result<(), ProviderError> {
+        let mut connection = self.connection.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| error(&self.path, "cannot be locked", e))?;
+        write_all(&tx, state)
+            .and_then(|()| tx.commit())
+            .map_err(|e| error(&self.path, "cannot be written", e))
+    }
+}
+
+fn read_all(tx: &Transaction<'_>) -> rusqlite::Result<State> {
+    let mut state = State::default();
+    let mut balancers = tx.prepare("SELECT key, status, created_by FROM balancers")?;
+    let rows = balancers.query_map([], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, u32>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (key, status, created_by) = row?;
+        let status = serde_json::from_str(&status).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e))
+        })?;
+        state.balancers.insert(key, Balancer { status, created_by });
+    }
+    for (table, list) in [
+        ("created", &mut state.created),
+        ("deleted", &mut state.deleted),
+    ] {
+        let mut keys = tx.prepare(&format!("SELECT key FROM {table} ORDER BY seq"))?;
+        for key in keys.query_map([], |row| row.get(0))? {
+            list.push(key?);
+        }
+    }
+    let mut calls =
+        tx.prepare("SELECT seq, pid, method, object, error, overlapping FROM calls ORDER BY seq")?;
+    for call in calls.query_map([], |row| {
+        Ok(CallRecord {
+            seq: row.get::<_, i64>(0)?.unsigned_abs(),
+            pid: row.get(1)?,
+            method: row.get(2)?,
+            object: row.get(3)?,
+            error: row.get(4)?,
+            overlapping: row.get(5)?,
+        })
+    })? {
+        state.calls.push(call?);
+    }
+    Ok(state)
+}
+
+fn write_all(tx: &Transaction<'_>, state: &State) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "DELETE FROM balancers; DELETE FROM created; DELETE FROM deleted; DELETE FROM calls;",
+    )?;
+    for (key, balancer) in &state.balancers {
+        tx.execute(
+            "INSERT INTO balancers (key, status, created_by) VALUES (?1, ?2, ?3)",
+            params![key, balancer.status.to_string(), balancer.created_by],
+        )?;
+    }
+    for (table, list) in [("created", &state.created), ("deleted", &state.deleted)] {
+        for key in list {
+            tx.execute(&format!("INSERT INTO {table} (key) VALUES (?1)"), [key])?;
+        }
+    }
+    for call in &state.calls {
+        tx.execute(
+            "INSERT INTO calls (seq, pid, method, object, error, overlapping) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                i64::try_from(call.seq).unwrap_or(i64::MAX),
+                call.pid,
+                call.method,
+                call.object,
+                call.error,
+                call.overlapping
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// One call's view of the database: the statements of [`Cloud`] in the call's transaction.
+struct Sql<'a> {
+    tx: &'a Transaction<'a>,
+    path: &'a Path,
+    /// The first statement that failed: the transaction is then rolled back.
+    failed: Option<ProviderError>,
+}
+
+impl Sql<'_> {
+    fn run<T>(&mut self, result: rusqlite::Result<T>) -> Result<T, ProviderError> {
+        result.map_err(|e| {
+            let e = error(self.path, "cannot be written", e);
+            self.failed.get_or_insert_with(|| e.clone());
+            e
+        })
+    }
+}
+
+impl Cloud for Sql<'_> {
+    fn status(&mut self, key: &str) -> Result<Option<String>, ProviderError> {
+        self.run(
+            self.tx
+                .prepare_cached("SELECT status FROM balancers WHERE key = ?1")
+                .and_then(|mut s| s.query_row([key], |row| row.get(0)).optional()),
+        )
+    }
+
+    fn create(&mut self, key: &str, status: &str) -> Result<(), ProviderError> {
+        let result = self
+            .tx
+            .prepare_cached("INSERT INTO balancers (key, status, created_by) VALUES (?1, ?2, ?3)")
+            .and_then(|mut s| s.execute(params![key, status, std::process::id()]))
+            .and_then(|_| {
+                self.tx
+                    .prepare_cached("INSERT INTO created (key) VALUES (?1)")
+                    .and_then(|mut s| s.execute([key]))
+            });
+        self.run(result).map(drop)
+    }
+
+    fn set_status(&mut self, key: &str, status: &str) -> Result<bool, ProviderError> {
+        let updated = self.run(
+            self.tx
+                .prepare_cached("UPDATE balancers SET status = ?2 WHERE key = ?1")
+                .and_then(|mut s| s.execute(params![key, status])),
+        )?;
+        Ok(updated > 0)
+    }
+
+    fn delete(&mut self, key: &str) -> Result<(), ProviderError> {
+        let result = self
+            .tx
+            .prepare_cached("DELETE FROM balancers WHERE key = ?1")
+            .and_then(|mut s| s.execute([key]))
+            .and_then(|removed| {
+                if removed == 0 {
+                    return Ok(0);
+                }
+                self.tx
+                    .prepare_cached("INSERT INTO deleted (key) VALUES (?1)")
+                    .and_then(|mut s| s.execute([key]))
+            });
+        self.run(result).map(drop)
+    }
+
+    fn record(
+        &mut self,
+        method: &str,
+        object: &str,
+        error: Option<&str>,
+        overlapping: u32,
+    ) -> Result<(), ProviderError> {
+        let result = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO calls (pid, method, object, error, overlapping) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![std::process::id(), method, object, error, overlapping])
+            });
+        self.run(result).map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::StateStore;
+
+    #[test]
+    fn the_database_is_shared_between_stores() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let a = StateStore::file(&path).unwrap();
+        let b = StateStore::file(&path).unwrap();
+        a.update(|cloud| cloud.create("mci/ns/x", r#"{"ingress": []}"#))
+            .unwrap();
+        assert_eq!(b.read().unwrap().creations("mci/ns/x"), 1);
+        b.update(|cloud| cloud.delete("mci/ns/x")).unwrap();
+        let state = a.read().unwrap();
+        assert!(state.balancers.is_empty());
+        assert_eq!(state.deleted, ["mci/ns/x"]);
+    }
+
+    #[test]
+    fn calls_through_separate_connections_are_atomic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    // Its own connection, as another process would have.
+                    let store = StateStore::file(&path).unwrap();
+                    for i in 0..50 {
+                        store
+                            .update(|cloud| {
+                                if cloud.status("mci/ns/shared")?.is_none() {
+                                    cloud.create("mci/ns/shared", "{}")?;
+                                }
+                                cloud.create(&format!("mci/ns/{t}-{i}"), "{}")?;
+                                cloud.record("mci_ensure", &format!("ns/{t}-{i}"), None, 0)
+                            })
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let state = crate::read_state_file(&path).unwrap();
+        assert_eq!(state.creations("mci/ns/shared"), 1);
+        assert_eq!(state.balancers.len(), 201);
+        let seqs: Vec<u64> = state.calls.iter().map(|c| c.seq).collect();
+        assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_failed_statement_keeps_nothing_of_the_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let store = StateStore::file(&path).unwrap();
+        store
+            .update(|cloud| cloud.create("mci/ns/x", "{}"))
+            .unwrap();
+        // Creating it again breaks the primary key: the call log entry goes too.
+        let err = store
+            .update(|cloud| {
+                cloud.record("mci_ensure", "ns/x", None, 0)?;
+                cloud.create("mci/ns/x", "{}")
+            })
+            .unwrap_err();
+        assert!(err.message().contains("UNIQUE"), "{err}");
+        let state = store.read().unwrap();
+        assert!(state.calls.is_empty());
+        assert_eq!(state.created, ["mci/ns/x"]);
+    }
+
+    #[test]
+    fn a_state_round_trips_through_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let state: State = serde_json::from_value(serde_json::json!({
+            "balancers": {"mcs/a/b": {"status": {"ingress": [{"ip": "1.2.3.4"}]}, "createdBy": 7}},
+            "created": ["mcs/a/b", "mci/a/c"], "deleted": ["mci/a/c"],
+            "calls": [{"seq": 3, "pid": 7, "method": "mcs_ensure", "object": "a/b"},
+                      {"seq": 4, "pid": 7, "method": "mci_get", "object": "a/c", "error": "x"}]
+        }))
+        .unwrap();
+        crate::write_state_file(&path, &state).unwrap();
+        assert_eq!(crate::read_state_file(&path).unwrap(), state);
+        // Sequence numbers go on from the last one.
+        StateStore::file(&path)
+            .unwrap()
+            .update(|cloud| cloud.record("mci_get", "a/d", None, 0))
+            .unwrap();
+        assert_eq!(crate::read_state_file(&path).unwrap().calls[2].seq, 5);
+    }
+
+    #[test]
+    fn files_that_are_not_fake_state_are_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("old.json");
+        std::fs::write(
+            &json,
+            br#"{"balancers": {}, "created": [], "deleted": [], "calls": []}"#,
+        )
+        .unwrap();
+        let err = StateStore::file(&json).err().unwrap();
+        assert!(
+            err.message().contains("is not a fake state database"),
+            "{err}"
+        );
+        assert!(
+            err.message().contains("JSON file of an older fake"),
+            "{err}"
+        );
+
+        let other = dir.path().join("other.db");
+        Connection::open(&other)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x)")
+            .unwrap();
+        let err = StateStore::file(&other).err().unwrap();
+        assert!(err.message().contains("of something else"), "{err}");
+
+        let newer = dir.path().join("newer.db");
+        Connection::open(&newer)
+            .unwrap()
+            .pragma_update(None, "user_version", 2)
+            .unwrap();
+        let err = StateStore::file(&newer).err().unwrap();
+        assert!(err.message().contains("newer fake provider"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_file_reads_as_an_empty_cloud_and_is_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing.db");
+        assert_eq!(crate::read_state_file(&path).unwrap(), State::default());
+        assert!(!path.exists());
+    }
+}
