@@ -221,7 +221,7 @@ async fn injected_failures_keep_their_kind_and_stop_after_n_times() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_call_times_out_without_blocking_others() {
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state.json");
+    let state = dir.path().join("fake-cloud.db");
     let p = load(Some(&format!(
         "stateFile: {}\nfaults: [{{method: mcs_, object: default/stuck, action: hang, hangMs: 5000}}]",
         state.display()
@@ -242,8 +242,7 @@ async fn a_hanging_call_times_out_without_blocking_others() {
     assert_eq!(err.kind(), ErrorKind::Retryable);
     // The timeout bounds the wait: the caller got its answer while the provider was still
     // inside the call (the fake records a call when it returns).
-    let calls = std::fs::read_to_string(&state).unwrap();
-    let log: serde_json::Value = serde_json::from_str(&calls).unwrap();
+    let log = common::fake_state(&state);
     let objects: Vec<&str> = log["calls"]
         .as_array()
         .unwrap()
