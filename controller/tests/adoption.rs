@@ -256,19 +256,17 @@ async fn objects_as_the_go_controller_leaves_them_are_adopted_without_a_write() 
     .await;
     // Its balancers in the fake cloud.
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("lbs.json");
+    let state = dir.path().join("fake-cloud.db");
     let balancer = json!({"status": {"ingress": [{"ip": GO_IP}]}, "createdBy": 1});
-    std::fs::write(
+    common::seed_fake_state(
         &state,
-        serde_json::to_vec(&json!({
+        json!({
             "balancers": {"mci/default/minimal-ingress": balancer, "mcs/default/web": balancer},
             "created": ["mci/default/minimal-ingress", "mcs/default/web"],
             "deleted": [],
             "calls": [],
-        }))
-        .unwrap(),
-    )
-    .unwrap();
+        }),
+    );
     let before = versions(&apis).await;
 
     let mut controller = env.controller(
