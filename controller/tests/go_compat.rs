@@ -430,6 +430,25 @@ async fn events_as_go_and_kubernetes_record_them() {
         "{listed}"
     );
 
+    // Deletion: Deleting, then Deleted. (Before the classes turn ambiguous below: an MCI whose
+    // class is ambiguous is not ours to delete.)
+    let mcis: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
+    mcis.delete("minimal-ingress", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually(WAIT, "the deletion events", || async {
+        let events = api.list(&ListParams::default()).await.ok()?.items;
+        let mci = reasons(&events_of(
+            &events,
+            "MultiClusterIngress",
+            "minimal-ingress",
+        ));
+        (mci.contains(&"DeletingLoadBalancer".to_owned())
+            && mci.contains(&"DeletedLoadBalancer".to_owned()))
+        .then_some(())
+    })
+    .await;
+
     // A configuration problem the user must fix: a second default IngressClass.
     env.apply(
         &INGRESS_CLASS.replace("name: fake", "name: other"),
@@ -454,23 +473,5 @@ async fn events_as_go_and_kubernetes_record_them() {
         invalid.message.as_deref().unwrap().contains("fake, other"),
         "{invalid:?}"
     );
-
-    // Deletion: Deleting, then Deleted.
-    let mcis: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
-    mcis.delete("minimal-ingress", &DeleteParams::default())
-        .await
-        .unwrap();
-    eventually(WAIT, "the deletion events", || async {
-        let events = api.list(&ListParams::default()).await.ok()?.items;
-        let mci = reasons(&events_of(
-            &events,
-            "MultiClusterIngress",
-            "minimal-ingress",
-        ));
-        (mci.contains(&"DeletingLoadBalancer".to_owned())
-            && mci.contains(&"DeletedLoadBalancer".to_owned()))
-        .then_some(())
-    })
-    .await;
     assert!(controller.terminate(WAIT).await.success());
 }

@@ -142,6 +142,17 @@ pub enum CallError {
         timeout: Duration,
     },
 
+    /// The call was not made: an earlier call about the same object outlived its timeout and
+    /// is still running in the provider, and did not return within a further call timeout.
+    #[error(
+        "provider {provider:?} {method} not called: an earlier call about this object is still running in the provider (it outlived its timeout) and did not return within {timeout:?} more; calls about one object never overlap, so this one is retried later"
+    )]
+    Busy {
+        provider: String,
+        method: Method,
+        timeout: Duration,
+    },
+
     #[error(
         "provider {provider:?} {method} returned a result the controller cannot read: {detail}"
     )]
@@ -165,15 +176,16 @@ impl CallError {
         match self {
             CallError::NotSupported { .. } => ErrorKind::NotSupported,
             CallError::Provider { error, .. } => error.kind(),
-            CallError::Timeout { .. } => ErrorKind::Retryable,
+            CallError::Timeout { .. } | CallError::Busy { .. } => ErrorKind::Retryable,
             CallError::InvalidResponse { .. } | CallError::Encode { .. } => ErrorKind::Permanent,
         }
     }
 
-    /// A short label for metrics: the error kind, or `timeout` / `invalid_response`.
+    /// A short label for metrics: the error kind, or `timeout` / `busy` / `invalid_response`.
     pub fn label(&self) -> &'static str {
         match self {
             CallError::Timeout { .. } => "timeout",
+            CallError::Busy { .. } => "busy",
             CallError::InvalidResponse { .. } => "invalid_response",
             CallError::Encode { .. } => "encode",
             other => other.kind().as_str(),

@@ -231,15 +231,27 @@ impl Provider {
     }
 
     /// Calls `method` with `object`, on a blocking thread, bounded by the call timeout, once no
-    /// earlier call about the same object is still running in the provider.
+    /// earlier call about the same object is still running in the provider. Waiting for such a
+    /// call is bounded by the call timeout too ([`CallError::Busy`]): a caller never waits
+    /// without end for a provider that hangs.
     async fn call<I: Object, O: DeserializeOwned>(
         &self,
         method: Method,
         object: &I,
     ) -> Result<O, CallError> {
-        let gate = self.inner.objects.enter(&object.key(), method).await;
         let started = Instant::now();
-        let result = self.call_inner(method, object, gate).await;
+        let timeout = self.inner.timeout;
+        let result =
+            match tokio::time::timeout(timeout, self.inner.objects.enter(&object.key(), method))
+                .await
+            {
+                Ok(gate) => self.call_inner(method, object, gate).await,
+                Err(_elapsed) => Err(CallError::Busy {
+                    provider: self.name().to_owned(),
+                    method,
+                    timeout,
+                }),
+            };
         if let Some(observer) = &self.inner.observer {
             let outcome = match &result {
                 Ok(_) => CallOutcome::Ok,

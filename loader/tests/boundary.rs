@@ -240,6 +240,11 @@ async fn a_hanging_call_times_out_without_blocking_others() {
     let err = stuck.await.unwrap().unwrap_err();
     assert!(matches!(err, CallError::Timeout { .. }), "{err}");
     assert_eq!(err.kind(), ErrorKind::Retryable);
+    // A second call about the stuck object is not made beside the first: after waiting one
+    // call timeout for it, it fails as busy (retryable), and the caller is not held.
+    let err = p.mcs_get(&mcs("default", "stuck")).await.unwrap_err();
+    assert!(matches!(err, CallError::Busy { .. }), "{err}");
+    assert_eq!((err.kind(), err.label()), (ErrorKind::Retryable, "busy"));
     // The timeout bounds the wait: the caller got its answer while the provider was still
     // inside the call (the fake records a call when it returns).
     let log = common::fake_state(&state);

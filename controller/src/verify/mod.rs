@@ -10,6 +10,7 @@
 //! of making them, `--cleanup` deletes what an interrupted run left.
 
 mod backend;
+mod cleanup;
 mod objects;
 mod report;
 mod suite;
@@ -166,7 +167,7 @@ where
     mcp_loader::Provider: Backend<K>,
 {
     let rows = if cleanup_only {
-        suite::cleanup::<K, _>(provider, plan).await
+        cleanup::cleanup::<K, _>(provider, plan).await
     } else {
         suite::run::<K, _>(provider, plan).await
     };

@@ -53,7 +53,7 @@ const DELETE_AGAIN: &str = "ensure_deleted of a deleted balancer succeeds";
 const GET_AFTER_DELETE: &str = "get after ensure_deleted is absent";
 const UPDATE_MISSING: &str = "update of a missing balancer is not_found (or re-creates it)";
 const PARALLEL: &str = "calls for different objects in parallel";
-const CLEANUP: &str = "clean-up: ensure_deleted of what this run created";
+pub(crate) const CLEANUP: &str = "clean-up: ensure_deleted of what this run created";
 
 /// The checks, in order, for `--dry-run` and the docs.
 pub(crate) const CHECKS: [&str; 10] = [
@@ -74,7 +74,7 @@ fn json<T: Serialize>(value: &T) -> String {
 }
 
 /// A failed call, with its metric label (a provider error's message already names its kind).
-fn failed(error: &CallError) -> String {
+pub(crate) fn failed(error: &CallError) -> String {
     match error {
         CallError::Provider { .. } => error.to_string(),
         _ => format!("{error} ({})", error.label()),
@@ -109,34 +109,10 @@ pub(crate) async fn run<K: Kind, B: Backend<K>>(
         outcome,
         detail,
     });
-    if plan.cleanup {
-        let leftovers = created.all();
-        if !leftovers.is_empty() {
-            let results = join_all(leftovers.iter().map(|o| backend.ensure_deleted(o))).await;
-            let errors: Vec<String> = leftovers
-                .iter()
-                .zip(results)
-                .filter_map(|(o, r)| r.err().map(|e| format!("{}: {}", K::key(o), failed(&e))))
-                .collect();
-            let (outcome, detail) = if errors.is_empty() {
-                (
-                    Outcome::Pass,
-                    format!(
-                        "deleted {} balancer(s) left by failed checks",
-                        leftovers.len()
-                    ),
-                )
-            } else {
-                (Outcome::Fail, errors.join("; "))
-            };
-            rows.push(Row {
-                capability: K::CAPABILITY,
-                object: "-".to_owned(),
-                check: CLEANUP,
-                outcome,
-                detail,
-            });
-        }
+    if plan.cleanup
+        && let Some(row) = super::cleanup::leftovers::<K, B>(backend, created.all()).await
+    {
+        rows.push(row);
     }
     Ok(rows)
 }
@@ -161,7 +137,9 @@ async fn lifecycle<K: Kind, B: Backend<K>>(
 ) -> Vec<Check> {
     let key = K::key(object);
     let mut out = Vec::new();
-    out.push(match backend.get(object).await {
+    let got = backend.get(object).await;
+    let hung = still_running(&got);
+    out.push(match got {
         Ok(None) => pass(GET_UNKNOWN, "None"),
         Ok(Some(status)) => fail(
             GET_UNKNOWN,
@@ -179,6 +157,10 @@ async fn lifecycle<K: Kind, B: Backend<K>>(
         ),
         Err(e) => fail(GET_UNKNOWN, failed(&e)),
     });
+    if hung {
+        skip_hung(&mut out, GET_UNKNOWN);
+        return out;
+    }
 
     let ensured = match backend.ensure(object).await {
         Ok(status) => {
@@ -194,22 +176,32 @@ async fn lifecycle<K: Kind, B: Backend<K>>(
             return out;
         }
     };
-    out.push(agree(
-        GET_AFTER_ENSURE,
-        "ensure",
-        &ensured,
-        backend.get(object).await,
-    ));
+    let got = backend.get(object).await;
+    let hung = still_running(&got);
+    out.push(agree(GET_AFTER_ENSURE, "ensure", &ensured, got));
+    if hung {
+        skip_hung(&mut out, GET_AFTER_ENSURE);
+        return out;
+    }
 
-    match backend.update(changed).await {
+    let update = backend.update(changed).await;
+    if still_running(&update) {
+        // It may have changed the balancer; the clean-up deletes it once it can.
+        created.add(key.clone(), changed);
+        out.push(fail(UPDATE, failed(update.as_ref().unwrap_err())));
+        skip_hung(&mut out, UPDATE);
+        return out;
+    }
+    match update {
         Ok(updated) => {
             out.push(pass(UPDATE, json(&updated)));
-            out.push(agree(
-                GET_AFTER_UPDATE,
-                "update",
-                &updated,
-                backend.get(changed).await,
-            ));
+            let got = backend.get(changed).await;
+            let hung = still_running(&got);
+            out.push(agree(GET_AFTER_UPDATE, "update", &updated, got));
+            if hung {
+                skip_hung(&mut out, GET_AFTER_UPDATE);
+                return out;
+            }
         }
         Err(e) => {
             out.push(fail(UPDATE, failed(&e)));
@@ -232,7 +224,13 @@ async fn lifecycle<K: Kind, B: Backend<K>>(
             return out;
         }
     }
-    out.push(match backend.ensure_deleted(changed).await {
+    let again = backend.ensure_deleted(changed).await;
+    if still_running(&again) {
+        out.push(fail(DELETE_AGAIN, failed(again.as_ref().unwrap_err())));
+        skip_hung(&mut out, DELETE_AGAIN);
+        return out;
+    }
+    out.push(match again {
         Ok(()) => pass(DELETE_AGAIN, "Ok"),
         Err(e) if e.kind() == ErrorKind::NotFound => fail(
             DELETE_AGAIN,
@@ -243,7 +241,13 @@ async fn lifecycle<K: Kind, B: Backend<K>>(
         ),
         Err(e) => fail(DELETE_AGAIN, failed(&e)),
     });
-    out.push(match backend.get(changed).await {
+    let got = backend.get(changed).await;
+    if still_running(&got) {
+        out.push(fail(GET_AFTER_DELETE, failed(got.as_ref().unwrap_err())));
+        skip_hung(&mut out, GET_AFTER_DELETE);
+        return out;
+    }
+    out.push(match got {
         Ok(None) => pass(GET_AFTER_DELETE, "None"),
         Ok(Some(status)) => fail(
             GET_AFTER_DELETE,
@@ -274,10 +278,34 @@ async fn lifecycle<K: Kind, B: Backend<K>>(
 
 /// Marks every check after `failed` in the lifecycle as skipped.
 fn skip_rest(out: &mut Vec<Check>, failed: &'static str) {
-    let position = CHECKS.iter().position(|c| *c == failed).unwrap_or(0);
+    skip_after(out, failed, &format!("`{failed}` failed"));
+}
+
+/// Marks every check after `check` in the lifecycle as skipped, saying `why`.
+fn skip_after(out: &mut Vec<Check>, check: &'static str, why: &str) {
+    let position = CHECKS.iter().position(|c| *c == check).unwrap_or(0);
     for check in &CHECKS[position + 1..CHECKS.len() - 1] {
-        out.push((check, Outcome::Skip, format!("`{failed}` failed")));
+        out.push((check, Outcome::Skip, why.to_owned()));
     }
+}
+
+/// Whether a call is still running in the provider (it outlived the call timeout, or an earlier
+/// one about the object did): the controller never calls about an object beside such a call, so
+/// the object's remaining checks cannot run.
+fn still_running<T>(result: &Result<T, CallError>) -> bool {
+    matches!(
+        result,
+        Err(CallError::Timeout { .. } | CallError::Busy { .. })
+    )
+}
+
+/// Skips the rest of an object's checks after `check` did not return.
+fn skip_hung(out: &mut Vec<Check>, check: &'static str) {
+    skip_after(
+        out,
+        check,
+        &format!("`{check}` did not return; no call about this object is made while it runs"),
+    );
 }
 
 fn agree<S: PartialEq + Serialize>(
@@ -358,35 +386,4 @@ async fn parallel<K: Kind, B: Backend<K>>(
     } else {
         (Outcome::Fail, problems.join("; "))
     })
-}
-
-/// Calls `ensure_deleted` for every object a run could have created (`verify --cleanup`).
-pub(crate) async fn cleanup<K: Kind, B: Backend<K>>(
-    backend: &B,
-    plan: &Plan,
-) -> serde_json::Result<Vec<Row>> {
-    let shapes = K::shapes(&plan.namespace)?;
-    let mut objects: Vec<K::Object> = shapes.iter().map(|s| s.object.clone()).collect();
-    for i in 0..plan.parallel {
-        objects.push(objects::renamed(
-            &shapes[i % shapes.len()].object,
-            &format!("p{i}"),
-        )?);
-    }
-    let results = join_all(objects.iter().map(|o| backend.ensure_deleted(o))).await;
-    Ok(objects
-        .iter()
-        .zip(results)
-        .map(|(o, r)| Row {
-            capability: K::CAPABILITY,
-            object: K::key(o),
-            check: CLEANUP,
-            outcome: if r.is_ok() {
-                Outcome::Pass
-            } else {
-                Outcome::Fail
-            },
-            detail: r.map_or_else(|e| failed(&e), |()| "Ok".to_owned()),
-        })
-        .collect())
 }

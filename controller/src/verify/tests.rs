@@ -258,7 +258,8 @@ fn the_dry_run_model_lists_every_call_of_a_passing_run() {
 #[test]
 fn cleanup_deletes_every_object_a_run_can_create() {
     let model = Model::<Ingress>::default();
-    let rows = futures::executor::block_on(suite::cleanup::<Ingress, _>(&model, &plan())).unwrap();
+    let rows = futures::executor::block_on(super::cleanup::cleanup::<Ingress, _>(&model, &plan()))
+        .unwrap();
     let shapes = Ingress::shapes("verify-test").unwrap().len();
     assert_eq!(rows.len(), shapes + plan().parallel);
     assert!(
