@@ -19,13 +19,18 @@ pub enum Decoded<K> {
     },
 }
 
-impl<'de, K: DeserializeOwned> Deserialize<'de> for Decoded<K> {
+impl<'de, K: DeserializeOwned + Resource> Deserialize<'de> for Decoded<K> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // Malformed JSON still fails the whole response, as it should; well-formed JSON that
-        // does not fit `K` fails only this object.
+        // does not fit `K` fails only this object. (Through a JSON tree rather than the raw
+        // text: watch events are adjacently tagged, and serde buffers their object when it
+        // comes before its type, which a raw value cannot survive.)
         let value = serde_json::Value::deserialize(deserializer)?;
         Ok(match K::deserialize(&value) {
-            Ok(object) => Decoded::Object(object),
+            Ok(mut object) => {
+                trim(object.meta_mut());
+                Decoded::Object(object)
+            }
             Err(error) => Decoded::Undecodable {
                 metadata: Box::new(
                     value
@@ -36,6 +41,20 @@ impl<'de, K: DeserializeOwned> Deserialize<'de> for Decoded<K> {
                 error: error.to_string(),
             },
         })
+    }
+}
+
+/// The annotation `kubectl apply` keeps the whole object in.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Drops what no controller reads but every cached object would carry: `managedFields` (one
+/// entry per field manager, often larger than the spec) and `kubectl apply`'s copy of the whole
+/// object. The caches are read-only views: every write is a patch of named fields, so nothing
+/// dropped here is ever written back.
+fn trim(metadata: &mut ObjectMeta) {
+    metadata.managed_fields = None;
+    if let Some(annotations) = &mut metadata.annotations {
+        annotations.remove(LAST_APPLIED);
     }
 }
 
@@ -111,13 +130,16 @@ mod tests {
 
     #[test]
     fn lists_and_watch_events_decode_each_object_on_its_own() {
-        let list: ObjectList<Decoded<Service>> = serde_json::from_value(serde_json::json!({
-            "apiVersion": "v1", "kind": "ServiceList", "metadata": {"resourceVersion": "7"},
-            "items": [
-                {"metadata": {"name": "good", "namespace": "ns"}, "spec": {"ports": [{"port": 80}]}},
-                {"metadata": {"name": "bad", "namespace": "ns"}, "spec": {"ports": [{"port": "eighty"}]}},
-            ]
-        }))
+        let list: ObjectList<Decoded<Service>> = serde_json::from_str(
+            &serde_json::json!({
+                "apiVersion": "v1", "kind": "ServiceList", "metadata": {"resourceVersion": "7"},
+                "items": [
+                    {"metadata": {"name": "good", "namespace": "ns"}, "spec": {"ports": [{"port": 80}]}},
+                    {"metadata": {"name": "bad", "namespace": "ns"}, "spec": {"ports": [{"port": "eighty"}]}},
+                ]
+            })
+            .to_string(),
+        )
         .unwrap();
         assert!(
             matches!(&list.items[0], Decoded::Object(s) if s.meta().name.as_deref() == Some("good"))
@@ -142,5 +164,28 @@ mod tests {
             Decoded::<kube::core::PartialObjectMeta<Service>>::metadata_api()
                 && !Decoded::<Service>::metadata_api()
         );
+    }
+
+    #[test]
+    fn cached_objects_leave_managed_fields_and_last_applied_behind() {
+        let event: WatchEvent<Decoded<Service>> = serde_json::from_str(
+            &serde_json::json!({"type": "ADDED", "object": {"metadata": {
+                "name": "web", "namespace": "ns",
+                "annotations": {LAST_APPLIED: "{\"big\": true}", "keep": "me"},
+                "managedFields": [{"manager": "kubectl", "operation": "Apply", "apiVersion": "v1",
+                                   "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}]
+            }, "spec": {"ports": [{"port": 80}]}}})
+            .to_string(),
+        )
+        .unwrap();
+        let WatchEvent::Added(Decoded::Object(service)) = event else {
+            panic!("{event:?}");
+        };
+        assert_eq!(service.metadata.managed_fields, None);
+        assert_eq!(
+            service.metadata.annotations,
+            Some([("keep".to_owned(), "me".to_owned())].into())
+        );
+        assert!(service.spec.is_some());
     }
 }
