@@ -50,14 +50,17 @@ pub fn class_matches(
     match defaults.as_slice() {
         [] => Ok(false),
         [one] => Ok(served(one)),
-        many => Err(Error::Invalid(format!(
-            "{} IngressClasses are marked default ({}); mark exactly one with {DEFAULT_CLASS_ANNOTATION}: \"true\" or set spec.ingressClassName",
-            many.len(),
-            many.iter()
-                .map(|c| c.name_any())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
+        many => {
+            // Sorted: the cache's order is arbitrary, and the same problem must read the same
+            // each time (repeated Events are aggregated by their message).
+            let mut names: Vec<String> = many.iter().map(|c| c.name_any()).collect();
+            names.sort();
+            Err(Error::Invalid(format!(
+                "{} IngressClasses are marked default ({}); mark exactly one with {DEFAULT_CLASS_ANNOTATION}: \"true\" or set spec.ingressClassName",
+                many.len(),
+                names.join(", ")
+            )))
+        }
     }
 }
 
