@@ -109,17 +109,19 @@ macro_rules! caches {
         }
 
         impl Caches {
-            /// Starts a watch for each kind in `kinds`; the returned handles drive them.
+            /// Starts a watch for each kind in `kinds`; the returned handles drive them. Objects
+            /// a cache skips are reported to `metrics` and as Events through `events`.
             pub fn start(
                 client: &Client,
                 kinds: &BTreeSet<CacheKind>,
                 metrics: &Arc<Metrics>,
+                events: &Recorder,
             ) -> (Caches, Vec<tokio::task::JoinHandle<()>>) {
                 let mut caches = Caches::default();
                 let mut drivers = Vec::new();
                 let reporting = Reporting {
                     metrics: metrics.clone(),
-                    recorder: Recorder::new(client.clone()),
+                    recorder: events.clone(),
                 };
                 for kind in kinds {
                     match kind {
@@ -187,8 +189,8 @@ impl Context {
         settings: Arc<Settings>,
         caches: Arc<Caches>,
         metrics: Arc<Metrics>,
+        events: Recorder,
     ) -> Self {
-        let events = Recorder::new(client.clone());
         Context {
             client,
             provider,

@@ -10,7 +10,7 @@ use kube::api::Api;
 use tokio::sync::watch;
 
 use crate::context::{Caches, Context};
-use crate::controllers::events::EventType;
+use crate::controllers::events::{EventType, Recorder};
 use crate::controllers::{self, Shutdown};
 use crate::leader::{self, LeaderElection};
 use crate::metrics::Metrics;
@@ -128,11 +128,13 @@ pub async fn run_until(
         server::serve_metrics(addr, metrics.clone()).await?;
     }
 
-    // 4. Caches, on every replica.
+    // 4. Caches, on every replica. One Event writer for the caches and the controllers.
+    let events = Recorder::new(client.clone());
     let (caches, drivers) = Caches::start(
         &client,
         &controllers::cache_kinds(&settings.controllers),
         &metrics,
+        &events,
     );
     let caches = Arc::new(caches);
     let identity = leader::identity();
@@ -142,6 +144,7 @@ pub async fn run_until(
         settings.clone(),
         caches.clone(),
         metrics.clone(),
+        events,
     ));
 
     let mut stop = std::pin::pin!(stop.fuse());

@@ -239,19 +239,24 @@ impl Provider {
         method: Method,
         object: &I,
     ) -> Result<O, CallError> {
-        let started = Instant::now();
         let timeout = self.inner.timeout;
-        let result =
-            match tokio::time::timeout(timeout, self.inner.objects.enter(&object.key(), method))
-                .await
-            {
-                Ok(gate) => self.call_inner(method, object, gate).await,
-                Err(_elapsed) => Err(CallError::Busy {
+        let key = object.key();
+        let gate = tokio::time::timeout(timeout, self.inner.objects.enter(&key, method));
+        // The latency observed is the provider's: it starts once the object's turn has come.
+        let (started, result) = match gate.await {
+            Ok(gate) => {
+                let started = Instant::now();
+                (started, self.call_inner(method, object, gate).await)
+            }
+            Err(_elapsed) => (
+                Instant::now(),
+                Err(CallError::Busy {
                     provider: self.name().to_owned(),
                     method,
                     timeout,
                 }),
-            };
+            ),
+        };
         if let Some(observer) = &self.inner.observer {
             let outcome = match &result {
                 Ok(_) => CallOutcome::Ok,

@@ -138,7 +138,9 @@ async fn lifecycle<K: Kind, B: Backend<K>>(
     let key = K::key(object);
     let mut out = Vec::new();
     let got = backend.get(object).await;
-    let hung = still_running(&got);
+    if hung(&mut out, GET_UNKNOWN, &got) {
+        return out;
+    }
     out.push(match got {
         Ok(None) => pass(GET_UNKNOWN, "None"),
         Ok(Some(status)) => fail(
@@ -157,10 +159,6 @@ async fn lifecycle<K: Kind, B: Backend<K>>(
         ),
         Err(e) => fail(GET_UNKNOWN, failed(&e)),
     });
-    if hung {
-        skip_hung(&mut out, GET_UNKNOWN);
-        return out;
-    }
 
     let ensured = match backend.ensure(object).await {
         Ok(status) => {
@@ -177,31 +175,25 @@ async fn lifecycle<K: Kind, B: Backend<K>>(
         }
     };
     let got = backend.get(object).await;
-    let hung = still_running(&got);
-    out.push(agree(GET_AFTER_ENSURE, "ensure", &ensured, got));
-    if hung {
-        skip_hung(&mut out, GET_AFTER_ENSURE);
+    if hung(&mut out, GET_AFTER_ENSURE, &got) {
         return out;
     }
+    out.push(agree(GET_AFTER_ENSURE, "ensure", &ensured, got));
 
     let update = backend.update(changed).await;
-    if still_running(&update) {
+    if hung(&mut out, UPDATE, &update) {
         // It may have changed the balancer; the clean-up deletes it once it can.
         created.add(key.clone(), changed);
-        out.push(fail(UPDATE, failed(update.as_ref().unwrap_err())));
-        skip_hung(&mut out, UPDATE);
         return out;
     }
     match update {
         Ok(updated) => {
             out.push(pass(UPDATE, json(&updated)));
             let got = backend.get(changed).await;
-            let hung = still_running(&got);
-            out.push(agree(GET_AFTER_UPDATE, "update", &updated, got));
-            if hung {
-                skip_hung(&mut out, GET_AFTER_UPDATE);
+            if hung(&mut out, GET_AFTER_UPDATE, &got) {
                 return out;
             }
+            out.push(agree(GET_AFTER_UPDATE, "update", &updated, got));
         }
         Err(e) => {
             out.push(fail(UPDATE, failed(&e)));
@@ -225,9 +217,7 @@ async fn lifecycle<K: Kind, B: Backend<K>>(
         }
     }
     let again = backend.ensure_deleted(changed).await;
-    if still_running(&again) {
-        out.push(fail(DELETE_AGAIN, failed(again.as_ref().unwrap_err())));
-        skip_hung(&mut out, DELETE_AGAIN);
+    if hung(&mut out, DELETE_AGAIN, &again) {
         return out;
     }
     out.push(match again {
@@ -242,9 +232,7 @@ async fn lifecycle<K: Kind, B: Backend<K>>(
         Err(e) => fail(DELETE_AGAIN, failed(&e)),
     });
     let got = backend.get(changed).await;
-    if still_running(&got) {
-        out.push(fail(GET_AFTER_DELETE, failed(got.as_ref().unwrap_err())));
-        skip_hung(&mut out, GET_AFTER_DELETE);
+    if hung(&mut out, GET_AFTER_DELETE, &got) {
         return out;
     }
     out.push(match got {
@@ -289,23 +277,20 @@ fn skip_after(out: &mut Vec<Check>, check: &'static str, why: &str) {
     }
 }
 
-/// Whether a call is still running in the provider (it outlived the call timeout, or an earlier
-/// one about the object did): the controller never calls about an object beside such a call, so
-/// the object's remaining checks cannot run.
-fn still_running<T>(result: &Result<T, CallError>) -> bool {
-    matches!(
-        result,
-        Err(CallError::Timeout { .. } | CallError::Busy { .. })
-    )
-}
-
-/// Skips the rest of an object's checks after `check` did not return.
-fn skip_hung(out: &mut Vec<Check>, check: &'static str) {
+/// Whether `result` is a call still running in the provider (it outlived the call timeout, or an
+/// earlier one about the object did). Then `check` fails and the object's remaining checks are
+/// skipped: the controller never calls about an object beside such a call.
+fn hung<T>(out: &mut Vec<Check>, check: &'static str, result: &Result<T, CallError>) -> bool {
+    let Err(error @ (CallError::Timeout { .. } | CallError::Busy { .. })) = result else {
+        return false;
+    };
+    out.push(fail(check, failed(error)));
     skip_after(
         out,
         check,
         &format!("`{check}` did not return; no call about this object is made while it runs"),
     );
+    true
 }
 
 fn agree<S: PartialEq + Serialize>(
