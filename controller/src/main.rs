@@ -1,7 +1,8 @@
 //! `multicluster-provider`: the Karmada multicluster cloud provider controller manager, with
 //! the cloud provider loaded from a shared library at start-up.
 
-#![forbid(unsafe_code)]
+// One `unsafe` call, into the C library (see `limit_malloc_arenas`); the library crate forbids it.
+#![deny(unsafe_code)]
 
 use std::process::ExitCode;
 
@@ -9,6 +10,7 @@ use multicluster_provider::cli::{Cli, Command};
 use multicluster_provider::{inspect, manager, telemetry, verify, version_line};
 
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = Cli::parse_normalized();
     let logging = match cli.logging.settings() {
         Ok(logging) => logging,
@@ -54,6 +56,37 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// How many malloc arenas glibc may create (its default is 8 per core).
+const MALLOC_ARENAS: i32 = 2;
+
+/// Caps glibc's malloc arenas at [`MALLOC_ARENAS`], unless `MALLOC_ARENA_MAX` says otherwise.
+///
+/// glibc gives each new thread that allocates its own arena, up to 8 per core, and an arena
+/// keeps the memory it once held. Provider calls run on tokio's blocking threads, a dozen of
+/// them at start-up, so freed memory was spread over a dozen arenas none of which could reuse
+/// the others': at 3000 MCIs + MCSs + Services the peak RSS was 58.6 MiB with the default and
+/// 53.6 MiB with two arenas (see docs/performance.md). The controller allocates little per
+/// second, so two arenas cost no measurable time in lock contention.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn limit_malloc_arenas() {
+    // glibc's M_ARENA_MAX (malloc.h).
+    const M_ARENA_MAX: i32 = -8;
+    unsafe extern "C" {
+        fn mallopt(param: i32, value: i32) -> i32;
+    }
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets a malloc tunable; it is called first thing in main, before
+        // any thread exists, and a refused value (return 0) leaves glibc's default in place.
+        unsafe {
+            mallopt(M_ARENA_MAX, MALLOC_ARENAS);
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_malloc_arenas() {}
 
 /// Every problem with the flags at once, exit code 2.
 fn invalid_flags(errors: Vec<String>) -> ExitCode {

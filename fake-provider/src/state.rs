@@ -15,7 +15,7 @@ use crate::database::Database;
 
 /// How many calls, creations and deletions the in-memory store remembers (the oldest are
 /// forgotten first), so a long run does not grow without end. The database keeps them all.
-pub const MEMORY_HISTORY: usize = 10_000;
+pub const MEMORY_HISTORY: usize = 1_000;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -2,7 +2,7 @@
 //! indexes), kept up to date by the cache's task before the listeners hear of a change, so a
 //! mapper finds the objects of one key without scanning the cache.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use kube::Resource;
@@ -28,7 +28,18 @@ pub(super) struct Inner<K: Resource<DynamicType = ()> + Clone + 'static> {
     pub(super) name: &'static str,
     keys: IndexKeys<K>,
     store: Store<K>,
-    entries: RwLock<HashMap<String, HashSet<ObjectRef<K>>>>,
+    /// Each key's objects: most keys have one or two, so a vector (one allocation of exactly
+    /// what it holds) rather than a set; references without `extra` (resource version and
+    /// UID: the store's lookup ignores them).
+    entries: RwLock<HashMap<String, Vec<ObjectRef<K>>>>,
+}
+
+/// The reference of `obj` without `extra`.
+fn reference<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectRef<K> {
+    let meta = obj.meta();
+    let mut reference = ObjectRef::new(meta.name.as_deref().unwrap_or_default());
+    reference.namespace = meta.namespace.clone();
+    reference
 }
 
 /// The indexes of one cache; the cache's task updates them (holding the read lock across a
@@ -77,7 +88,7 @@ impl<K: Resource<DynamicType = ()> + Clone + 'static> Inner<K> {
     /// Moves the object from the keys of `old` to those of `new` (`None` for a creation or a
     /// deletion).
     pub(super) fn update(&self, old: Option<&K>, new: Option<&K>) {
-        let Some(reference) = new.or(old).map(ObjectRef::from_obj) else {
+        let Some(reference) = new.or(old).map(reference) else {
             return;
         };
         let old_keys = old.map(self.keys).unwrap_or_default();
@@ -88,26 +99,30 @@ impl<K: Resource<DynamicType = ()> + Clone + 'static> Inner<K> {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         for key in old_keys.iter().filter(|k| !new_keys.contains(k)) {
             if let Some(refs) = entries.get_mut(key) {
-                refs.remove(&reference);
+                refs.retain(|r| *r != reference);
                 if refs.is_empty() {
                     entries.remove(key);
                 }
             }
         }
         for key in new_keys {
-            entries.entry(key).or_default().insert(reference.clone());
+            let refs = entries.entry(key).or_insert_with(|| Vec::with_capacity(1));
+            if !refs.contains(&reference) {
+                refs.push(reference.clone());
+            }
         }
     }
 
     /// Builds the index again from the store (at start and after a relist).
     pub(super) fn rebuild(&self) {
-        let mut entries: HashMap<String, HashSet<ObjectRef<K>>> = HashMap::new();
+        let mut entries: HashMap<String, Vec<ObjectRef<K>>> = HashMap::new();
         for obj in self.store.state() {
+            let reference = reference(obj.as_ref());
             for key in (self.keys)(&obj) {
-                entries
-                    .entry(key)
-                    .or_default()
-                    .insert(ObjectRef::from_obj(obj.as_ref()));
+                let refs = entries.entry(key).or_insert_with(|| Vec::with_capacity(1));
+                if !refs.contains(&reference) {
+                    refs.push(reference.clone());
+                }
             }
         }
         *self.entries.write().unwrap_or_else(|e| e.into_inner()) = entries;

@@ -14,6 +14,7 @@ pub mod crd_installation;
 pub mod events;
 #[cfg(test)]
 mod fixtures;
+mod gate;
 pub mod mappers;
 pub mod mci_service_locations;
 pub mod multicluster_ingress;

@@ -1,7 +1,8 @@
 //! The kube-runtime controller every controller runs on, with what kube-runtime lacks: a
 //! per-object backoff on errors (the `--rate-limiter-*` flags), the optional resync, metrics per
 //! controller (ours, and controller-runtime's under the Go controller's name, with its workqueue
-//! series from [`QueueMetrics`]), and a span with the object's namespace and name.
+//! series from [`QueueMetrics`]), a span with the object's namespace and name, and a [`Gate`]
+//! that hands requests to kube-runtime's scheduler a few at a time (its tables never shrink).
 //!
 //! The backoff forgets an object once it is reconciled, and also once it is deleted (seen in the
 //! primary cache, or when a retry finds it gone), so `pending_objects` counts only objects that
@@ -14,15 +15,16 @@ use std::time::Instant;
 use futures::StreamExt;
 use futures::channel::mpsc;
 use futures::future::{BoxFuture, Shared};
-use kube::Resource;
 use kube::runtime::Controller;
 use kube::runtime::controller::{Action, Config};
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Resource, ResourceExt};
 use tracing::Instrument;
 
 use crate::backoff::Backoff;
 use crate::cache::{Cacheable, Change, SharedCache};
 use crate::context::Context;
+use crate::controllers::gate::Gate;
 use crate::controllers::workqueue::QueueMetrics;
 use crate::error::Error;
 use crate::metrics::ReconcileResult;
@@ -102,6 +104,8 @@ pub async fn run_controller<K, R, Fut>(
         queued.queued(name);
         added.added(key_of(object.namespace.as_deref(), Some(&object.name)))
     });
+    let (gate, triggers) = Gate::new(triggers, 2 * usize::from(concurrency));
+    let gone_gate = gate.clone();
     let metrics = ctx.metrics.clone();
     tracing::info!(controller = name, "controller started");
     Controller::for_shared_stream(futures::stream::pending(), store)
@@ -113,6 +117,7 @@ pub async fn run_controller<K, R, Fut>(
                 let reconcile = reconcile.clone();
                 let backoff = backoff.clone();
                 let queue = queue.clone();
+                let gate = gate.clone();
                 let span = tracing::info_span!(
                     "reconcile",
                     controller = name,
@@ -123,10 +128,13 @@ pub async fn run_controller<K, R, Fut>(
                     let started = Instant::now();
                     let key = key(obj.as_ref());
                     queue.started(&key);
-                    let action = ctx
+                    let (namespace, object) = (obj.meta().namespace.clone(), obj.name_any());
+                    let result = ctx
                         .metrics
                         .count_and_measure(name, go_name, reconcile(obj, ctx.clone()))
-                        .await?;
+                        .await;
+                    gate.ended(namespace.as_deref(), &object);
+                    let action = result?;
                     backoff.forget(&key);
                     tracing::debug!(elapsed = ?started.elapsed(), "reconciled");
                     ctx.metrics.set_pending(name, backoff.failing());
@@ -174,6 +182,7 @@ pub async fn run_controller<K, R, Fut>(
                 Ok(_) | Err(kube::runtime::controller::Error::ReconcilerFailed(..)) => {}
                 // A retry of an object deleted meanwhile: nothing is pending for it any more.
                 Err(kube::runtime::controller::Error::ObjectNotFound(gone)) => {
+                    gone_gate.ended(gone.namespace.as_deref(), &gone.name);
                     let gone = key_of(gone.namespace.as_deref(), Some(&gone.name));
                     dropped.dropped(&gone);
                     if gone_backoff.forget(&gone) {

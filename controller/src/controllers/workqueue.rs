@@ -5,7 +5,7 @@
 //! object already waiting is not added twice, and a retried object waits from when its delay
 //! ends.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,8 +14,53 @@ use crate::metrics::Metrics;
 pub struct QueueMetrics {
     go_name: &'static str,
     metrics: Arc<Metrics>,
+    waiting: Mutex<Waiting>,
+}
+
+/// The waiting objects, kept so that every operation is O(log n): the depth (objects ready to
+/// run) is a count, not a scan, so a burst of N requests costs N log N, not N².
+#[derive(Default)]
+struct Waiting {
     /// Each waiting object (`namespace/name`) and when it is (or becomes) ready to run.
-    waiting: Mutex<HashMap<String, Instant>>,
+    at: HashMap<String, Instant>,
+    /// The objects of `at` not ready yet, by the time they become ready.
+    later: BTreeSet<(Instant, String)>,
+    /// How many objects of `at` are ready (not in `later`).
+    ready: usize,
+}
+
+impl Waiting {
+    /// Counts the objects whose time has come as ready.
+    fn promote(&mut self, now: Instant) {
+        while self.later.first().is_some_and(|(at, _)| *at <= now) {
+            self.later.pop_first();
+            self.ready += 1;
+        }
+    }
+
+    fn insert(&mut self, key: String, ready_at: Instant, now: Instant) {
+        if ready_at <= now {
+            self.ready += 1;
+        } else {
+            self.later.insert((ready_at, key.clone()));
+        }
+        self.at.insert(key, ready_at);
+    }
+
+    /// Removes `key`, returning when it was ready.
+    fn remove(&mut self, key: &str, now: Instant) -> Option<Instant> {
+        let ready_at = self.at.remove(key)?;
+        // Not in `later` when its time came (as of this or another thread's clock).
+        let later = ready_at > now && self.later.remove(&(ready_at, key.to_owned()));
+        if !later {
+            self.ready -= 1;
+        }
+        // A burst leaves a large table behind; give the memory back once it is mostly empty.
+        if self.at.capacity() > 64 && self.at.len() < self.at.capacity() / 4 {
+            self.at.shrink_to(self.at.len() * 2);
+        }
+        Some(ready_at)
+    }
 }
 
 impl QueueMetrics {
@@ -23,17 +68,19 @@ impl QueueMetrics {
         QueueMetrics {
             go_name,
             metrics,
-            waiting: Mutex::new(HashMap::new()),
+            waiting: Mutex::new(Waiting::default()),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
-        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    /// The waiting objects as of `now`.
+    fn lock(&self, now: Instant) -> std::sync::MutexGuard<'_, Waiting> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        waiting.promote(now);
+        waiting
     }
 
-    fn set_depth(&self, waiting: &HashMap<String, Instant>, now: Instant) {
-        let ready = waiting.values().filter(|at| **at <= now).count();
-        self.metrics.set_queue_depth(self.go_name, ready);
+    fn set_depth(&self, waiting: &Waiting) {
+        self.metrics.set_queue_depth(self.go_name, waiting.ready);
     }
 
     /// `key` is asked for now (a watch event mapped to it).
@@ -52,41 +99,43 @@ impl QueueMetrics {
     fn requested(&self, key: String, after: Duration) {
         let now = Instant::now();
         let ready_at = now + after;
-        let mut waiting = self.lock();
-        match waiting.get_mut(&key) {
+        let mut waiting = self.lock(now);
+        match waiting.at.get(&key).copied() {
             // Already queued: client-go's queue holds an item once.
-            Some(at) if *at <= now => {}
+            Some(at) if at <= now => {}
             Some(at) => {
                 // Waiting for a delay that a new request cuts short.
-                if ready_at < *at {
-                    *at = ready_at;
+                if ready_at < at {
+                    waiting.remove(&key, now);
+                    waiting.insert(key, ready_at, now);
                     self.metrics.queue_added(self.go_name);
                 }
             }
             None => {
-                waiting.insert(key, ready_at);
+                waiting.insert(key, ready_at, now);
                 self.metrics.queue_added(self.go_name);
             }
         }
-        self.set_depth(&waiting, now);
+        self.set_depth(&waiting);
     }
 
     /// `key`'s reconcile starts: it leaves the queue.
     pub fn started(&self, key: &str) {
         let now = Instant::now();
-        let mut waiting = self.lock();
-        if let Some(ready_at) = waiting.remove(key) {
+        let mut waiting = self.lock(now);
+        if let Some(ready_at) = waiting.remove(key, now) {
             self.metrics
                 .queue_waited(self.go_name, now.saturating_duration_since(ready_at));
         }
-        self.set_depth(&waiting, now);
+        self.set_depth(&waiting);
     }
 
     /// `key` will not run (it left the store before its turn).
     pub fn dropped(&self, key: &str) {
-        let mut waiting = self.lock();
-        waiting.remove(key);
-        self.set_depth(&waiting, Instant::now());
+        let now = Instant::now();
+        let mut waiting = self.lock(now);
+        waiting.remove(key, now);
+        self.set_depth(&waiting);
     }
 }
 
@@ -140,5 +189,40 @@ mod tests {
         q.dropped("default/b");
         q.started("default/a");
         assert_eq!(metric(&metrics, depth), 0.0);
+    }
+
+    #[test]
+    fn a_delayed_object_counts_once_its_time_has_come() {
+        let metrics = Arc::new(Metrics::new());
+        let q = QueueMetrics::new("multiclusterservice-controller", metrics.clone());
+        let depth = r#"workqueue_depth{name="multiclusterservice-controller",controller="multiclusterservice-controller",priority=""}"#;
+        q.requeued("default/a".into(), Duration::from_millis(20), true);
+        q.requeued("default/b".into(), Duration::from_secs(3600), true);
+        assert_eq!(metric(&metrics, depth), 0.0);
+        let until = Instant::now() + Duration::from_millis(20);
+        while Instant::now() < until {
+            std::thread::sleep(until - Instant::now());
+        }
+        // Any operation counts what became ready meanwhile.
+        q.added("default/c".into());
+        assert_eq!(metric(&metrics, depth), 2.0);
+        q.started("default/a");
+        q.dropped("default/b");
+        q.started("default/c");
+        assert_eq!(metric(&metrics, depth), 0.0);
+        let waiting = q.waiting.lock().unwrap();
+        assert!(waiting.at.is_empty() && waiting.later.is_empty() && waiting.ready == 0);
+    }
+
+    #[test]
+    fn a_burst_leaves_no_large_table_behind() {
+        let q = QueueMetrics::new("x", Arc::new(Metrics::new()));
+        for i in 0..10_000 {
+            q.added(format!("default/{i}"));
+        }
+        for i in 0..10_000 {
+            q.started(&format!("default/{i}"));
+        }
+        assert!(q.waiting.lock().unwrap().at.capacity() <= 128);
     }
 }

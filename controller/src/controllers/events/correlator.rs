@@ -9,8 +9,13 @@
 //! - **the spam filter**: at most 25 events per source and object, then one per 5 minutes.
 //!
 //! Each cache keeps at most 4096 keys, dropping the least recently used (client-go's LRU size).
+//! Keys are kept as 64-bit hashes of client-go's key strings, not the strings themselves: an
+//! entry costs tens of bytes instead of hundreds, and two different events would have to
+//! collide among at most 4096 keys (odds of about one in 10^12) to be counted together.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use crate::client::TokenBucket;
@@ -33,21 +38,43 @@ pub struct EventKey {
     pub message: String,
 }
 
+/// A key's hash (the same in every process: `DefaultHasher::new` has fixed keys).
+type Key = u64;
+
+fn hash_of(parts: &[&str]) -> Key {
+    let mut hasher = DefaultHasher::new();
+    for part in parts {
+        // Length-prefixed, so ("ab", "c") and ("a", "bc") differ.
+        part.hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
 impl EventKey {
-    fn spam_key(&self) -> String {
+    /// Source and object (client-go's spam key).
+    fn spam_parts(&self) -> Vec<&str> {
         [self.component, self.type_]
             .into_iter()
             .chain(self.object.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join("\u{0}")
+            .collect()
     }
 
-    fn aggregate_key(&self) -> String {
-        format!("{}\u{0}{}", self.spam_key(), self.reason)
+    fn spam_key(&self) -> Key {
+        hash_of(&self.spam_parts())
     }
 
-    fn event_key(&self) -> String {
-        format!("{}\u{0}{}", self.aggregate_key(), self.message)
+    /// Source, object, type and reason (client-go's aggregate key).
+    fn aggregate_key(&self) -> Key {
+        let mut parts = self.spam_parts();
+        parts.push(&self.reason);
+        hash_of(&parts)
+    }
+
+    /// Everything, message included (client-go's event key).
+    fn event_key(&self) -> Key {
+        let mut parts = self.spam_parts();
+        parts.extend([self.reason.as_str(), self.message.as_str()]);
+        hash_of(&parts)
     }
 }
 
@@ -66,44 +93,74 @@ pub enum Decision {
     Skip,
 }
 
-/// A map that forgets its least recently used key beyond [`MAX_KEYS`].
+/// A map that forgets its least recently used key beyond [`MAX_KEYS`]; every operation is
+/// O(log n).
 struct Lru<V> {
-    entries: HashMap<String, (V, Instant)>,
+    /// Each key's value and the tick of its last use.
+    entries: HashMap<Key, (V, u64)>,
+    /// Keys by the tick of their last use, oldest first.
+    order: BTreeMap<u64, Key>,
+    tick: u64,
 }
 
 impl<V> Default for Lru<V> {
     fn default() -> Self {
         Lru {
             entries: HashMap::new(),
+            order: BTreeMap::new(),
+            tick: 0,
         }
     }
 }
 
 impl<V> Lru<V> {
-    fn get_mut(&mut self, key: &str, now: Instant) -> Option<&mut V> {
-        self.entries.get_mut(key).map(|(v, used)| {
-            *used = now;
-            v
-        })
+    fn next_tick(&mut self) -> u64 {
+        self.tick += 1;
+        self.tick
     }
 
-    fn insert(&mut self, key: String, value: V, now: Instant) {
+    fn get_mut(&mut self, key: Key) -> Option<&mut V> {
+        let tick = self.next_tick();
+        let (value, used) = self.entries.get_mut(&key)?;
+        self.order.remove(used);
+        *used = tick;
+        self.order.insert(tick, key);
+        Some(value)
+    }
+
+    fn remove(&mut self, key: Key) -> Option<V> {
+        let (value, used) = self.entries.remove(&key)?;
+        self.order.remove(&used);
+        Some(value)
+    }
+
+    fn insert(&mut self, key: Key, value: V) {
+        self.remove(key);
         if self.entries.len() >= MAX_KEYS
-            && !self.entries.contains_key(&key)
-            && let Some(oldest) = self
-                .entries
-                .iter()
-                .min_by_key(|(_, (_, used))| *used)
-                .map(|(k, _)| k.clone())
+            && let Some((_, oldest)) = self.order.pop_first()
         {
             self.entries.remove(&oldest);
         }
-        self.entries.insert(key, (value, now));
+        let tick = self.next_tick();
+        self.entries.insert(key, (value, tick));
+        self.order.insert(tick, key);
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
+        let order = &mut self.order;
+        self.entries.retain(|_, (value, used)| {
+            let kept = keep(value);
+            if !kept {
+                order.remove(used);
+            }
+            kept
+        });
     }
 }
 
 struct Aggregate {
-    messages: HashSet<String>,
+    /// The hashes of the different messages seen.
+    messages: HashSet<Key>,
     last: Instant,
 }
 
@@ -133,14 +190,14 @@ impl Correlator {
             messages: HashSet::new(),
             last: now,
         };
-        let mut record = match self.aggregates.entries.remove(&aggregate_key) {
-            Some((a, _)) if now.saturating_duration_since(a.last) <= AGGREGATE_INTERVAL => a,
+        let mut record = match self.aggregates.remove(aggregate_key) {
+            Some(a) if now.saturating_duration_since(a.last) <= AGGREGATE_INTERVAL => a,
             _ => fresh(),
         };
-        record.messages.insert(event.message.clone());
+        record.messages.insert(hash_of(&[&event.message]));
         record.last = now;
         let combined = record.messages.len() >= AGGREGATE_MAX_MESSAGES;
-        self.aggregates.insert(aggregate_key.clone(), record, now);
+        self.aggregates.insert(aggregate_key, record);
         let (key, message) = if combined {
             (
                 aggregate_key,
@@ -151,7 +208,7 @@ impl Correlator {
         };
 
         // The same event again: count it on the first one.
-        let decision = match self.logged.get_mut(&key, now) {
+        let decision = match self.logged.get_mut(key) {
             Some(logged) => {
                 logged.count += 1;
                 Decision::Patch {
@@ -168,7 +225,6 @@ impl Correlator {
                         name: name.clone(),
                         count: 1,
                     },
-                    now,
                 );
                 Decision::Create { name, message }
             }
@@ -176,13 +232,13 @@ impl Correlator {
 
         // The spam filter, per source and object.
         let spam_key = event.spam_key();
-        let allowed = match self.spam.get_mut(&spam_key, now) {
+        let allowed = match self.spam.get_mut(spam_key) {
             Some(bucket) => bucket.try_take(now),
             None => {
                 let mut bucket = TokenBucket::new(SPAM_QPS, SPAM_BURST);
                 bucket.reset(now);
                 let allowed = bucket.try_take(now);
-                self.spam.insert(spam_key, bucket, now);
+                self.spam.insert(spam_key, bucket);
                 allowed
             }
         };
@@ -192,7 +248,7 @@ impl Correlator {
     /// Forgets an event that no longer exists (its patch found nothing), so the next repeat
     /// creates it anew.
     pub fn forget(&mut self, name: &str) {
-        self.logged.entries.retain(|_, (l, _)| l.name != name);
+        self.logged.retain(|l| l.name != name);
     }
 }
 
@@ -293,6 +349,23 @@ mod tests {
             &mut name,
         );
         assert!(matches!(d, Decision::Create { message, .. } if message == "error 11"));
+    }
+
+    #[test]
+    fn the_least_recently_used_key_goes_first() {
+        let mut lru = Lru::default();
+        for key in 0..MAX_KEYS as u64 {
+            lru.insert(key, key);
+        }
+        // Key 0 is used again, so key 1 is the oldest when a new key comes.
+        assert_eq!(lru.get_mut(0), Some(&mut 0));
+        lru.insert(u64::MAX, 7);
+        assert_eq!(lru.entries.len(), MAX_KEYS);
+        assert!(lru.get_mut(1).is_none());
+        assert!(lru.get_mut(0).is_some() && lru.get_mut(2).is_some());
+        lru.retain(|v| *v != 2);
+        assert!(lru.get_mut(2).is_none());
+        assert_eq!(lru.order.len(), lru.entries.len());
     }
 
     #[test]

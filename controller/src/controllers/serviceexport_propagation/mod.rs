@@ -52,9 +52,11 @@
 //! Reconcile key: the Service's `namespace/name`. kube-runtime reconciles only objects in its
 //! store, and the Service may be gone (its objects then still need deleting), so the primary
 //! store is our own: a stub Service (name and namespace only) is put in it whenever something
-//! asks for a key, and removed when a reconcile finds nothing to keep and nothing left to
-//! delete, unless the key was asked for again meanwhile (a per-key generation decides; no
-//! request is lost). The real Service is read from the shared cache.
+//! asks for a key, and removed when a reconcile ends well (everything kept, or nothing left to
+//! delete), unless the key was asked for again meanwhile (a per-key generation decides; no
+//! request is lost), so the store holds only keys with work pending and costs nothing per
+//! Service at rest. With `--sync-period` a reconciled key stays (its periodic resync needs it).
+//! The real Service is read from the shared cache.
 //!
 //! Re-triggered when an MCI is created or deleted or the Services it references change (old and
 //! new ones); when an MCS is created or deleted or gains or loses `LoadBalancer`; when a Service

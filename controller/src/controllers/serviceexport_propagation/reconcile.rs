@@ -218,6 +218,9 @@ pub async fn reconcile(key: Arc<Service>, ctx: Arc<Context>, keys: Arc<Keys>) ->
         {
             ensure_export(&ctx, svc).await?;
             ensure_policy(&ctx, svc).await?;
+            if ctx.settings.resync_period.is_none() {
+                keys.forget(&namespace, &name, seen);
+            }
             return Ok(Action::await_change());
         }
         Some(_) => {
