@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::IngressClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -18,7 +18,7 @@ use mcp_interface::api::policy::{ClusterPropagationPolicy, PropagationPolicy};
 use mcp_interface::api::work::ResourceBinding;
 use mcp_loader::Provider;
 
-use crate::cache::{Cacheable, Decoded, Reports, SharedCache};
+use crate::cache::{Cacheable, CachedService, Decoded, Reports, SharedCache};
 use crate::controllers::events::{EventType, Recorder};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
@@ -163,7 +163,7 @@ caches! {
     ResourceBindings => bindings: ResourceBinding = "ResourceBinding",
     MultiClusterIngresses => mcis: MultiClusterIngress = "MultiClusterIngress",
     MultiClusterServices => mcss: MultiClusterService = "MultiClusterService",
-    Services => services: Service = "Service",
+    Services => services: CachedService = "Service",
     EndpointSlices => endpoint_slices: PartialObjectMeta<EndpointSlice> = "EndpointSlice",
     Secrets => secrets: PartialObjectMeta<Secret> = "Secret",
     ServiceExports => service_exports: ServiceExport = "ServiceExport",

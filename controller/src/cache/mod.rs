@@ -17,6 +17,7 @@ mod change;
 mod decoded;
 mod driver;
 mod index;
+mod service;
 
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +34,7 @@ pub use decoded::{Decoded, Reports};
 use driver::Driver;
 use index::Indexes;
 pub use index::{Index, IndexKeys};
+pub use service::CachedService;
 
 /// What a kind the controllers watch and cache must be (every Kubernetes and Karmada API type,
 /// and `PartialObjectMeta` of one).

@@ -14,7 +14,7 @@ use mcp_interface::api::constants::{
 };
 use mcp_interface::api::work::ResourceBinding;
 
-use crate::cache::Change;
+use crate::cache::{CachedService, Change};
 use crate::controllers::references::bound_key;
 
 /// The annotations Karmada's resource detector writes on every resource template a policy
@@ -26,7 +26,7 @@ const KARMADA_CLAIM_ANNOTATIONS: [&str; 3] = [
 ];
 
 /// A Service's annotations without Karmada's claim annotations.
-fn service_annotations(svc: &Service) -> Vec<(&String, &String)> {
+fn service_annotations(svc: &CachedService) -> Vec<(&String, &String)> {
     svc.metadata
         .annotations
         .iter()
@@ -39,11 +39,15 @@ fn service_annotations(svc: &Service) -> Vec<(&String, &String)> {
 /// changed in spec, annotations or deletion state. Unlike Go, Karmada's claim annotations do
 /// not count: Karmada's detector writes them on every Service a PropagationPolicy selects, so on
 /// real Karmada Go calls the cloud's `update` once more for every MCI backend, for nothing.
-pub fn service_of_service_change(change: &Change<'_, Service>) -> Option<ObjectRef<Service>> {
-    (change.changed(|old, new| old.spec != new.spec)
+pub fn service_of_service_change(change: &Change<'_, CachedService>) -> Option<ObjectRef<Service>> {
+    (change.changed(|old, new| old.spec_digest != new.spec_digest)
         || change.changed(|old, new| service_annotations(old) != service_annotations(new))
         || change.deletion_changed())
-    .then(|| ObjectRef::from_obj(change.object()))
+    .then(|| {
+        let svc = change.object();
+        ObjectRef::new(svc.metadata.name.as_deref().unwrap_or_default())
+            .within(svc.metadata.namespace.as_deref().unwrap_or_default())
+    })
 }
 
 /// The Service of an EndpointSlice that changed in any way (label `kubernetes.io/service-name`,
@@ -89,7 +93,7 @@ pub fn services_of_binding_change(
 mod tests {
     use super::*;
 
-    fn service(yaml: &str) -> Service {
+    fn service(yaml: &str) -> CachedService {
         serde_yaml::from_str(yaml).unwrap()
     }
 
@@ -127,11 +131,17 @@ mod tests {
             Some(key("ns", "web"))
         );
         // A status or resourceVersion change is not one.
-        let mut status_only = old.clone();
-        status_only.metadata.resource_version = Some("2".into());
-        status_only.status = Some(Default::default());
+        let status_only = service(
+            "metadata: {name: web, namespace: ns, resourceVersion: '2'}\nspec: {ports: [{port: 80}]}\nstatus: {loadBalancer: {ingress: [{ip: 1.2.3.4}]}}",
+        );
         let update = Change::updated(&old, &status_only);
         assert_eq!(service_of_service_change(&update), None);
+        // A spec change is one.
+        let port = service(
+            "metadata: {name: web, namespace: ns, resourceVersion: '2'}\nspec: {ports: [{port: 81}]}",
+        );
+        let update = Change::updated(&old, &port);
+        assert_eq!(service_of_service_change(&update), Some(key("ns", "web")));
         let mut annotated = old.clone();
         annotated.metadata.annotations = Some([("a".to_owned(), "b".to_owned())].into());
         let update = Change::updated(&old, &annotated);

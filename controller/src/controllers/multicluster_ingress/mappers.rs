@@ -10,7 +10,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use mcp_interface::api::cluster::{Cluster, REMEDY_ACTION_TRAFFIC_CONTROL};
 use mcp_interface::api::networking::MultiClusterIngress;
 
-use crate::cache::{Change, Index, SharedCache};
+use crate::cache::{CachedService, Change, Index, SharedCache};
 use crate::controllers::mappers::{service_of_endpoint_slice_change, service_of_service_change};
 use crate::controllers::references::{mcis_by_service, mcis_referencing, referenced_secrets};
 
@@ -51,7 +51,7 @@ impl Mappers {
     }
 
     /// Our MCIs that reference the Service.
-    pub fn service(&self, change: &Change<'_, Service>) -> Requests {
+    pub fn service(&self, change: &Change<'_, CachedService>) -> Requests {
         service_of_service_change(change).map_or_else(Vec::new, |svc| self.referencing(&svc))
     }
 

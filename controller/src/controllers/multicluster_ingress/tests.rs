@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::{IngressClass, IngressClassSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::PartialObjectMeta;
@@ -10,7 +10,7 @@ use mcp_interface::api::networking::MultiClusterIngress;
 use super::mappers::Mappers;
 use super::reconcile::class_matches;
 use super::{DEFAULT_CLASS_ANNOTATION, FINALIZER};
-use crate::cache::Change;
+use crate::cache::{CachedService, Change};
 use crate::controllers::fixtures::{cache, deleting, endpoint_slice, names, object};
 
 fn class(name: &str, controller: &str, default: bool) -> Arc<IngressClass> {
@@ -132,7 +132,7 @@ fn an_mci_triggers_itself_when_ours_and_its_spec_changed() {
 #[test]
 fn a_service_or_its_endpoint_slices_trigger_our_mcis_that_reference_it() {
     let m = mappers();
-    let web: Service = object("metadata: {name: web, namespace: ns}");
+    let web: CachedService = object("metadata: {name: web, namespace: ns}");
     let created = Change::created(&web);
     assert_eq!(names(m.service(&created)), ["ns/web"]);
     let unchanged = Change::updated(&web, &web);

@@ -7,7 +7,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use mcp_interface::api::networking::MultiClusterService;
 
 use super::is_ours;
-use crate::cache::Change;
+use crate::cache::{CachedService, Change};
 use crate::controllers::mappers::{service_of_endpoint_slice_change, service_of_service_change};
 
 /// What the mappers read: the MCS cache.
@@ -34,7 +34,7 @@ impl Mappers {
     }
 
     /// The MCS named like the Service, if it is ours.
-    pub fn service(&self, change: &Change<'_, Service>) -> Request {
+    pub fn service(&self, change: &Change<'_, CachedService>) -> Request {
         self.named_like(service_of_service_change(change)?)
     }
 

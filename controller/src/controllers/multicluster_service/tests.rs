@@ -1,10 +1,10 @@
-use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus, Service};
+use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus};
 use mcp_interface::api::networking::MultiClusterService;
 
 use super::mappers::Mappers;
 use super::reconcile::same_status;
 use super::{FINALIZER, is_ours};
-use crate::cache::Change;
+use crate::cache::{CachedService, Change};
 use crate::controllers::fixtures::{deleting, endpoint_slice, names, object, store};
 
 fn mcs(yaml: &str) -> MultiClusterService {
@@ -110,9 +110,9 @@ fn an_mcs_triggers_itself_when_it_was_or_is_ours_and_its_spec_changed() {
 #[test]
 fn a_service_or_its_endpoint_slices_trigger_the_mcs_of_its_name_when_ours() {
     let m = mappers();
-    let web: Service = object("metadata: {name: web, namespace: ns}");
-    let cross: Service = object("metadata: {name: cross, namespace: ns}");
-    let other: Service = object("metadata: {name: web, namespace: other}");
+    let web: CachedService = object("metadata: {name: web, namespace: ns}");
+    let cross: CachedService = object("metadata: {name: cross, namespace: ns}");
+    let other: CachedService = object("metadata: {name: web, namespace: other}");
     assert_eq!(names(m.service(&Change::created(&web))), ["ns/web"]);
     assert!(m.service(&Change::created(&cross)).is_none());
     assert!(m.service(&Change::created(&other)).is_none());

@@ -12,7 +12,7 @@ use mcp_interface::api::policy::PropagationPolicy;
 use mcp_interface::api::work::ResourceBinding;
 
 use super::owned::{controlled_by_service, serves_service_exports};
-use crate::cache::Change;
+use crate::cache::{CachedService, Change};
 use crate::controllers::mappers::services_of_binding_change;
 use crate::controllers::references::{bound_key, referenced_services};
 
@@ -62,7 +62,7 @@ impl Mappers {
     }
 
     /// The Service itself, created, deleted, starting deletion or replaced (new UID).
-    pub fn service(&self, change: &Change<'_, Service>) -> Option<ObjectRef<Service>> {
+    pub fn service(&self, change: &Change<'_, CachedService>) -> Option<ObjectRef<Service>> {
         (change.uid_changed() || change.deletion_changed()).then(|| same_name(change.object()))
     }
 

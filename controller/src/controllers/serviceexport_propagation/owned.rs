@@ -1,7 +1,7 @@
 //! The objects this controller owns: whose they are (the controller ownerReference to the
 //! Service) and how the policy should look; pure functions of the objects.
 
-use k8s_openapi::api::core::v1::Service;
+use crate::cache::CachedService;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::{Resource, ResourceExt};
 use mcp_interface::api::cluster::Cluster;
@@ -41,7 +41,7 @@ pub fn controlled_by_service(meta: &ObjectMeta, service: &str) -> bool {
 }
 
 /// The controller ownerReference to `svc` (Go: `metav1.NewControllerRef`).
-pub fn owner_ref(svc: &Service) -> OwnerReference {
+pub fn owner_ref(svc: &CachedService) -> OwnerReference {
     OwnerReference {
         api_version: SERVICE_API_VERSION.to_owned(),
         kind: SERVICE_KIND.to_owned(),
@@ -115,7 +115,7 @@ pub fn cluster_names(pp: &PropagationPolicy) -> &[String] {
 /// The merge patch that puts the policy's owned fields right, or `None` when they are.
 pub fn policy_patch(
     pp: &PropagationPolicy,
-    svc: &Service,
+    svc: &CachedService,
     clusters: &[String],
 ) -> Option<serde_json::Value> {
     let namespace = svc.namespace().unwrap_or_default();
@@ -156,7 +156,7 @@ pub fn policy_patch(
 }
 
 /// The ServiceExport of `svc` as this controller creates it (no spec; controlled by `svc`).
-pub fn desired_export(svc: &Service) -> ServiceExport {
+pub fn desired_export(svc: &CachedService) -> ServiceExport {
     ServiceExport {
         metadata: ObjectMeta {
             name: Some(svc.name_any()),
@@ -170,7 +170,7 @@ pub fn desired_export(svc: &Service) -> ServiceExport {
 
 /// The PropagationPolicy of `svc` as this controller creates it: the ServiceExport placed on
 /// `clusters`, controlled by `svc`.
-pub fn desired_policy(svc: &Service, clusters: &[String]) -> PropagationPolicy {
+pub fn desired_policy(svc: &CachedService, clusters: &[String]) -> PropagationPolicy {
     let service = svc.name_any();
     PropagationPolicy {
         metadata: ObjectMeta {

@@ -19,13 +19,13 @@ use super::owned::{
     cluster_names, controlled_by_service, controller_ref, desired_export, desired_policy,
     is_service_ref, owned_by, owner_ref, policy_patch, serves_service_exports, with_owner,
 };
-use crate::cache::{Cacheable, SharedCache};
+use crate::cache::{Cacheable, CachedService, SharedCache};
 use crate::context::Context;
 use crate::controllers::references::{is_referenced, service_clusters};
 use crate::controllers::writes::{create_unless_exists, delete_same, namespaced_api};
 use crate::error::Result;
 
-async fn ensure_export(ctx: &Context, svc: &Service) -> Result<()> {
+async fn ensure_export(ctx: &Context, svc: &CachedService) -> Result<()> {
     let namespace = svc.namespace().unwrap_or_default();
     let name = svc.name_any();
     let api: Api<ServiceExport> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -88,7 +88,7 @@ fn placement(
         })
 }
 
-async fn ensure_policy(ctx: &Context, svc: &Service) -> Result<()> {
+async fn ensure_policy(ctx: &Context, svc: &CachedService) -> Result<()> {
     let namespace = svc.namespace().unwrap_or_default();
     let service = svc.name_any();
     let policy_name = service_export_policy_name(&service);
