@@ -36,8 +36,8 @@ fn main() -> ExitCode {
             match tokio::runtime::Runtime::new() {
                 Ok(runtime) => {
                     let result = runtime.block_on(manager::run(settings));
-                    // A provider call hung past its timeout keeps a blocking thread; do not let
-                    // it hold up the exit.
+                    // Provider calls run on threads of their own (a hung one does not hold up
+                    // the exit); a blocking task still running must not either.
                     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
                     result
                 }
