@@ -38,8 +38,8 @@ fn main() -> ExitCode {
             match tokio::runtime::Runtime::new() {
                 Ok(runtime) => {
                     let result = runtime.block_on(manager::run(settings));
-                    // A provider call hung past its timeout keeps a blocking thread; do not let
-                    // it hold up the exit.
+                    // Provider calls run on threads of their own (a hung one does not hold up
+                    // the exit); a blocking task still running must not either.
                     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
                     result
                 }
@@ -63,9 +63,9 @@ const MALLOC_ARENAS: i32 = 2;
 /// Caps glibc's malloc arenas at [`MALLOC_ARENAS`], unless `MALLOC_ARENA_MAX` says otherwise.
 ///
 /// glibc gives each new thread that allocates its own arena, up to 8 per core, and an arena
-/// keeps the memory it once held. Provider calls run on tokio's blocking threads, a dozen of
-/// them at start-up, so freed memory was spread over a dozen arenas none of which could reuse
-/// the others': at 3000 MCIs + MCSs + Services the peak RSS was 58.6 MiB with the default and
+/// keeps the memory it once held. Provider calls run on threads of their own, a dozen of them
+/// in a start-up burst, so freed memory was spread over a dozen arenas none of which could
+/// reuse the others': at 3000 MCIs + MCSs + Services the peak RSS was 58.6 MiB with the default and
 /// 53.6 MiB with two arenas (see docs/performance.md). The controller allocates little per
 /// second, so two arenas cost no measurable time in lock contention.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]

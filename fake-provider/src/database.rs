@@ -263,7 +263,7 @@ impl Cloud for Sql<'_> {
         let result = self
             .tx
             .prepare_cached("INSERT INTO balancers (key, status, created_by) VALUES (?1, ?2, ?3)")
-            .and_then(|mut s| s.execute(params![key, status, std::process::id()]))
+            .and_then(|mut s| s.execute(params![key, status, crate::state::pid()]))
             .and_then(|_| {
                 self.tx
                     .prepare_cached("INSERT INTO created (key) VALUES (?1)")
@@ -310,7 +310,7 @@ impl Cloud for Sql<'_> {
                 "INSERT INTO calls (pid, method, object, error, overlapping) VALUES (?1, ?2, ?3, ?4, ?5)",
             )
             .and_then(|mut s| {
-                s.execute(params![std::process::id(), method, object, error, overlapping])
+                s.execute(params![crate::state::pid(), method, object, error, overlapping])
             });
         self.run(result).map(drop)
     }

@@ -52,6 +52,29 @@ impl Kind {
             Kind::Mcs => "mcs",
         }
     }
+
+    /// The method's name in the call log and in faults: `mci_get`, ..., `mcs_ensure_deleted`.
+    fn method(self, method: Method) -> &'static str {
+        match (self, method) {
+            (Kind::Mci, Method::Get) => "mci_get",
+            (Kind::Mci, Method::Ensure) => "mci_ensure",
+            (Kind::Mci, Method::Update) => "mci_update",
+            (Kind::Mci, Method::EnsureDeleted) => "mci_ensure_deleted",
+            (Kind::Mcs, Method::Get) => "mcs_get",
+            (Kind::Mcs, Method::Ensure) => "mcs_ensure",
+            (Kind::Mcs, Method::Update) => "mcs_update",
+            (Kind::Mcs, Method::EnsureDeleted) => "mcs_ensure_deleted",
+        }
+    }
+}
+
+/// A load balancer method.
+#[derive(Debug, Clone, Copy)]
+enum Method {
+    Get,
+    Ensure,
+    Update,
+    EnsureDeleted,
 }
 
 /// The fake provider.
@@ -67,31 +90,34 @@ pub struct FakeProvider {
 /// Counts a call as running until dropped.
 struct Running<'a> {
     running: &'a Mutex<HashMap<String, u32>>,
-    key: String,
+    key: &'a str,
 }
 
 impl<'a> Running<'a> {
     /// Starts counting; returns the guard and how many calls about `key` were already running.
-    fn start(running: &'a Mutex<HashMap<String, u32>>, key: &str) -> (Self, u32) {
+    fn start(running: &'a Mutex<HashMap<String, u32>>, key: &'a str) -> (Self, u32) {
         let mut map = running.lock().unwrap_or_else(|e| e.into_inner());
-        let count = map.entry(key.to_owned()).or_default();
-        let before = *count;
-        *count += 1;
-        let guard = Running {
-            running,
-            key: key.to_owned(),
+        let before = match map.get_mut(key) {
+            Some(count) => {
+                *count += 1;
+                *count - 1
+            }
+            None => {
+                map.insert(key.to_owned(), 1);
+                0
+            }
         };
-        (guard, before)
+        (Running { running, key }, before)
     }
 }
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         let mut map = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = map.get_mut(&self.key) {
+        if let Some(count) = map.get_mut(self.key) {
             *count -= 1;
             if *count == 0 {
-                map.remove(&self.key);
+                map.remove(self.key);
             }
         }
     }
@@ -186,18 +212,16 @@ impl FakeProvider {
     fn call<T>(
         &self,
         kind: Kind,
-        method: &'static str,
+        method: Method,
         meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
         op: impl FnOnce(&mut dyn Cloud, &str) -> Result<T, ProviderError>,
     ) -> Result<Reply<T>, ProviderError> {
         let key = Self::key(kind, meta);
-        let object = key
-            .split_once('/')
-            .map_or(key.as_str(), |(_, o)| o)
-            .to_owned();
-        let full_method = format!("{}_{method}", kind.prefix());
+        // The key without its kind: `namespace/name`.
+        let object = &key[kind.prefix().len() + 1..];
+        let full_method = kind.method(method);
         let (_running, overlapping) = Running::start(&self.running, &key);
-        let result = match self.before_call(&full_method, &object) {
+        let result = match self.before_call(full_method, object) {
             Err(e) => Err(e),
             Ok(Some(FaultAction::Garbage)) => Ok(Reply::Garbage),
             Ok(action) => self
@@ -205,8 +229,8 @@ impl FakeProvider {
                 .update(|cloud| {
                     let result = op(cloud, &key);
                     cloud.record(
-                        &full_method,
-                        &object,
+                        full_method,
+                        object,
                         result.as_ref().err().map(|e| e.message()),
                         overlapping,
                     )?;
@@ -318,7 +342,7 @@ impl MultiClusterIngressLoadBalancer for FakeProvider {
         &self,
         mci: &MultiClusterIngress,
     ) -> Result<Option<IngressLoadBalancerStatus>, ProviderError> {
-        let r = self.call(Kind::Mci, "get", &mci.metadata, get);
+        let r = self.call(Kind::Mci, Method::Get, &mci.metadata, get);
         reply(
             r,
             || Some(ingress_status("not-an-ip")),
@@ -330,7 +354,7 @@ impl MultiClusterIngressLoadBalancer for FakeProvider {
         &self,
         mci: &MultiClusterIngress,
     ) -> Result<IngressLoadBalancerStatus, ProviderError> {
-        let r = self.call(Kind::Mci, "ensure", &mci.metadata, |cloud, key| {
+        let r = self.call(Kind::Mci, Method::Ensure, &mci.metadata, |cloud, key| {
             let status = ingress_status(ENSURED_IP);
             ensure(cloud, key, &status)?;
             Ok(status)
@@ -342,7 +366,7 @@ impl MultiClusterIngressLoadBalancer for FakeProvider {
         &self,
         mci: &MultiClusterIngress,
     ) -> Result<IngressLoadBalancerStatus, ProviderError> {
-        let r = self.call(Kind::Mci, "update", &mci.metadata, |cloud, key| {
+        let r = self.call(Kind::Mci, Method::Update, &mci.metadata, |cloud, key| {
             let status = ingress_status(UPDATED_IP);
             update(cloud, key, &status)?;
             Ok(status)
@@ -351,16 +375,19 @@ impl MultiClusterIngressLoadBalancer for FakeProvider {
     }
 
     fn ensure_deleted(&self, mci: &MultiClusterIngress) -> Result<(), ProviderError> {
-        let r = self.call(Kind::Mci, "ensure_deleted", &mci.metadata, |cloud, key| {
-            cloud.delete(key)
-        });
+        let r = self.call(
+            Kind::Mci,
+            Method::EnsureDeleted,
+            &mci.metadata,
+            |cloud, key| cloud.delete(key),
+        );
         reply(r, || (), |()| ())
     }
 }
 
 impl MultiClusterServiceLoadBalancer for FakeProvider {
     fn get(&self, mcs: &MultiClusterService) -> Result<Option<LoadBalancerStatus>, ProviderError> {
-        let r = self.call(Kind::Mcs, "get", &mcs.metadata, get);
+        let r = self.call(Kind::Mcs, Method::Get, &mcs.metadata, get);
         reply(
             r,
             || Some(service_status("not-an-ip")),
@@ -369,7 +396,7 @@ impl MultiClusterServiceLoadBalancer for FakeProvider {
     }
 
     fn ensure(&self, mcs: &MultiClusterService) -> Result<LoadBalancerStatus, ProviderError> {
-        let r = self.call(Kind::Mcs, "ensure", &mcs.metadata, |cloud, key| {
+        let r = self.call(Kind::Mcs, Method::Ensure, &mcs.metadata, |cloud, key| {
             let status = service_status(ENSURED_IP);
             ensure(cloud, key, &status)?;
             Ok(status)
@@ -378,7 +405,7 @@ impl MultiClusterServiceLoadBalancer for FakeProvider {
     }
 
     fn update(&self, mcs: &MultiClusterService) -> Result<LoadBalancerStatus, ProviderError> {
-        let r = self.call(Kind::Mcs, "update", &mcs.metadata, |cloud, key| {
+        let r = self.call(Kind::Mcs, Method::Update, &mcs.metadata, |cloud, key| {
             let status = service_status(UPDATED_IP);
             update(cloud, key, &status)?;
             Ok(status)
@@ -387,9 +414,12 @@ impl MultiClusterServiceLoadBalancer for FakeProvider {
     }
 
     fn ensure_deleted(&self, mcs: &MultiClusterService) -> Result<(), ProviderError> {
-        let r = self.call(Kind::Mcs, "ensure_deleted", &mcs.metadata, |cloud, key| {
-            cloud.delete(key)
-        });
+        let r = self.call(
+            Kind::Mcs,
+            Method::EnsureDeleted,
+            &mcs.metadata,
+            |cloud, key| cloud.delete(key),
+        );
         reply(r, || (), |()| ())
     }
 }

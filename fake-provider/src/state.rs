@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use mcp_interface::ProviderError;
 use serde::{Deserialize, Serialize};
@@ -93,6 +93,12 @@ pub trait Cloud {
     ) -> Result<(), ProviderError>;
 }
 
+/// This process's id, asked once (`getpid` is a system call, and each call records it).
+pub(crate) fn pid() -> u32 {
+    static PID: OnceLock<u32> = OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
 /// A balancer in memory: its status as JSON text and the process that created it.
 #[derive(Debug)]
 struct Stored {
@@ -127,7 +133,7 @@ impl Cloud for Memory {
             key.to_owned(),
             Stored {
                 status: status.to_owned(),
-                created_by: std::process::id(),
+                created_by: pid(),
             },
         );
         push_bounded(&mut self.created, key.to_owned());
@@ -161,7 +167,7 @@ impl Cloud for Memory {
         self.next_seq += 1;
         let record = CallRecord {
             seq: self.next_seq,
-            pid: std::process::id(),
+            pid: pid(),
             method: method.to_owned(),
             object: object.to_owned(),
             error: error.map(str::to_owned),

@@ -22,7 +22,7 @@
 //! For async cloud SDKs, implement the `async` traits of [`sdk_async`](crate::sdk_async) instead
 //! (feature `async`) and export with `export_async_provider!`.
 //!
-//! Each method is called on a host thread that may block (the host runs calls on blocking
+//! Each method is called on a host thread that may block (the host runs calls on call
 //! threads with a timeout), possibly from many threads at once: providers are `Send + Sync`.
 //! A panic is caught at the boundary and reported to the host as an error of kind
 //! [`ErrorKind::Panicked`](crate::ErrorKind::Panicked); build with `panic = "unwind"` (the default).

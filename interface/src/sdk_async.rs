@@ -38,7 +38,7 @@
 //! controller never drops a provider); when an instance is dropped (a host that does drop it), its
 //! runtime is shut down, waiting up to 5 seconds for spawned tasks to reach an `.await`.
 //!
-//! **Calls.** The controller calls from its own blocking threads, possibly many at once; each call
+//! **Calls.** The controller calls from its own call threads, possibly many at once; each call
 //! runs its future to completion on the calling thread (`block_on`), with the runtime's timers
 //! and I/O drivers, so calls for different objects run in parallel. Futures need not be `Send`.
 //!

@@ -1,9 +1,10 @@
 //! `cargo bench -p mcp-loader --bench boundary`: one `ensure` of a realistic MultiClusterIngress
-//! (3 rules, TLS, about 1.1 KB of JSON) across the library boundary, against the same fake
+//! (3 rules, TLS, about 1.3 KB of JSON) across the library boundary, against the same fake
 //! provider called in-process. Prints p50/p90/p99 per call for:
 //!
 //! - in-process: the fake's trait method called directly (no serialization, no FFI);
-//! - boundary (sync): JSON encode + FFI call into the loaded `.so` + JSON decode, on this thread;
+//! - boundary (sync): JSON encode (as the handle does it, [`Encoded`]) + FFI call into the loaded
+//!   `.so` + JSON decode, on this thread;
 //! - handle (async): the controller's path, `Provider::mci_ensure` (adds the hop to a blocking
 //!   thread and the timeout).
 
@@ -13,7 +14,7 @@ use abi_stable::std_types::{RResult, RStr};
 use k8s_openapi::api::networking::v1::IngressLoadBalancerStatus;
 use mcp_interface::api::networking::MultiClusterIngress;
 use mcp_interface::sdk::MultiClusterIngressLoadBalancer;
-use mcp_loader::SearchPath;
+use mcp_loader::{Encoded, SearchPath};
 
 const ITERATIONS: usize = 20_000;
 
@@ -90,8 +91,8 @@ fn main() {
     let mut samples = Vec::with_capacity(ITERATIONS);
     for mci in &objects {
         let t = Instant::now();
-        let input = serde_json::to_string(mci).unwrap();
-        let RResult::ROk(out) = ensure(0, RStr::from_str(&input)) else {
+        let input = Encoded::new(mci);
+        let RResult::ROk(out) = ensure(0, RStr::from_str(input.json().unwrap())) else {
             panic!("ensure failed")
         };
         let status: IngressLoadBalancerStatus = serde_json::from_str(out.as_str()).unwrap();

@@ -10,13 +10,14 @@ use k8s_openapi::api::networking::v1::IngressLoadBalancerStatus;
 use mcp_interface::ProviderError;
 use mcp_interface::abi::{Capabilities, GetResult, InstanceId, ProviderMethod};
 use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
 use crate::error::CallError;
 use crate::gates::{ObjectGate, ObjectGates};
 use crate::library::{Library, LibraryInfo};
+use crate::payload::{Encoded, Payload};
+use crate::pool::CallThreads;
 use crate::status::ValidStatus;
 
 /// How many calls may be in flight at once per provider. A call that hangs past its timeout
@@ -88,6 +89,7 @@ struct Inner {
     timeout: Duration,
     in_flight: Arc<Semaphore>,
     objects: Arc<ObjectGates>,
+    threads: Arc<CallThreads>,
     observer: Option<CallObserver>,
 }
 
@@ -117,6 +119,7 @@ impl Provider {
                 timeout: crate::DEFAULT_CALL_TIMEOUT,
                 in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
                 objects: Arc::default(),
+                threads: Arc::default(),
                 observer: None,
             }),
         };
@@ -141,6 +144,7 @@ impl Provider {
             timeout: self.inner.timeout,
             in_flight: self.inner.in_flight.clone(),
             objects: self.inner.objects.clone(),
+            threads: self.inner.threads.clone(),
             observer: self.inner.observer.clone(),
         };
         f(&mut inner);
@@ -234,14 +238,13 @@ impl Provider {
     /// earlier call about the same object is still running in the provider. Waiting for such a
     /// call is bounded by the call timeout too ([`CallError::Busy`]): a caller never waits
     /// without end for a provider that hangs.
-    async fn call<I: Object, O: DeserializeOwned>(
+    async fn call<K: 'static, O: DeserializeOwned>(
         &self,
         method: Method,
-        object: &I,
+        object: Encoded<K>,
     ) -> Result<O, CallError> {
         let timeout = self.inner.timeout;
-        let key = object.key();
-        let gate = tokio::time::timeout(timeout, self.inner.objects.enter(&key, method));
+        let gate = tokio::time::timeout(timeout, self.inner.objects.enter(object.key(), method));
         // The latency observed is the provider's: it starts once the object's turn has come.
         let (started, result) = match gate.await {
             Ok(gate) => {
@@ -267,57 +270,67 @@ impl Provider {
         result
     }
 
-    async fn call_inner<I: Serialize, O: DeserializeOwned>(
+    async fn call_inner<K: 'static, O: DeserializeOwned>(
         &self,
         method: Method,
-        object: &I,
+        object: Encoded<K>,
         gate: ObjectGate,
     ) -> Result<O, CallError> {
-        let provider = self.name().to_owned();
+        let provider = || self.name().to_owned();
         let Some(raw) = self.raw(method) else {
-            return Err(CallError::NotSupported { provider, method });
+            return Err(CallError::NotSupported {
+                provider: provider(),
+                method,
+            });
         };
-        let input = serde_json::to_string(object).map_err(|e| CallError::Encode {
-            provider: provider.clone(),
-            method,
-            detail: e.to_string(),
-        })?;
+        if let Err(detail) = object.json() {
+            return Err(CallError::Encode {
+                provider: provider(),
+                method,
+                detail: detail.to_owned(),
+            });
+        }
         let timeout = self.inner.timeout;
         let instance = self.inner.instance;
         let span = tracing::Span::current();
         let outcome = tokio::time::timeout(timeout, async {
             // Closed never happens: the semaphore lives as long as the handle.
             let permit = self.inner.in_flight.clone().acquire_owned().await.ok();
-            tokio::task::spawn_blocking(move || {
-                // Released when the provider returns, not when the caller stops waiting.
-                let _gate = gate;
-                let _permit = permit;
-                let _entered = span.enter();
-                raw(instance, RStr::from_str(&input))
-            })
-            .await
+            let (reply, result) = tokio::sync::oneshot::channel();
+            let job: Box<dyn FnOnce() + Send> = Box::new(move || {
+                let output = span
+                    .in_scope(|| raw(instance, RStr::from_str(object.json().unwrap_or_default())));
+                // Released when the provider returns, not when the caller stops waiting, and
+                // before the reply, so the caller's next call about the object finds it free.
+                drop((gate, permit, object));
+                // The caller may have stopped waiting (timeout).
+                let _ = reply.send(output);
+            });
+            self.inner.threads.run(job)?;
+            // The job always sends before it is dropped, unless the thread died with it.
+            result
+                .await
+                .map_err(|_| std::io::Error::other("the call's thread ended without a reply"))
         })
         .await;
         let output = match outcome {
             Err(_elapsed) => {
                 return Err(CallError::Timeout {
-                    provider,
+                    provider: provider(),
                     method,
                     timeout,
                 });
             }
-            // The SDK catches panics, so the blocking task itself cannot panic; a join error
-            // means the runtime is shutting down.
-            Ok(Err(join)) => {
+            Ok(Err(e)) => {
                 return Err(CallError::Provider {
-                    provider,
+                    provider: provider(),
                     method,
-                    error: ProviderError::retryable(format!("the call was abandoned: {join}")),
+                    error: ProviderError::retryable(format!("the call could not be made: {e}")),
                 });
             }
             Ok(Ok(RResult::RErr(error))) => {
                 return Err(CallError::Provider {
-                    provider,
+                    provider: provider(),
                     method,
                     error: ProviderError::from_ffi(error),
                 });
@@ -325,16 +338,16 @@ impl Provider {
             Ok(Ok(RResult::ROk(output))) => output,
         };
         serde_json::from_str(output.as_str()).map_err(|e| CallError::InvalidResponse {
-            provider,
+            provider: provider(),
             method,
             detail: format!("{e} in {:?}", crate::truncate(output.as_str(), 200)),
         })
     }
 
-    async fn call_status<I: Object, O: DeserializeOwned + ValidStatus>(
+    async fn call_status<K: 'static, O: DeserializeOwned + ValidStatus>(
         &self,
         method: Method,
-        object: &I,
+        object: Encoded<K>,
     ) -> Result<O, CallError> {
         let status: O = self.call(method, object).await?;
         status
@@ -350,85 +363,64 @@ impl Provider {
     /// The MultiClusterIngress balancer's status, or `None` when it does not exist.
     pub async fn mci_get(
         &self,
-        mci: &MultiClusterIngress,
+        mci: &impl Payload<MultiClusterIngress>,
     ) -> Result<Option<IngressLoadBalancerStatus>, CallError> {
-        let r: GetResult<IngressLoadBalancerStatus> = self.call_status(Method::MciGet, mci).await?;
+        let r: GetResult<IngressLoadBalancerStatus> =
+            self.call_status(Method::MciGet, mci.encoded()).await?;
         Ok(r.exists.then(|| r.status.unwrap_or_default()))
     }
 
     pub async fn mci_ensure(
         &self,
-        mci: &MultiClusterIngress,
+        mci: &impl Payload<MultiClusterIngress>,
     ) -> Result<IngressLoadBalancerStatus, CallError> {
-        self.call_status(Method::MciEnsure, mci).await
+        self.call_status(Method::MciEnsure, mci.encoded()).await
     }
 
     pub async fn mci_update(
         &self,
-        mci: &MultiClusterIngress,
+        mci: &impl Payload<MultiClusterIngress>,
     ) -> Result<IngressLoadBalancerStatus, CallError> {
-        self.call_status(Method::MciUpdate, mci).await
+        self.call_status(Method::MciUpdate, mci.encoded()).await
     }
 
-    pub async fn mci_ensure_deleted(&self, mci: &MultiClusterIngress) -> Result<(), CallError> {
-        let _: serde_json::Value = self.call(Method::MciEnsureDeleted, mci).await?;
+    pub async fn mci_ensure_deleted(
+        &self,
+        mci: &impl Payload<MultiClusterIngress>,
+    ) -> Result<(), CallError> {
+        let _: serde_json::Value = self.call(Method::MciEnsureDeleted, mci.encoded()).await?;
         Ok(())
     }
 
     /// The MultiClusterService balancer's status, or `None` when it does not exist.
     pub async fn mcs_get(
         &self,
-        mcs: &MultiClusterService,
+        mcs: &impl Payload<MultiClusterService>,
     ) -> Result<Option<LoadBalancerStatus>, CallError> {
-        let r: GetResult<LoadBalancerStatus> = self.call_status(Method::McsGet, mcs).await?;
+        let r: GetResult<LoadBalancerStatus> =
+            self.call_status(Method::McsGet, mcs.encoded()).await?;
         Ok(r.exists.then(|| r.status.unwrap_or_default()))
     }
 
     pub async fn mcs_ensure(
         &self,
-        mcs: &MultiClusterService,
+        mcs: &impl Payload<MultiClusterService>,
     ) -> Result<LoadBalancerStatus, CallError> {
-        self.call_status(Method::McsEnsure, mcs).await
+        self.call_status(Method::McsEnsure, mcs.encoded()).await
     }
 
     pub async fn mcs_update(
         &self,
-        mcs: &MultiClusterService,
+        mcs: &impl Payload<MultiClusterService>,
     ) -> Result<LoadBalancerStatus, CallError> {
-        self.call_status(Method::McsUpdate, mcs).await
+        self.call_status(Method::McsUpdate, mcs.encoded()).await
     }
 
-    pub async fn mcs_ensure_deleted(&self, mcs: &MultiClusterService) -> Result<(), CallError> {
-        let _: serde_json::Value = self.call(Method::McsEnsureDeleted, mcs).await?;
+    pub async fn mcs_ensure_deleted(
+        &self,
+        mcs: &impl Payload<MultiClusterService>,
+    ) -> Result<(), CallError> {
+        let _: serde_json::Value = self.call(Method::McsEnsureDeleted, mcs.encoded()).await?;
         Ok(())
-    }
-}
-
-/// What a provider call is about: serialized for the call, and keyed so that calls about the
-/// same object never overlap.
-trait Object: Serialize {
-    fn key(&self) -> String;
-}
-
-fn object_key(
-    kind: &str,
-    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-) -> String {
-    format!(
-        "{kind}/{}/{}",
-        meta.namespace.as_deref().unwrap_or_default(),
-        meta.name.as_deref().unwrap_or_default()
-    )
-}
-
-impl Object for MultiClusterIngress {
-    fn key(&self) -> String {
-        object_key("MultiClusterIngress", &self.metadata)
-    }
-}
-
-impl Object for MultiClusterService {
-    fn key(&self) -> String {
-        object_key("MultiClusterService", &self.metadata)
     }
 }

@@ -21,13 +21,16 @@ mod gates;
 mod handle;
 mod host_log;
 mod library;
+mod payload;
 mod permissions;
+mod pool;
 mod search;
 mod status;
 
 pub use error::{CallError, LoadError};
 pub use handle::{CallObserver, CallOutcome, Method, Provider};
 pub use library::{Library, LibraryInfo};
+pub use payload::{Encoded, Object, Payload};
 pub use search::{
     DEFAULT_PROVIDER_DIR, PROVIDER_DIR_ENV, SearchDir, SearchPath, available_providers,
     library_file_name,

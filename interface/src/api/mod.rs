@@ -112,8 +112,10 @@ macro_rules! karmada_resource {
                     ) -> Result<$name, A::Error> {
                         let mut metadata = None;
                         $( let mut $field: Option<$ty> = None; )*
-                        while let Some(key) = map.next_key::<String>()? {
-                            match key.as_str() {
+                        // Keys and the apiVersion and kind values are read where they lie in
+                        // the input when they can be, not copied into strings first.
+                        while let Some(key) = map.next_key::<$crate::api::Text<'de>>()? {
+                            match key.0.as_ref() {
                                 "apiVersion" => $crate::api::expect_str::<A>(
                                     map.next_value()?,
                                     <$name as k8s_openapi::Resource>::API_VERSION,
@@ -206,17 +208,69 @@ macro_rules! karmada_resource {
 }
 pub(crate) use karmada_resource;
 
+/// A string borrowed from the input when the format allows (no escapes), else owned.
+pub(crate) struct Text<'de>(pub std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Text<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Text<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v.to_owned())))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v)))
+            }
+        }
+
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
 /// Checks a string field (`apiVersion`, `kind`) of a top-level kind against the expected value.
 pub(crate) fn expect_str<'de, A: serde::de::MapAccess<'de>>(
-    value: String,
+    value: Text<'_>,
     expected: &'static str,
 ) -> Result<(), A::Error> {
-    if value == expected {
+    if value.0 == expected {
         Ok(())
     } else {
         Err(<A::Error as serde::de::Error>::invalid_value(
-            serde::de::Unexpected::Str(&value),
+            serde::de::Unexpected::Str(&value.0),
             &expected,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::networking::MultiClusterIngress;
+
+    #[test]
+    fn escaped_keys_and_values_read_like_plain_ones_and_a_wrong_kind_is_refused() {
+        let plain = r#"{"apiVersion":"networking.karmada.io/v1alpha1","kind":"MultiClusterIngress","metadata":{"name":"web"}}"#;
+        let escaped = r#"{"api\u0056ersion":"networking.karmada.io\/v1alpha1","\u006bind":"MultiClusterIngress","metadata":{"name":"web"}}"#;
+        let a: MultiClusterIngress = serde_json::from_str(plain).unwrap();
+        let b: MultiClusterIngress = serde_json::from_str(escaped).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.metadata.name.as_deref(), Some("web"));
+        // Read from a reader, nothing can be borrowed: the same object.
+        let c: MultiClusterIngress = serde_json::from_reader(escaped.as_bytes()).unwrap();
+        assert_eq!(a, c);
+        let wrong = plain.replace("\"MultiClusterIngress\"", "\"MultiClusterService\"");
+        let error = serde_json::from_str::<MultiClusterIngress>(&wrong).unwrap_err();
+        assert!(error.to_string().contains("MultiClusterService"), "{error}");
     }
 }

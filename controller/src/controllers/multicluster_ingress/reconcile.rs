@@ -10,6 +10,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use mcp_interface::api::cluster::REMEDY_ACTION_TRAFFIC_CONTROL;
 use mcp_interface::api::networking::MultiClusterIngress;
+use mcp_loader::Encoded;
 use serde_json::json;
 
 use super::{DEFAULT_CLASS_ANNOTATION, EVENTS, FINALIZER};
@@ -173,10 +174,12 @@ pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Resu
         .as_ref()
         .and_then(|s| s.load_balancer.clone())
         .unwrap_or_default();
-    let get = ctx.provider.mci_get(&current);
+    // Encoded once for both calls (the same JSON as encoding it for each).
+    let payload = Encoded::new(&current);
+    let get = ctx.provider.mci_get(&payload);
     let status = match provider_call(&ctx, EVENTS, &current, "GetLoadBalancer", get).await? {
         Some(_) => {
-            let update = ctx.provider.mci_update(&current);
+            let update = ctx.provider.mci_update(&payload);
             let status =
                 provider_call(&ctx, EVENTS, &current, "UpdateLoadBalancer", update).await?;
             tracing::info!("updated the load balancer");
@@ -199,7 +202,7 @@ pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Resu
                 "EnsuringLoadBalancer",
                 "Ensuring load balancer",
             );
-            let ensure = ctx.provider.mci_ensure(&current);
+            let ensure = ctx.provider.mci_ensure(&payload);
             let status =
                 provider_call(&ctx, EVENTS, &current, "EnsureLoadBalancer", ensure).await?;
             tracing::info!("created the load balancer");

@@ -9,7 +9,7 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use mcp_interface::api::networking::MultiClusterService;
-use mcp_loader::CallError;
+use mcp_loader::{CallError, Encoded};
 use serde_json::json;
 
 use super::{EVENTS, FINALIZER, wants_load_balancer};
@@ -59,7 +59,9 @@ async fn clean_up(
     mcs: &MultiClusterService,
     ctx: &Context,
 ) -> Result<Action> {
-    if provider_call(ctx, mcs, "GetLoadBalancer", ctx.provider.mcs_get(mcs))
+    // Encoded once for both calls.
+    let payload = Encoded::new(mcs);
+    if provider_call(ctx, mcs, "GetLoadBalancer", ctx.provider.mcs_get(&payload))
         .await?
         .is_some()
     {
@@ -67,7 +69,7 @@ async fn clean_up(
             ctx,
             mcs,
             "DeleteLoadBalancer",
-            ctx.provider.mcs_ensure_deleted(mcs),
+            ctx.provider.mcs_ensure_deleted(&payload),
         )
         .await?;
         tracing::info!("deleted the load balancer");
@@ -97,21 +99,23 @@ pub async fn reconcile(mcs: Arc<MultiClusterService>, ctx: Arc<Context>) -> Resu
         current = add_finalizer(&api, mcs.as_ref(), FINALIZER).await?;
     }
 
+    // Encoded once for both calls (the same JSON as encoding it for each).
+    let payload = Encoded::new(&current);
     let exists = provider_call(
         &ctx,
         &current,
         "GetLoadBalancer",
-        ctx.provider.mcs_get(&current),
+        ctx.provider.mcs_get(&payload),
     )
     .await?
     .is_some();
     let status = if exists {
-        let update = ctx.provider.mcs_update(&current);
+        let update = ctx.provider.mcs_update(&payload);
         let status = provider_call(&ctx, &current, "UpdateLoadBalancer", update).await?;
         tracing::info!("updated the load balancer");
         status
     } else {
-        let ensure = ctx.provider.mcs_ensure(&current);
+        let ensure = ctx.provider.mcs_ensure(&payload);
         let status = provider_call(&ctx, &current, "EnsureLoadBalancer", ensure).await?;
         tracing::info!("created the load balancer");
         status

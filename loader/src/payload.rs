@@ -1,0 +1,217 @@
+//! What a provider call sends: the object as JSON, and the key calls about it are ordered by.
+//!
+//! A reconcile that makes several calls about one object (`get`, then `ensure` or `update`)
+//! encodes it once into an [`Encoded`] and passes that to each call; passing the object itself
+//! encodes it for that call alone. The JSON is the same either way (`serde_json`'s compact form
+//! of the object, what providers have always been sent).
+//!
+//! The text is written into a buffer taken from a small process-wide pool and given back when
+//! the last call holding it returns: a 1 kB object allocated anew per call, on the calling
+//! thread, and freed on the blocking thread that ran the call costs the allocator more than
+//! encoding it (measured in docs/performance.md, "The provider boundary").
+
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+
+use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
+use serde::Serialize;
+
+/// A kind provider calls are about: serialized for the call, and keyed so that calls about the
+/// same object never overlap.
+pub trait Object: Serialize {
+    /// `Kind/namespace/name`.
+    fn key(&self) -> String;
+}
+
+fn object_key(
+    kind: &str,
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> String {
+    format!(
+        "{kind}/{}/{}",
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default()
+    )
+}
+
+impl Object for MultiClusterIngress {
+    fn key(&self) -> String {
+        object_key("MultiClusterIngress", &self.metadata)
+    }
+}
+
+impl Object for MultiClusterService {
+    fn key(&self) -> String {
+        object_key("MultiClusterService", &self.metadata)
+    }
+}
+
+/// What a provider method accepts for an object of kind `K`: the object (encoded for this call)
+/// or an [`Encoded`] one (shared by the calls of one reconcile).
+pub trait Payload<K> {
+    fn encoded(&self) -> Encoded<K>;
+}
+
+impl<K: Object> Payload<K> for K {
+    fn encoded(&self) -> Encoded<K> {
+        Encoded::new(self)
+    }
+}
+
+impl<K: Object> Payload<K> for Arc<K> {
+    fn encoded(&self) -> Encoded<K> {
+        Encoded::new(self.as_ref())
+    }
+}
+
+impl<K> Payload<K> for Encoded<K> {
+    fn encoded(&self) -> Encoded<K> {
+        self.clone()
+    }
+}
+
+/// An object encoded once for any number of provider calls. Cloning shares the text.
+pub struct Encoded<K> {
+    inner: Arc<Inner>,
+    kind: PhantomData<fn() -> K>,
+}
+
+struct Inner {
+    key: String,
+    /// The JSON, or why the object could not be encoded (each call reports it).
+    json: Result<Buffer, String>,
+}
+
+impl<K> Clone for Encoded<K> {
+    fn clone(&self) -> Self {
+        Encoded {
+            inner: self.inner.clone(),
+            kind: PhantomData,
+        }
+    }
+}
+
+impl<K: Object> Encoded<K> {
+    pub fn new(object: &K) -> Self {
+        let mut bytes = Buffer::take();
+        let json = match serde_json::to_writer(&mut bytes, object) {
+            // serde_json writes UTF-8 only; checking it is one quick pass.
+            Ok(()) => String::from_utf8(bytes)
+                .map(Buffer)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        Encoded {
+            inner: Arc::new(Inner {
+                key: object.key(),
+                json,
+            }),
+            kind: PhantomData,
+        }
+    }
+}
+
+impl<K> Encoded<K> {
+    /// The JSON text sent to the provider, or why the object could not be encoded.
+    pub fn json(&self) -> Result<&str, &str> {
+        match &self.inner.json {
+            Ok(buffer) => Ok(&buffer.0),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `Kind/namespace/name`: calls with the same key never overlap.
+    pub(crate) fn key(&self) -> &str {
+        &self.inner.key
+    }
+}
+
+/// How many idle buffers the pool keeps, and the largest one it keeps: at most 1 MiB in all,
+/// a few kB for the usual objects.
+const POOL_BUFFERS: usize = 16;
+const POOL_MAX_CAPACITY: usize = 64 * 1024;
+/// A new buffer's capacity: the usual MultiClusterIngress or MultiClusterService fits.
+const NEW_CAPACITY: usize = 4 * 1024;
+
+static POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+/// Text in a buffer from the pool, given back when dropped.
+struct Buffer(String);
+
+impl Buffer {
+    /// An empty buffer from the pool, or a new one.
+    fn take() -> Vec<u8> {
+        let pooled = POOL.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        pooled.unwrap_or_else(|| Vec::with_capacity(NEW_CAPACITY))
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        if self.0.capacity() > POOL_MAX_CAPACITY {
+            return;
+        }
+        let mut buffer = std::mem::take(&mut self.0).into_bytes();
+        buffer.clear();
+        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < POOL_BUFFERS {
+            pool.push(buffer);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mci(name: &str, host: &str) -> MultiClusterIngress {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "networking.karmada.io/v1alpha1",
+            "kind": "MultiClusterIngress",
+            "metadata": {"name": name, "namespace": "shop",
+                         "annotations": {"quote": "\"é\\\n\u{1}"}},
+            "spec": {"rules": [{"host": host}]}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_text_is_serde_jsons_and_reused_buffers_hold_no_leftovers() {
+        let long = mci("web", &format!("{}.example.com", "a".repeat(5000)));
+        let short = mci("api", "api.example.com");
+        // Encoded one after the other, so the second reuses the first's buffer.
+        for object in [&long, &short, &long] {
+            let encoded = Encoded::new(object);
+            assert_eq!(
+                encoded.json().unwrap(),
+                serde_json::to_string(object).unwrap()
+            );
+            assert_eq!(
+                encoded.key(),
+                format!(
+                    "MultiClusterIngress/shop/{}",
+                    object.metadata.name.as_deref().unwrap()
+                )
+            );
+            let shared = Payload::encoded(&encoded);
+            assert_eq!(shared.json(), encoded.json());
+        }
+    }
+
+    #[test]
+    fn the_pool_stays_bounded() {
+        let objects: Vec<_> = (0..POOL_BUFFERS * 2)
+            .map(|i| Encoded::new(&mci(&format!("web-{i}"), "a.example.com")))
+            .collect();
+        drop(objects);
+        assert!(POOL.lock().unwrap().len() <= POOL_BUFFERS);
+        let huge = mci("huge", &"a".repeat(POOL_MAX_CAPACITY * 2));
+        drop(Encoded::new(&huge));
+        assert!(
+            POOL.lock()
+                .unwrap()
+                .iter()
+                .all(|b| b.capacity() <= POOL_MAX_CAPACITY && b.is_empty())
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! The threads provider calls run on.
+//!
+//! A call runs on a thread of its own so that a provider that hangs cannot stall the controller:
+//! the caller stops waiting at the timeout, the thread stays with the hung call until it returns,
+//! and the next call takes another thread. tokio's blocking pool does that too, but its idle
+//! threads sleep at once, so with a fast provider each call paid a full wake-up of a sleeping
+//! thread (5-20 µs on a busy machine, more than the call itself). Here an idle thread first
+//! waits a little while giving way to anything else runnable ([`std::thread::yield_now`]), so
+//! a call that follows another, as calls do while the controller works through its queue, is
+//! picked up without waking anyone; only then does the thread sleep, and after
+//! [`KEEP_ALIVE`] without work it exits.
+
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long an idle thread keeps looking for the next call before it sleeps.
+const SPIN: Duration = Duration::from_micros(50);
+/// How long an idle thread sleeps without work before it exits.
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Threads for provider calls: one per call in flight, reused.
+#[derive(Default)]
+pub(crate) struct CallThreads {
+    /// The idle threads, the most recently used last.
+    idle: Mutex<Vec<Idle>>,
+}
+
+/// An idle thread, and how to hand it a job.
+struct Idle {
+    id: u64,
+    jobs: Sender<Job>,
+}
+
+impl CallThreads {
+    /// Runs `job` on an idle thread, or a new one when none is idle.
+    pub(crate) fn run(self: &Arc<Self>, job: Job) -> std::io::Result<()> {
+        let mut job = job;
+        loop {
+            let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            match idle {
+                // A thread that exited between its last look and its removal drops its
+                // receiver: the job comes back and the next idle thread gets it.
+                Some(idle) => match idle.jobs.send(job) {
+                    Ok(()) => return Ok(()),
+                    Err(mpsc::SendError(back)) => job = back,
+                },
+                None => return self.spawn(job),
+            }
+        }
+    }
+
+    fn spawn(self: &Arc<Self>, job: Job) -> std::io::Result<()> {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (jobs, receiver) = mpsc::channel::<Job>();
+        let threads = self.clone();
+        std::thread::Builder::new()
+            .name("provider-call".to_owned())
+            .spawn(move || {
+                job();
+                threads.serve(id, jobs, receiver);
+            })
+            .map(drop)
+    }
+
+    /// After its first job: offers the thread again and runs what it is given, until it has
+    /// been idle for [`KEEP_ALIVE`].
+    fn serve(&self, id: u64, jobs: Sender<Job>, receiver: Receiver<Job>) {
+        loop {
+            self.idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Idle {
+                    id,
+                    jobs: jobs.clone(),
+                });
+            match next_job(&receiver) {
+                Some(job) => job(),
+                None => {
+                    let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+                    // Still offered: nobody can send it a job any more once it is out.
+                    if let Some(at) = idle.iter().position(|i| i.id == id) {
+                        idle.remove(at);
+                        return;
+                    }
+                    drop(idle);
+                    // Taken just now: its job is on the way.
+                    match receiver.recv() {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            }
+        }
+    }
+
+    /// How many threads are idle.
+    #[cfg(test)]
+    fn idle(&self) -> usize {
+        self.idle.lock().unwrap().len()
+    }
+}
+
+/// The next job: looked for during [`SPIN`] (giving way to other threads), then slept for up to
+/// [`KEEP_ALIVE`]; `None` when none came.
+fn next_job(receiver: &Receiver<Job>) -> Option<Job> {
+    let started = Instant::now();
+    while started.elapsed() < SPIN {
+        match receiver.try_recv() {
+            Ok(job) => return Some(job),
+            Err(TryRecvError::Empty) => std::thread::yield_now(),
+            Err(TryRecvError::Disconnected) => return None,
+        }
+    }
+    receiver.recv_timeout(KEEP_ALIVE).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hung_job_keeps_its_thread_and_the_next_job_gets_another() {
+        let threads = Arc::new(CallThreads::default());
+        let (release, hung) = mpsc::channel::<()>();
+        let (done, finished) = mpsc::channel::<&str>();
+        let done2 = done.clone();
+        threads
+            .run(Box::new(move || {
+                hung.recv().unwrap();
+                done.send("hung").unwrap();
+            }))
+            .unwrap();
+        threads
+            .run(Box::new(move || done2.send("next").unwrap()))
+            .unwrap();
+        assert_eq!(finished.recv().unwrap(), "next");
+        release.send(()).unwrap();
+        assert_eq!(finished.recv().unwrap(), "hung");
+        // Both threads are offered again once their jobs have returned, and the next jobs
+        // reuse them.
+        while threads.idle() < 2 {
+            std::thread::yield_now();
+        }
+        let (done, finished) = mpsc::channel();
+        for i in 0..4 {
+            let done = done.clone();
+            threads
+                .run(Box::new(move || done.send(i).unwrap()))
+                .unwrap();
+        }
+        let mut got: Vec<i32> = (0..4).map(|_| finished.recv().unwrap()).collect();
+        got.sort();
+        assert_eq!(got, [0, 1, 2, 3]);
+    }
+}
