@@ -5,12 +5,11 @@ use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher;
 
-use super::{Change, Decoded, Indexes, Listeners, Reports, notify};
+use super::{Change, Decoded, Indexes, Listeners, Reports, notify, object_ref};
 
 /// Applies watch events to the store and tells the listeners.
 pub(super) struct Driver<K: Resource<DynamicType = ()> + Clone + 'static> {
@@ -135,18 +134,12 @@ where
     }
 }
 
-/// The reference of the object `metadata` describes.
-fn object_ref<K: Resource<DynamicType = ()>>(metadata: &ObjectMeta) -> ObjectRef<K> {
-    let mut reference = ObjectRef::new(metadata.name.as_deref().unwrap_or_default());
-    reference.namespace = metadata.namespace.clone();
-    reference
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
 
     use k8s_openapi::api::core::v1::Service;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use kube::runtime::watcher::Event;
 
     use super::super::SharedCache;

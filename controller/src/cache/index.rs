@@ -8,6 +8,8 @@ use std::sync::{Arc, RwLock};
 use kube::Resource;
 use kube::runtime::reflector::{ObjectRef, Store};
 
+use super::object_ref;
+
 /// The keys an object is found under.
 pub type IndexKeys<K> = fn(&K) -> Vec<String>;
 
@@ -34,12 +36,16 @@ pub(super) struct Inner<K: Resource<DynamicType = ()> + Clone + 'static> {
     entries: RwLock<HashMap<String, Vec<ObjectRef<K>>>>,
 }
 
-/// The reference of `obj` without `extra`.
-fn reference<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectRef<K> {
-    let meta = obj.meta();
-    let mut reference = ObjectRef::new(meta.name.as_deref().unwrap_or_default());
-    reference.namespace = meta.namespace.clone();
-    reference
+/// Files `reference` under `key` (once).
+fn add<K: Resource<DynamicType = ()>>(
+    entries: &mut HashMap<String, Vec<ObjectRef<K>>>,
+    key: String,
+    reference: &ObjectRef<K>,
+) {
+    let refs = entries.entry(key).or_insert_with(|| Vec::with_capacity(1));
+    if !refs.contains(reference) {
+        refs.push(reference.clone());
+    }
 }
 
 /// The indexes of one cache; the cache's task updates them (holding the read lock across a
@@ -88,7 +94,7 @@ impl<K: Resource<DynamicType = ()> + Clone + 'static> Inner<K> {
     /// Moves the object from the keys of `old` to those of `new` (`None` for a creation or a
     /// deletion).
     pub(super) fn update(&self, old: Option<&K>, new: Option<&K>) {
-        let Some(reference) = new.or(old).map(reference) else {
+        let Some(reference) = new.or(old).map(|obj| object_ref(obj.meta())) else {
             return;
         };
         let old_keys = old.map(self.keys).unwrap_or_default();
@@ -106,10 +112,7 @@ impl<K: Resource<DynamicType = ()> + Clone + 'static> Inner<K> {
             }
         }
         for key in new_keys {
-            let refs = entries.entry(key).or_insert_with(|| Vec::with_capacity(1));
-            if !refs.contains(&reference) {
-                refs.push(reference.clone());
-            }
+            add(&mut entries, key, &reference);
         }
     }
 
@@ -117,12 +120,9 @@ impl<K: Resource<DynamicType = ()> + Clone + 'static> Inner<K> {
     pub(super) fn rebuild(&self) {
         let mut entries: HashMap<String, Vec<ObjectRef<K>>> = HashMap::new();
         for obj in self.store.state() {
-            let reference = reference(obj.as_ref());
+            let reference = object_ref(obj.meta());
             for key in (self.keys)(&obj) {
-                let refs = entries.entry(key).or_insert_with(|| Vec::with_capacity(1));
-                if !refs.contains(&reference) {
-                    refs.push(reference.clone());
-                }
+                add(&mut entries, key, &reference);
             }
         }
         *self.entries.write().unwrap_or_else(|e| e.into_inner()) = entries;

@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use futures::{Stream, StreamExt};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher;
@@ -182,6 +183,14 @@ where
     pub async fn ready(&self) {
         let _ = self.store.wait_until_ready().await;
     }
+}
+
+/// The reference of the object `metadata` describes, without `extra` (resourceVersion and UID,
+/// which lookups and comparisons of references ignore).
+pub fn object_ref<K: Resource<DynamicType = ()>>(metadata: &ObjectMeta) -> ObjectRef<K> {
+    let mut reference = ObjectRef::new(metadata.name.as_deref().unwrap_or_default());
+    reference.namespace = metadata.namespace.clone();
+    reference
 }
 
 fn notify<K>(listeners: &Listeners<K>, change: &Change<'_, K>) {

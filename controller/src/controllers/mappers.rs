@@ -14,7 +14,7 @@ use mcp_interface::api::constants::{
 };
 use mcp_interface::api::work::ResourceBinding;
 
-use crate::cache::{CachedService, Change};
+use crate::cache::{CachedService, Change, object_ref};
 use crate::controllers::references::bound_key;
 
 /// The annotations Karmada's resource detector writes on every resource template a policy
@@ -43,11 +43,7 @@ pub fn service_of_service_change(change: &Change<'_, CachedService>) -> Option<O
     (change.changed(|old, new| old.spec_digest != new.spec_digest)
         || change.changed(|old, new| service_annotations(old) != service_annotations(new))
         || change.deletion_changed())
-    .then(|| {
-        let svc = change.object();
-        ObjectRef::new(svc.metadata.name.as_deref().unwrap_or_default())
-            .within(svc.metadata.namespace.as_deref().unwrap_or_default())
-    })
+    .then(|| object_ref(&change.object().metadata))
 }
 
 /// The Service of an EndpointSlice that changed in any way (label `kubernetes.io/service-name`,
