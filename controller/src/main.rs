@@ -35,7 +35,7 @@ fn main() -> ExitCode {
                 Ok(settings) => settings,
                 Err(errors) => return invalid_flags(errors),
             };
-            match tokio::runtime::Runtime::new() {
+            match runtime() {
                 Ok(runtime) => {
                     let result = runtime.block_on(manager::run(settings));
                     // Provider calls run on threads of their own (a hung one does not hold up
@@ -55,6 +55,21 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The async runtime: one thread.
+///
+/// The controller's work is I/O bound (the API server's requests and watches; provider calls run
+/// on threads of their own, `mcp_loader`), and on one thread no task is ever woken across
+/// threads. With tokio's default of a worker per core, the controllers ran on the main thread
+/// and the connections and caches on the workers: at 3000 MCIs + MCSs + Services (the scale
+/// bench) that took 7.4 CPU seconds and 26.9 s to converge, on one thread 5.3 and 21.6-23.3 s
+/// (docs/performance.md). A thread that does not keep up would show in
+/// `workqueue_queue_duration_seconds`; at 10 000 objects it is busy about a fifth of the time.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 /// How many malloc arenas glibc may create (its default is 8 per core).

@@ -6,24 +6,28 @@
 //!
 //! Recording never blocks a reconcile and never fails it: events go to one writer task, which
 //! logs what the API server refuses. As client-go's broadcaster, at most 1000 events wait for
-//! it; more are dropped (and logged) rather than held.
+//! it; more are dropped rather than held. A burst of drops is logged twice, not once per event:
+//! a warning at the first drop, and the count once the writer has caught up.
 
 mod correlator;
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::Api;
 use kube::{Client, Resource};
 use mcp_loader::CallError;
 use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::context::Context;
-use crate::error::{Result, is_already_exists, is_not_found};
+use crate::controllers::writes::{create_unless_exists, merge_patch};
+use crate::error::{Result, is_not_found};
 use correlator::{Correlator, Decision, EventKey};
 
 /// Event notes are limited to 1 kB.
@@ -67,14 +71,17 @@ struct Recorded {
 #[derive(Clone)]
 pub struct Recorder {
     tx: mpsc::Sender<Recorded>,
+    /// Events dropped since the writer last caught up.
+    dropped: Arc<AtomicU64>,
 }
 
 impl Recorder {
     /// Starts the writer task (needs a Tokio runtime).
     pub fn new(client: Client) -> Self {
         let (tx, rx) = mpsc::channel(MAX_QUEUED);
-        tokio::spawn(write_events(client, rx));
-        Recorder { tx }
+        let dropped = Arc::new(AtomicU64::new(0));
+        tokio::spawn(write_events(client, rx, dropped.clone()));
+        Recorder { tx, dropped }
     }
 
     /// Records an event about `obj`.
@@ -110,19 +117,28 @@ impl Recorder {
             time: Timestamp::now(),
         };
         // Closed only once the writer has stopped (shutdown): nothing left to report to.
-        if let Err(mpsc::error::TrySendError::Full(dropped)) = self.tx.try_send(recorded) {
+        if let Err(mpsc::error::TrySendError::Full(dropped)) = self.tx.try_send(recorded)
+            && self.dropped.fetch_add(1, Ordering::Relaxed) == 0
+        {
             tracing::warn!(
                 reason = %dropped.key.reason,
-                "too many events waiting to be written; dropped one"
+                "{MAX_QUEUED} events are waiting to be written; dropping new ones until the writer catches up"
             );
         }
     }
 }
 
 /// The writer: correlates each event, then creates or patches it.
-async fn write_events(client: Client, mut rx: mpsc::Receiver<Recorded>) {
+async fn write_events(
+    client: Client,
+    mut rx: mpsc::Receiver<Recorded>,
+    dropped: Arc<AtomicU64>,
+) {
     let mut correlator = Correlator::default();
     while let Some(recorded) = rx.recv().await {
+        if rx.is_empty() {
+            report_dropped(&dropped);
+        }
         let Recorded {
             key,
             involved,
@@ -158,11 +174,8 @@ async fn write_events(client: Client, mut rx: mpsc::Receiver<Recorded>) {
                     "lastTimestamp": Time(time),
                     "message": message,
                 });
-                match api
-                    .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                    .await
-                {
-                    Ok(_) => continue,
+                match merge_patch(&api, &name, patch).await {
+                    Ok(()) => continue,
                     // Deleted meanwhile (events expire): write it anew.
                     Err(e) if is_not_found(&e) => {
                         correlator.forget(&name);
@@ -197,11 +210,21 @@ async fn write_events(client: Client, mut rx: mpsc::Receiver<Recorded>) {
             reporting_instance: Some(String::new()),
             ..Event::default()
         };
-        if let Err(e) = api.create(&PostParams::default(), &event).await
-            && !is_already_exists(&e)
-        {
+        // One of that name already there is the one this writer wrote.
+        if let Err(e) = create_unless_exists(&api, &event).await {
             tracing::warn!(reason = %key.reason, "could not record an event: {e}");
         }
+    }
+}
+
+/// Says how many events were dropped while the writer was behind, once it has caught up.
+fn report_dropped(dropped: &AtomicU64) {
+    let count = dropped.swap(0, Ordering::Relaxed);
+    if count > 0 {
+        tracing::warn!(
+            count,
+            "the event writer caught up; events dropped while it was behind"
+        );
     }
 }
 

@@ -69,9 +69,25 @@ where
 /// Writes the status fields in `fields` (a JSON object) with a merge patch on `/status`: the
 /// other status fields, written by other controllers or by Karmada, are left as they are, so no
 /// conflict can clobber them. A field whose value is empty (`null`, `[]`, `{}`, or an object of
-/// only such values, like a load balancer status without addresses) is removed. Returns the
-/// object as written.
-pub async fn patch_status<K>(api: &Api<K>, name: &str, fields: serde_json::Value) -> Result<K>
+/// only such values, like a load balancer status without addresses) is removed. The object the
+/// API server returns is not read (see [`patch_status_returning`]).
+pub async fn patch_status<K>(api: &Api<K>, name: &str, fields: serde_json::Value) -> Result<()>
+where
+    K: Cacheable,
+{
+    let patch = Patch::Merge(serde_json::json!({ "status": status_patch(fields) }));
+    let request = kube::core::Request::new(api.resource_url())
+        .patch_subresource("status", name, &PatchParams::default(), &patch)
+        .map_err(kube::Error::BuildRequest)?;
+    Ok(send_unread(api, request).await?)
+}
+
+/// [`patch_status`], returning the object as written.
+pub async fn patch_status_returning<K>(
+    api: &Api<K>,
+    name: &str,
+    fields: serde_json::Value,
+) -> Result<K>
 where
     K: Cacheable,
 {
@@ -79,6 +95,25 @@ where
     Ok(api
         .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await?)
+}
+
+/// A merge patch of `name`; the object the API server returns is not read.
+pub async fn merge_patch<K: Resource + Clone>(
+    api: &Api<K>,
+    name: &str,
+    patch: serde_json::Value,
+) -> kube::Result<()> {
+    let request = kube::core::Request::new(api.resource_url())
+        .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .map_err(kube::Error::BuildRequest)?;
+    send_unread(api, request).await
+}
+
+/// Sends `request`; what the API server answers counts only by its status (an error status is
+/// the error it describes), the object in it is not decoded.
+async fn send_unread<K: Resource + Clone>(api: &Api<K>, request: http::Request<Vec<u8>>) -> kube::Result<()> {
+    api.clone().into_client().request_text(request).await?;
+    Ok(())
 }
 
 /// `fields` with every empty value replaced by `null`. A merge patch can only remove a field
@@ -110,8 +145,14 @@ pub async fn create_unless_exists<K>(api: &Api<K>, obj: &K) -> Result<bool>
 where
     K: Cacheable + Serialize,
 {
-    match api.create(&PostParams::default(), obj).await {
-        Ok(_) => Ok(true),
+    let request = kube::core::Request::new(api.resource_url())
+        .create(
+            &PostParams::default(),
+            serde_json::to_vec(obj).map_err(kube::Error::SerdeError)?,
+        )
+        .map_err(kube::Error::BuildRequest)?;
+    match send_unread(api, request).await {
+        Ok(()) => Ok(true),
         Err(e) if is_already_exists(&e) => Ok(false),
         Err(e) => Err(e.into()),
     }

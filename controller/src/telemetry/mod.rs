@@ -8,6 +8,8 @@ pub mod filter;
 pub mod json;
 pub mod output;
 
+use std::io::IsTerminal;
+
 use tracing::Level;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::JsonFields;
@@ -49,10 +51,16 @@ pub fn init(settings: &LoggingSettings) -> anyhow::Result<LogGuard> {
     if !settings.flush_frequency.is_zero() {
         output.start_flushing(settings.flush_frequency);
     }
+    // Colours only for a terminal: a file or a log collector would get escape codes.
+    let ansi = std::io::stderr().is_terminal();
     let registry = tracing_subscriber::registry().with(env_filter).with(klog);
     let result = match settings.format {
         LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(output.clone()))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(ansi)
+                    .with_writer(output.clone()),
+            )
             .try_init(),
         LogFormat::Json => registry
             .with(

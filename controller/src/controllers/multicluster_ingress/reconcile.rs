@@ -17,7 +17,8 @@ use super::{DEFAULT_CLASS_ANNOTATION, EVENTS, FINALIZER};
 use crate::context::Context;
 use crate::controllers::events::{self, normal, provider_call};
 use crate::controllers::writes::{
-    add_finalizer, has_finalizer, namespaced_api, patch_status, remove_finalizer,
+    add_finalizer, has_finalizer, namespaced_api, patch_status, patch_status_returning,
+    remove_finalizer,
 };
 use crate::error::{Error, Result};
 
@@ -161,7 +162,7 @@ pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Resu
         .and_then(|s| s.traffic_block_clusters.clone())
         .unwrap_or_default();
     if blocked != existing_blocked {
-        current = patch_status(
+        current = patch_status_returning(
             &api,
             &current.name_any(),
             json!({ "trafficBlockClusters": blocked }),

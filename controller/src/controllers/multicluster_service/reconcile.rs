@@ -16,18 +16,18 @@ use super::{EVENTS, FINALIZER, wants_load_balancer};
 use crate::context::Context;
 use crate::controllers::events;
 use crate::controllers::writes::{
-    add_finalizer, has_finalizer, namespaced_api, patch_status, remove_finalizer,
+    add_finalizer, has_finalizer, namespaced_api, patch_status, patch_status_returning,
+    remove_finalizer,
 };
 use crate::error::Result;
 
-/// Writes `status.loadBalancer` alone: `status.conditions` (Karmada's) is left as it is. `None`
-/// removes the field.
+/// Writes `status.loadBalancer` alone: `status.conditions` (Karmada's) is left as it is. A
+/// status without addresses removes the field (see `patch_status`).
 async fn patch_load_balancer(
     api: &Api<MultiClusterService>,
     name: &str,
-    status: Option<&LoadBalancerStatus>,
-) -> Result<MultiClusterService> {
-    // A status without addresses removes the field (see `patch_status`).
+    status: &LoadBalancerStatus,
+) -> Result<()> {
     patch_status(api, name, json!({ "loadBalancer": status })).await
 }
 
@@ -77,7 +77,8 @@ async fn clean_up(
     let mut current = mcs.clone();
     if current.metadata.deletion_timestamp.is_none() && current_load_balancer(&current).is_some() {
         // The patched object carries the new resourceVersion the finalizer patch is checked against.
-        current = patch_load_balancer(api, &current.name_any(), None).await?;
+        current = patch_status_returning(api, &current.name_any(), json!({ "loadBalancer": null }))
+            .await?;
     }
     remove_finalizer(api, &current, FINALIZER).await?;
     Ok(Action::await_change())
@@ -121,7 +122,7 @@ pub async fn reconcile(mcs: Arc<MultiClusterService>, ctx: Arc<Context>) -> Resu
         status
     };
     if !same_status(current_load_balancer(&current), Some(&status)) {
-        patch_load_balancer(&api, &current.name_any(), Some(&status)).await?;
+        patch_load_balancer(&api, &current.name_any(), &status).await?;
     }
     Ok(Action::await_change())
 }
