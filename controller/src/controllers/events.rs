@@ -60,17 +60,42 @@ impl EventType {
     }
 }
 
+/// An event waiting for the writer, boxed in the queue: a full queue (1000 during a start-up
+/// burst) holds pointers and what the events say, the correlator's key is made by the writer.
 struct Recorded {
-    key: EventKey,
+    component: &'static str,
+    type_: EventType,
+    reason: &'static str,
+    message: String,
     involved: ObjectReference,
     at: Instant,
     time: Timestamp,
 }
 
+impl Recorded {
+    fn key(&self) -> EventKey {
+        let field = |v: &Option<String>| v.clone().unwrap_or_default();
+        let involved = &self.involved;
+        EventKey {
+            component: self.component,
+            object: [
+                field(&involved.api_version),
+                field(&involved.kind),
+                field(&involved.namespace),
+                field(&involved.name),
+                field(&involved.uid),
+            ],
+            type_: self.type_.as_str(),
+            reason: self.reason.to_owned(),
+            message: self.message.clone(),
+        }
+    }
+}
+
 /// Sends events to the writer task; cheap to clone.
 #[derive(Clone)]
 pub struct Recorder {
-    tx: mpsc::Sender<Recorded>,
+    tx: mpsc::Sender<Box<Recorded>>,
     /// Events dropped since the writer last caught up.
     dropped: Arc<AtomicU64>,
 }
@@ -90,38 +115,26 @@ impl Recorder {
         component: &'static str,
         obj: &K,
         type_: EventType,
-        reason: &str,
+        reason: &'static str,
         message: &str,
     ) where
         K: Resource<DynamicType = ()>,
     {
-        let involved = obj.object_ref(&());
-        let field = |v: &Option<String>| v.clone().unwrap_or_default();
-        let key = EventKey {
+        let recorded = Box::new(Recorded {
             component,
-            object: [
-                field(&involved.api_version),
-                field(&involved.kind),
-                field(&involved.namespace),
-                field(&involved.name),
-                field(&involved.uid),
-            ],
-            type_: type_.as_str(),
-            reason: reason.to_owned(),
+            type_,
+            reason,
             message: mcp_loader::truncate(message, NOTE_MAX_BYTES).to_owned(),
-        };
-        let recorded = Recorded {
-            key,
-            involved,
+            involved: obj.object_ref(&()),
             at: Instant::now(),
             time: Timestamp::now(),
-        };
+        });
         // Closed only once the writer has stopped (shutdown): nothing left to report to.
         if let Err(mpsc::error::TrySendError::Full(dropped)) = self.tx.try_send(recorded)
             && self.dropped.fetch_add(1, Ordering::Relaxed) == 0
         {
             tracing::warn!(
-                reason = %dropped.key.reason,
+                reason = dropped.reason,
                 "{MAX_QUEUED} events are waiting to be written; dropping new ones until the writer catches up"
             );
         }
@@ -131,7 +144,7 @@ impl Recorder {
 /// The writer: correlates each event, then creates or patches it.
 async fn write_events(
     client: Client,
-    mut rx: mpsc::Receiver<Recorded>,
+    mut rx: mpsc::Receiver<Box<Recorded>>,
     dropped: Arc<AtomicU64>,
 ) {
     let mut correlator = Correlator::default();
@@ -139,12 +152,10 @@ async fn write_events(
         if rx.is_empty() {
             report_dropped(&dropped);
         }
+        let key = recorded.key();
         let Recorded {
-            key,
-            involved,
-            at,
-            time,
-        } = recorded;
+            involved, at, time, ..
+        } = *recorded;
         // Events of a cluster-scoped object go to `default`, as client-go puts them.
         let namespace = involved
             .namespace
@@ -229,7 +240,7 @@ fn report_dropped(dropped: &AtomicU64) {
 }
 
 /// Records a Normal event about `obj` from `reporter`.
-pub fn normal<K>(ctx: &Context, reporter: Reporter, obj: &K, reason: &str, message: &str)
+pub fn normal<K>(ctx: &Context, reporter: Reporter, obj: &K, reason: &'static str, message: &str)
 where
     K: Resource<DynamicType = ()>,
 {
@@ -238,7 +249,7 @@ where
 }
 
 /// Records a Warning event about `obj` from `reporter`.
-pub fn warn<K>(ctx: &Context, reporter: Reporter, obj: &K, reason: &str, message: &str)
+pub fn warn<K>(ctx: &Context, reporter: Reporter, obj: &K, reason: &'static str, message: &str)
 where
     K: Resource<DynamicType = ()>,
 {

@@ -111,7 +111,10 @@ pub async fn merge_patch<K: Resource + Clone>(
 
 /// Sends `request`; what the API server answers counts only by its status (an error status is
 /// the error it describes), the object in it is not decoded.
-async fn send_unread<K: Resource + Clone>(api: &Api<K>, request: http::Request<Vec<u8>>) -> kube::Result<()> {
+async fn send_unread<K: Resource + Clone>(
+    api: &Api<K>,
+    request: http::Request<Vec<u8>>,
+) -> kube::Result<()> {
     api.clone().into_client().request_text(request).await?;
     Ok(())
 }

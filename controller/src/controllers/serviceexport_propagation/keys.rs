@@ -1,4 +1,6 @@
 //! The controller's primary store: stub Services for the keys asked for (see the module doc).
+//! A stub is a [`CachedService`] (metadata only, a fifth of a `Service`): every key a start-up
+//! asks for has one until it is reconciled.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,12 +11,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
 use kube::runtime::watcher;
 
+use crate::cache::CachedService;
 use crate::controllers::trigger::{Queue, Trigger};
 
 type Key = (String, String);
 
 struct KeysState {
-    writer: Writer<Service>,
+    writer: Writer<CachedService>,
     /// The generation of each key in the store, bumped on every request.
     generations: HashMap<Key, u64>,
     next: u64,
@@ -23,11 +26,11 @@ struct KeysState {
 /// The controller's primary store: stub Services for the keys asked for (see the module doc).
 pub struct Keys {
     state: Mutex<KeysState>,
-    trigger: Trigger<Service>,
+    trigger: Trigger<CachedService>,
 }
 
-fn stub(namespace: &str, name: &str) -> Service {
-    Service {
+fn stub(namespace: &str, name: &str) -> CachedService {
+    CachedService {
         metadata: ObjectMeta {
             name: Some(name.to_owned()),
             namespace: Some(namespace.to_owned()),
@@ -40,8 +43,8 @@ fn stub(namespace: &str, name: &str) -> Service {
 impl Keys {
     pub fn new() -> (
         Arc<Keys>,
-        Store<Service>,
-        mpsc::UnboundedReceiver<ObjectRef<Service>>,
+        Store<CachedService>,
+        mpsc::UnboundedReceiver<ObjectRef<CachedService>>,
     ) {
         let (store, mut writer) = reflector::store();
         // Nothing to list: the store is complete (and ready) from the start.

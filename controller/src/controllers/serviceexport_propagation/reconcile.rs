@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
@@ -199,7 +198,11 @@ where
     Ok(Some(true))
 }
 
-pub async fn reconcile(key: Arc<Service>, ctx: Arc<Context>, keys: Arc<Keys>) -> Result<Action> {
+pub async fn reconcile(
+    key: Arc<CachedService>,
+    ctx: Arc<Context>,
+    keys: Arc<Keys>,
+) -> Result<Action> {
     let namespace = key.namespace().unwrap_or_default();
     let name = key.name_any();
     // Taken before reading the caches: a request after this point keeps the key.

@@ -1,4 +1,3 @@
-use k8s_openapi::api::core::v1::Service;
 use kube::runtime::reflector::ObjectRef;
 use mcp_interface::api::cluster::Cluster;
 use mcp_interface::api::mcs::ServiceExport;
@@ -102,7 +101,7 @@ fn selectors_must_name_only_the_export() {
 #[test]
 fn keys_are_forgotten_only_when_not_asked_for_again() {
     let (keys, store, _triggers) = Keys::new();
-    let key = ObjectRef::<Service>::new("serve").within("ns");
+    let key = ObjectRef::<CachedService>::new("serve").within("ns");
     keys.request("ns", "serve");
     assert!(store.get(&key).is_some());
     let seen = keys.generation("ns", "serve");
