@@ -46,6 +46,13 @@ else
   release_dir="${target_dir}/${triple}/release"
 fi
 
+# jemalloc (the controller's allocator) is built for one page size and refuses to start on a
+# kernel with larger pages; arm64 kernels come with 4, 16 or 64 KiB pages, so build for 64 KiB
+# there (it works on smaller pages too).
+if [[ "${GOARCH}" == arm64 ]]; then
+  export JEMALLOC_SYS_WITH_LG_PAGE="${JEMALLOC_SYS_WITH_LG_PAGE:-16}"
+fi
+
 image::log "building for linux/${GOARCH}: ${CARGO} ${cargo_args[*]}"
 "${CARGO}" "${cargo_args[@]}"
 

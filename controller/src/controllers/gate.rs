@@ -16,6 +16,7 @@
 //! end, `ended` finds nothing passed and does nothing.
 
 use std::collections::{HashSet, VecDeque};
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
@@ -24,47 +25,55 @@ use futures::Stream;
 use kube::Resource;
 use kube::runtime::reflector::ObjectRef;
 
-/// An object's key: namespace and name.
+/// An object's key: namespace and name. Shared between the queue and the set of queued keys:
+/// at start-up every object waits here, in each controller, so a waiting request costs one key.
 type Key = (Option<String>, String);
 
-fn key_of<K: Resource>(object: &ObjectRef<K>) -> Key {
-    (object.namespace.clone(), object.name.clone())
+fn request<K: Resource<DynamicType = ()>>(key: &Key) -> ObjectRef<K> {
+    let object = ObjectRef::new(&key.1);
+    match &key.0 {
+        Some(namespace) => object.within(namespace),
+        None => object,
+    }
 }
 
-struct State<K: Resource<DynamicType = ()>> {
+struct State<K> {
     /// Requests not passed on yet, oldest first.
-    waiting: VecDeque<ObjectRef<K>>,
+    waiting: VecDeque<Arc<Key>>,
     /// The keys in `waiting` (a request already waiting is not added again).
-    queued: HashSet<Key>,
+    queued: HashSet<Arc<Key>>,
     /// Requests passed on whose reconcile has not ended.
-    passed: HashSet<Key>,
+    passed: HashSet<Arc<Key>>,
     /// Requests taken out of `waiting` while their object's reconcile had not ended; each goes
     /// back to the front when it ends.
-    held: Vec<ObjectRef<K>>,
+    held: Vec<Arc<Key>>,
     limit: usize,
     /// The stream, when it waits for a reconcile to end.
     waker: Option<Waker>,
+    kind: PhantomData<fn() -> K>,
 }
 
 impl<K: Resource<DynamicType = ()>> State<K> {
     fn add(&mut self, object: ObjectRef<K>) {
-        let key = key_of(&object);
-        let held = self.held.iter().any(|h| key_of(h) == key);
-        if !held && self.queued.insert(key) {
-            self.waiting.push_back(object);
+        let key = (object.namespace, object.name);
+        if self.queued.contains(&key) || self.held.iter().any(|h| **h == key) {
+            return;
         }
+        let key = Arc::new(key);
+        self.queued.insert(key.clone());
+        self.waiting.push_back(key);
     }
 
     /// The next request to pass on, if the limit allows one.
     fn next(&mut self) -> Option<ObjectRef<K>> {
         while self.passed.len() < self.limit {
-            let object = self.waiting.pop_front()?;
-            let key = key_of(&object);
+            let key = self.waiting.pop_front()?;
             self.queued.remove(&key);
             if self.passed.contains(&key) {
-                self.held.push(object);
+                self.held.push(key);
                 continue;
             }
+            let object = request(&key);
             self.passed.insert(key);
             return Some(object);
         }
@@ -75,10 +84,10 @@ impl<K: Resource<DynamicType = ()>> State<K> {
         if !self.passed.remove(key) {
             return;
         }
-        if let Some(i) = self.held.iter().position(|h| key_of(h) == *key) {
-            let object = self.held.swap_remove(i);
+        if let Some(i) = self.held.iter().position(|h| **h == *key) {
+            let key = self.held.swap_remove(i);
             self.queued.insert(key.clone());
-            self.waiting.push_front(object);
+            self.waiting.push_front(key);
         }
         // A burst leaves large tables behind; give the memory back once they are mostly empty.
         shrink(&mut self.passed);
@@ -92,7 +101,7 @@ impl<K: Resource<DynamicType = ()>> State<K> {
     }
 }
 
-fn shrink(set: &mut HashSet<Key>) {
+fn shrink(set: &mut HashSet<Arc<Key>>) {
     if set.capacity() > 64 && set.len() < set.capacity() / 4 {
         set.shrink_to(set.len() * 2);
     }
@@ -124,6 +133,7 @@ impl<K: Resource<DynamicType = ()>> Gate<K> {
             held: Vec::new(),
             limit: limit.max(1),
             waker: None,
+            kind: PhantomData,
         }));
         let gate = Gate {
             state: state.clone(),
