@@ -1,8 +1,8 @@
 //! klog's verbosity for `tracing`: `-v` and `--vmodule` decide which events are written.
 //!
 //! klog writes errors, warnings and `klog.Info` at every verbosity and `klog.V(n)` from `-v=n`;
-//! here error, warn and info are level 0; our own and the provider's debug 4 (the Go original's
-//! `klog.V(4)` reconcile messages) and trace 5; the libraries' debug (kube, hyper, rustls: one
+//! here error, warn and info are level 0 (but for the libraries' spans: 4); our own and the
+//! provider's debug 4 (the Go original's `klog.V(4)` reconcile messages) and trace 5; the libraries' debug (kube, hyper, rustls: one
 //! line per request, as client-go's `V(6)` request log) 6 and trace 8. `--vmodule` gives source
 //! files or modules their own verbosity.
 
@@ -20,6 +20,9 @@ const OWN_TARGETS: [&str; 3] = ["multicluster_provider", "mcp_", "provider"];
 pub fn klog_level(meta: &Metadata<'_>) -> u32 {
     let own = OWN_TARGETS.iter().any(|t| meta.target().starts_with(t));
     match (*meta.level(), own) {
+        // A library's spans only repeat ours (kube-runtime's `reconciling object` around each
+        // reconcile names the object our `reconcile` span names): from -v=4, as our debug lines.
+        (Level::ERROR | Level::WARN | Level::INFO, false) if meta.is_span() => 4,
         (Level::ERROR | Level::WARN | Level::INFO, _) => 0,
         (Level::DEBUG, true) => 4,
         (Level::TRACE, true) => 5,
@@ -168,6 +171,17 @@ mod tests {
             false
         ));
         assert!(glob("*", "", true));
+    }
+
+    #[test]
+    fn a_librarys_spans_wait_for_verbosity_4() {
+        let kube_span =
+            tracing::info_span!(target: "kube_runtime::controller", "reconciling object");
+        let own_span = tracing::info_span!("reconcile");
+        assert_eq!(klog_level(kube_span.metadata().unwrap()), 4);
+        assert_eq!(klog_level(own_span.metadata().unwrap()), 0);
+        assert!(!KlogFilter::new(1, Vec::new()).is_enabled(kube_span.metadata().unwrap()));
+        assert!(KlogFilter::new(4, Vec::new()).is_enabled(kube_span.metadata().unwrap()));
     }
 
     #[test]
