@@ -2,9 +2,9 @@
 //!
 //! klog writes errors, warnings and `klog.Info` at every verbosity and `klog.V(n)` from `-v=n`;
 //! here error, warn and info are level 0 (but for the libraries' spans: 4); our own and the
-//! provider's debug 4 (the Go original's `klog.V(4)` reconcile messages) and trace 5; the libraries' debug (kube, hyper, rustls: one
-//! line per request, as client-go's `V(6)` request log) 6 and trace 8. `--vmodule` gives source
-//! files or modules their own verbosity.
+//! provider's debug 4 (the Go original's `klog.V(4)` reconcile messages) and trace 5; the
+//! libraries' debug (kube, hyper, rustls: one line per request, as client-go's `V(6)` request
+//! log) 6 and trace 8. `--vmodule` gives source files or modules their own verbosity.
 
 use tracing::level_filters::LevelFilter;
 use tracing::subscriber::Interest;
