@@ -11,6 +11,8 @@ use serde::de::DeserializeOwned;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use super::lean::Text;
+
 /// One object of kind `K` as the API server sent it: decoded into our model, or not.
 #[derive(Clone, Debug)]
 pub enum Decoded<K> {
@@ -70,34 +72,9 @@ impl<'de, K: DeserializeOwned + Resource> Visitor<'de> for DecodedVisitor<K> {
     }
 }
 
-/// A string, borrowed from the input where it can be.
-struct Text<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Text<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct TextVisitor;
-        impl<'de> Visitor<'de> for TextVisitor {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(TextVisitor)
-    }
-}
-
-/// Decodes one object from its text.
+/// Decodes one object from its text (its managed fields left unread, see [`super::lean`]).
 fn from_text<K: DeserializeOwned + Resource>(text: &str) -> Decoded<K> {
-    match serde_json::from_str::<K>(text) {
+    match super::lean::from_str::<K>(text) {
         Ok(object) => decoded(object),
         Err(error) => {
             /// Only the metadata, when the rest does not fit.

@@ -17,6 +17,7 @@ mod change;
 mod decoded;
 mod driver;
 mod index;
+mod lean;
 mod service;
 
 use std::fmt::Debug;
