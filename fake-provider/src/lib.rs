@@ -242,11 +242,9 @@ impl FakeProvider {
                 }),
         };
         match &result {
-            // Reads are frequent (one before every ensure or update) and change nothing.
-            Ok(_) if full_method.ends_with("_get") => {
-                tracing::debug!(method = %full_method, object = %object, "fake provider call")
-            }
-            Ok(_) => tracing::info!(method = %full_method, object = %object, "fake provider call"),
+            // The controller logs what each call changed ("created the load balancer"), so a
+            // line per call here would only repeat it.
+            Ok(_) => tracing::debug!(method = %full_method, object = %object, "fake provider call"),
             Err(e) => {
                 tracing::warn!(method = %full_method, object = %object, error = %e, "fake provider call failed")
             }

@@ -69,25 +69,25 @@ async fn provider_events_reach_the_host_subscriber_with_its_filter_and_spans() {
             .any(|l| l.contains(" INFO provider: fake provider ready state=memory faults=1")),
         "{out}"
     );
-    // The call's event carries the host's span (namespace/name) across the blocking thread.
-    let ensure = lines
+    // The call's event carries the host's span (namespace/name) across the blocking thread;
+    // warnings pass the host's info filter.
+    let failed = lines
         .iter()
-        .find(|l| l.contains("fake provider call") && l.contains("mci_ensure"))
-        .unwrap_or_else(|| panic!("no ensure event in:\n{out}"));
+        .find(|l| l.contains(" WARN ") && l.contains("fake provider call failed"))
+        .unwrap_or_else(|| panic!("no failed call in:\n{out}"));
     assert!(
-        ensure.contains("reconcile{namespace=\"shop\" name=\"cart\"}"),
-        "{ensure}"
-    );
-    assert!(ensure.contains("provider=fake"), "{ensure}");
-    // Warnings pass the host's info filter; the provider's debug event does not.
-    assert!(
-        lines.iter().any(|l| l.contains(" WARN ")
-            && l.contains("fake provider call failed")
-            && l.contains("throttled")),
-        "{out}"
+        failed.contains("reconcile{namespace=\"shop\" name=\"cart\"}"),
+        "{failed}"
     );
     assert!(
-        !out.contains("injecting fault"),
+        failed.contains("provider=fake")
+            && failed.contains("mci_update")
+            && failed.contains("throttled"),
+        "{failed}"
+    );
+    // The provider's debug events (the successful ensure, the injected fault) do not.
+    assert!(
+        !out.contains("injecting fault") && !out.contains("mci_ensure"),
         "debug events are filtered by the host: {out}"
     );
 }
