@@ -7,6 +7,8 @@
 //!   `.so` + JSON decode, on this thread;
 //! - handle (async): the controller's path, `Provider::mci_ensure` (adds the hop to a blocking
 //!   thread and the timeout).
+//!
+//! The process allocates with jemalloc, as the controller does.
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +19,11 @@ use mcp_interface::sdk::MultiClusterIngressLoadBalancer;
 use mcp_loader::{Encoded, SearchPath};
 
 const ITERATIONS: usize = 20_000;
+
+/// The controller's allocator, which the provider library uses too (unprefixed `malloc`).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn realistic_mci(name: &str) -> MultiClusterIngress {
     let rule = |host: &str, svc: &str| {

@@ -306,9 +306,9 @@ impl Provider {
                 // The caller may have stopped waiting (timeout).
                 let _ = reply.send(output);
             });
-            self.inner.threads.run(job)?;
+            let handoff = self.inner.threads.run(job)?;
             // The job always sends before it is dropped, unless the thread died with it.
-            result
+            crate::pool::reply(result, handoff)
                 .await
                 .map_err(|_| std::io::Error::other("the call's thread ended without a reply"))
         })
