@@ -310,7 +310,7 @@ impl Provider {
             // The job always sends before it is dropped, unless the thread died with it.
             crate::pool::reply(result, handoff)
                 .await
-                .map_err(|_| std::io::Error::other("the call's thread ended without a reply"))
+                .ok_or_else(|| std::io::Error::other("the call's thread ended without a reply"))
         })
         .await;
         let output = match outcome {

@@ -155,23 +155,24 @@ fn next_job(receiver: &Receiver<Job>, looking: &AtomicBool) -> Option<Job> {
 
 /// The reply of a call handed over as `handoff`: after a [`Handoff::Prompt`] looked for during
 /// [`REPLY_SPIN`] (holding the caller's thread, but giving way to anything else runnable), then
-/// awaited.
+/// awaited. `None` when the job ended without replying.
 pub(crate) async fn reply<T>(
     mut receiver: tokio::sync::oneshot::Receiver<T>,
     handoff: Handoff,
-) -> Result<T, tokio::sync::oneshot::error::RecvError> {
+) -> Option<T> {
     use tokio::sync::oneshot::error::TryRecvError;
     if handoff == Handoff::Prompt {
         let started = Instant::now();
         while started.elapsed() < REPLY_SPIN {
             match receiver.try_recv() {
-                Ok(value) => return Ok(value),
+                Ok(value) => return Some(value),
                 Err(TryRecvError::Empty) => std::thread::yield_now(),
-                Err(TryRecvError::Closed) => break,
+                // The receiver is spent: awaiting it now would panic.
+                Err(TryRecvError::Closed) => return None,
             }
         }
     }
-    receiver.await
+    receiver.await.ok()
 }
 
 #[cfg(test)]
@@ -213,31 +214,65 @@ mod tests {
         assert_eq!(got, [0, 1, 2, 3]);
     }
 
+    /// Whether the idle thread (the only one) is still looking for work.
+    fn looking(threads: &CallThreads) -> Option<bool> {
+        let idle = threads.idle.lock().unwrap();
+        idle.first().map(|i| i.looking.load(Ordering::Relaxed))
+    }
+
     #[tokio::test(flavor = "current_thread")]
-    async fn replies_are_taken_within_the_spin_after_it_and_without_one() {
+    async fn a_call_to_a_looking_thread_is_prompt_and_its_reply_comes_either_way() {
         let threads = Arc::new(CallThreads::default());
+        let call = |value: u32, delay: Duration| {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let handoff = threads
+                .run(Box::new(move || {
+                    std::thread::sleep(delay);
+                    tx.send(value).unwrap();
+                }))
+                .unwrap();
+            (handoff, rx)
+        };
         // The first call starts a thread.
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let handoff = threads
-            .run(Box::new(move || tx.send("first").unwrap()))
-            .unwrap();
+        let (handoff, rx) = call(0, Duration::ZERO);
         assert_eq!(handoff, Handoff::Woken);
-        assert_eq!(reply(rx, handoff).await.unwrap(), "first");
-        // A reply that takes longer than the spin (if the thread was still looking) is awaited.
-        while threads.idle() < 1 {
+        assert_eq!(reply(rx, handoff).await, Some(0));
+        // A call made while the thread looks for work is prompt (the thread looks for 50 µs;
+        // a busy machine may let a few tries miss it).
+        let mut prompt = false;
+        for i in 1..1000 {
+            while looking(&threads).is_none() {
+                std::thread::yield_now();
+            }
+            let (handoff, rx) = call(i, Duration::ZERO);
+            assert_eq!(reply(rx, handoff).await, Some(i));
+            if handoff == Handoff::Prompt {
+                prompt = true;
+                break;
+            }
+        }
+        assert!(prompt, "no call found the thread looking for work");
+        // A reply that comes after the spin is awaited.
+        while looking(&threads).is_none() {
             std::thread::yield_now();
         }
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let handoff = threads
-            .run(Box::new(move || {
-                std::thread::sleep(REPLY_SPIN * 50);
-                tx.send("slow").unwrap();
-            }))
-            .unwrap();
-        assert_eq!(reply(rx, handoff).await.unwrap(), "slow");
-        // A job that ends without replying.
-        let (tx, rx) = tokio::sync::oneshot::channel::<&str>();
+        let (handoff, rx) = call(1000, REPLY_SPIN * 50);
+        assert_eq!(reply(rx, handoff).await, Some(1000));
+        // Once the thread has stopped looking (asleep), a call wakes it.
+        while looking(&threads) != Some(false) {
+            std::thread::yield_now();
+        }
+        let (handoff, rx) = call(1001, Duration::ZERO);
+        assert_eq!(handoff, Handoff::Woken);
+        assert_eq!(reply(rx, handoff).await, Some(1001));
+        // A job that ends without replying, found during the spin and after it.
+        for handoff in [Handoff::Prompt, Handoff::Woken] {
+            let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
+            drop(tx);
+            assert_eq!(reply(rx, handoff).await, None);
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
         let handoff = threads.run(Box::new(move || drop(tx))).unwrap();
-        assert!(reply(rx, handoff).await.is_err());
+        assert_eq!(reply(rx, handoff).await, None);
     }
 }
