@@ -168,6 +168,13 @@ pub enum CallError {
         method: Method,
         detail: String,
     },
+
+    /// The call was not made: the handle was fenced ([`Provider::fence`](crate::Provider::fence)),
+    /// because this replica lost its leadership or is shutting down.
+    #[error(
+        "provider {provider:?} {method} not called: this replica no longer leads (it lost the lease or is shutting down), and only the leader may reach the cloud"
+    )]
+    Fenced { provider: String, method: Method },
 }
 
 impl CallError {
@@ -176,18 +183,22 @@ impl CallError {
         match self {
             CallError::NotSupported { .. } => ErrorKind::NotSupported,
             CallError::Provider { error, .. } => error.kind(),
-            CallError::Timeout { .. } | CallError::Busy { .. } => ErrorKind::Retryable,
+            CallError::Timeout { .. } | CallError::Busy { .. } | CallError::Fenced { .. } => {
+                ErrorKind::Retryable
+            }
             CallError::InvalidResponse { .. } | CallError::Encode { .. } => ErrorKind::Permanent,
         }
     }
 
-    /// A short label for metrics: the error kind, or `timeout` / `busy` / `invalid_response`.
+    /// A short label for metrics: the error kind, or `timeout` / `busy` / `invalid_response` /
+    /// `encode` / `fenced`.
     pub fn label(&self) -> &'static str {
         match self {
             CallError::Timeout { .. } => "timeout",
             CallError::Busy { .. } => "busy",
             CallError::InvalidResponse { .. } => "invalid_response",
             CallError::Encode { .. } => "encode",
+            CallError::Fenced { .. } => "fenced",
             other => other.kind().as_str(),
         }
     }

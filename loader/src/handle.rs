@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use abi_stable::std_types::{RResult, RStr};
@@ -91,6 +92,8 @@ struct Inner {
     objects: Arc<ObjectGates>,
     threads: Arc<CallThreads>,
     observer: Option<CallObserver>,
+    /// Set once no call may reach the provider any more ([`Provider::fence`]).
+    fence: Arc<AtomicBool>,
 }
 
 /// A provider instance. Clone it freely: clones share the instance.
@@ -121,6 +124,7 @@ impl Provider {
                 objects: Arc::default(),
                 threads: Arc::default(),
                 observer: None,
+                fence: Arc::default(),
             }),
         };
         provider.tell_call_timeout();
@@ -146,6 +150,7 @@ impl Provider {
             objects: self.inner.objects.clone(),
             threads: self.inner.threads.clone(),
             observer: self.inner.observer.clone(),
+            fence: self.inner.fence.clone(),
         };
         f(&mut inner);
         Provider {
@@ -176,6 +181,32 @@ impl Provider {
 
     pub fn call_timeout(&self) -> Duration {
         self.inner.timeout
+    }
+
+    /// From now on no call of this instance (any handle) reaches the provider: calls not yet
+    /// handed to it fail with [`CallError::Fenced`]. For a replica that lost its leadership or
+    /// is shutting down: another replica may act on the same balancers. Calls already inside
+    /// the provider run on ([`Provider::calls_in_provider`], [`Provider::drained`]).
+    pub fn fence(&self) {
+        self.inner.fence.store(true, Ordering::SeqCst);
+    }
+
+    fn fenced(&self) -> bool {
+        self.inner.fence.load(Ordering::SeqCst)
+    }
+
+    /// How many calls are inside the provider: handed to it and not returned, those that
+    /// outlived their timeout included (their caller stopped waiting; the provider did not).
+    pub fn calls_in_provider(&self) -> usize {
+        MAX_IN_FLIGHT - self.inner.in_flight.available_permits()
+    }
+
+    /// Resolves once no call is inside the provider. Calls that start meanwhile wait until it
+    /// has resolved (fence first, so that none starts at all).
+    pub async fn drained(&self) {
+        // Every permit is free exactly when no call holds one; the semaphore is never closed.
+        let all = u32::try_from(MAX_IN_FLIGHT).unwrap_or(u32::MAX);
+        let _all = self.inner.in_flight.acquire_many(all).await;
     }
 
     fn methods(&self, methods: [Option<ProviderMethod>; 4]) -> bool {
@@ -244,6 +275,12 @@ impl Provider {
         object: Encoded<K>,
     ) -> Result<O, CallError> {
         let timeout = self.inner.timeout;
+        if self.fenced() {
+            return Err(CallError::Fenced {
+                provider: self.name().to_owned(),
+                method,
+            });
+        }
         let gate = tokio::time::timeout(timeout, self.inner.objects.enter(object.key(), method));
         // The latency observed is the provider's: it starts once the object's turn has come.
         let (started, result) = match gate.await {
@@ -293,13 +330,19 @@ impl Provider {
         let timeout = self.inner.timeout;
         let instance = self.inner.instance;
         let span = tracing::Span::current();
+        let fence = self.inner.fence.clone();
         let outcome = tokio::time::timeout(timeout, async {
             // Closed never happens: the semaphore lives as long as the handle.
             let permit = self.inner.in_flight.clone().acquire_owned().await.ok();
             let (reply, result) = tokio::sync::oneshot::channel();
             let job: Box<dyn FnOnce() + Send> = Box::new(move || {
-                let output = span
-                    .in_scope(|| raw(instance, RStr::from_str(object.json().unwrap_or_default())));
+                // Looked at last, on the call's thread: a call queued before the fence and
+                // run after it does not reach the provider either.
+                let output = (!fence.load(Ordering::SeqCst)).then(|| {
+                    span.in_scope(|| {
+                        raw(instance, RStr::from_str(object.json().unwrap_or_default()))
+                    })
+                });
                 // Released when the provider returns, not when the caller stops waiting, and
                 // before the reply, so the caller's next call about the object finds it free.
                 drop((gate, permit, object));
@@ -328,14 +371,20 @@ impl Provider {
                     error: ProviderError::retryable(format!("the call could not be made: {e}")),
                 });
             }
-            Ok(Ok(RResult::RErr(error))) => {
+            Ok(Ok(None)) => {
+                return Err(CallError::Fenced {
+                    provider: provider(),
+                    method,
+                });
+            }
+            Ok(Ok(Some(RResult::RErr(error)))) => {
                 return Err(CallError::Provider {
                     provider: provider(),
                     method,
                     error: ProviderError::from_ffi(error),
                 });
             }
-            Ok(Ok(RResult::ROk(output))) => output,
+            Ok(Ok(Some(RResult::ROk(output)))) => output,
         };
         serde_json::from_str(output.as_str()).map_err(|e| CallError::InvalidResponse {
             provider: provider(),

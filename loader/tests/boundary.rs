@@ -344,3 +344,50 @@ async fn several_libraries_and_instances_in_one_process() {
         Err(CallError::NotSupported { .. })
     ));
 }
+
+/// A fenced handle (a replica that lost its lease or is shutting down) makes no call: calls not
+/// yet handed to the provider fail as `fenced`, in every clone of the handle, while a call
+/// already inside the provider runs on; `drained` waits for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fenced_handle_reaches_the_provider_no_more_and_drains() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("fake-cloud.db");
+    let p = load(Some(&format!(
+        "stateFile: {}\nfaults: [{{method: mci_ensure, object: default/slow, action: hang, hangMs: 1500}}]",
+        state.display()
+    )))
+    .with_call_timeout(Duration::from_secs(30));
+    let slow = {
+        let p = p.clone();
+        tokio::spawn(async move { p.mci_ensure(&mci("default", "slow")).await })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while p.calls_in_provider() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the call never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let other_handle = p.with_call_timeout(Duration::from_secs(20));
+    p.fence();
+    let err = other_handle
+        .mci_ensure(&mci("default", "later"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CallError::Fenced { .. }), "{err}");
+    assert_eq!((err.kind(), err.label()), (ErrorKind::Retryable, "fenced"));
+    assert_eq!(p.calls_in_provider(), 1, "the slow call is still inside");
+    p.drained().await;
+    assert_eq!(p.calls_in_provider(), 0);
+    // The call made before the fence completed; nothing after it reached the cloud.
+    assert!(slow.await.unwrap().is_ok());
+    let log = common::fake_state(&state);
+    let calls: Vec<(&str, &str)> = log["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["method"].as_str().unwrap(), c["object"].as_str().unwrap()))
+        .collect();
+    assert_eq!(calls, [("mci_ensure", "default/slow")]);
+}
