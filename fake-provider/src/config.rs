@@ -10,7 +10,8 @@
 //!                               # or a prefix such as "mci_" or "*" (default)
 //!     object: default/broken    # namespace/name, or "*" (default)
 //!     action: fail              # fail | panic | hang | garbage | noaddress (the call does
-//!                               # its work but the status has no address)
+//!                               # its work but the status has no address) | absent (for get:
+//!                               # recorded, but reports no balancer whatever exists)
 //!     times: 2                  # fire this many times, then behave; default: always
 //!     kind: retryable           # for fail: retryable | permanent | not_found
 //!     message: quota exceeded   # for fail
@@ -79,6 +80,9 @@ pub enum FaultAction {
     /// provisioned, or one whose addresses were released).
     #[serde(rename = "noaddress")]
     NoAddress,
+    /// For `get`: the call is made and recorded, but reports no balancer whatever the cloud
+    /// holds (a cloud whose reads lag behind its writes). Other methods behave.
+    Absent,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

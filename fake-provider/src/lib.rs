@@ -202,7 +202,9 @@ impl FakeProvider {
                 FaultAction::Hang => {
                     std::thread::sleep(Duration::from_millis(fault.hang_ms.unwrap_or(3_600_000)));
                 }
-                FaultAction::Garbage | FaultAction::NoAddress => return Ok(Some(fault.action)),
+                FaultAction::Garbage | FaultAction::NoAddress | FaultAction::Absent => {
+                    return Ok(Some(fault.action));
+                }
             }
         }
         Ok(None)
@@ -238,6 +240,7 @@ impl FakeProvider {
                 })
                 .map(|value| match action {
                     Some(FaultAction::NoAddress) => Reply::NoAddress(value),
+                    Some(FaultAction::Absent) => Reply::Absent(value),
                     _ => Reply::Normal(value),
                 }),
         };
@@ -324,6 +327,8 @@ enum Reply<T> {
     Garbage,
     /// The call did its work, but the balancer has no address (yet).
     NoAddress(T),
+    /// The call did its work; a `get` reports no balancer ([`reply_get`]).
+    Absent(T),
 }
 
 /// The call's result, with `garbage` and `no_address` making the faults' replacements.
@@ -333,10 +338,21 @@ fn reply<T>(
     no_address: impl FnOnce(T) -> T,
 ) -> Result<T, ProviderError> {
     result.map(|r| match r {
-        Reply::Normal(value) => value,
+        Reply::Normal(value) | Reply::Absent(value) => value,
         Reply::Garbage => garbage(),
         Reply::NoAddress(value) => no_address(value),
     })
+}
+
+/// A `get`'s result: as [`reply`], and `absent` reports no balancer.
+fn reply_get<T: Default>(
+    result: Result<Reply<Option<T>>, ProviderError>,
+    garbage: impl FnOnce() -> Option<T>,
+) -> Result<Option<T>, ProviderError> {
+    match result {
+        Ok(Reply::Absent(_)) => Ok(None),
+        other => reply(other, garbage, |found| found.map(|_| T::default())),
+    }
 }
 
 impl MultiClusterIngressLoadBalancer for FakeProvider {
@@ -345,11 +361,7 @@ impl MultiClusterIngressLoadBalancer for FakeProvider {
         mci: &MultiClusterIngress,
     ) -> Result<Option<IngressLoadBalancerStatus>, ProviderError> {
         let r = self.call(Kind::Mci, Method::Get, &mci.metadata, get);
-        reply(
-            r,
-            || Some(ingress_status("not-an-ip")),
-            |found| found.map(|_| IngressLoadBalancerStatus::default()),
-        )
+        reply_get(r, || Some(ingress_status("not-an-ip")))
     }
 
     fn ensure(
@@ -390,11 +402,7 @@ impl MultiClusterIngressLoadBalancer for FakeProvider {
 impl MultiClusterServiceLoadBalancer for FakeProvider {
     fn get(&self, mcs: &MultiClusterService) -> Result<Option<LoadBalancerStatus>, ProviderError> {
         let r = self.call(Kind::Mcs, Method::Get, &mcs.metadata, get);
-        reply(
-            r,
-            || Some(service_status("not-an-ip")),
-            |found| found.map(|_| LoadBalancerStatus::default()),
-        )
+        reply_get(r, || Some(service_status("not-an-ip")))
     }
 
     fn ensure(&self, mcs: &MultiClusterService) -> Result<LoadBalancerStatus, ProviderError> {
