@@ -323,9 +323,10 @@ async fn deletion_and_dropping_the_load_balancer_type_remove_the_balancer_and_th
     let s = fake_state(&state);
     assert!(s["balancers"].get("mcs/default/deleted").is_none(), "{s}");
     assert_eq!(s["deleted"], json!(["mcs/default/deleted"]));
+    // Still of type LoadBalancer: deleted without asking `get` first, as the Go original.
     assert_eq!(
         calls(&state, "default/deleted")[2..],
-        ["mcs_get", "mcs_ensure_deleted"]
+        ["mcs_ensure_deleted"]
     );
 
     // LoadBalancer leaves the types (Karmada's webhook forbids it; this control plane has none).
@@ -383,6 +384,47 @@ async fn deletion_and_dropping_the_load_balancer_type_remove_the_balancer_and_th
 
     let status = controller.terminate(WAIT).await;
     assert!(status.success(), "{status}\n{}", controller.logs());
+}
+
+/// Deleting an MCS that still wants a balancer calls `ensure_deleted` whatever `get` says (the
+/// Go original does): a provider whose `get` lags behind its creates must not leak the balancer.
+#[tokio::test]
+async fn a_deleted_mcs_loses_its_balancer_even_when_get_says_there_is_none() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("fake-cloud.db");
+    env.apply(&mcs_yaml("lagging", "LoadBalancer"), "default")
+        .await;
+    let api: Api<MultiClusterService> = Api::namespaced(env.client.clone(), "default");
+    let mut creator = start(&env, dir.path(), &state, "");
+    creator.wait_ready(WAIT).await;
+    wait_for_ip(&api, "lagging", "1.2.3.4").await;
+    creator.stop(WAIT).await;
+
+    // Deleted while no controller runs (the finalizer holds it); the next controller's cloud
+    // answers `get` with "no balancer" although one exists.
+    api.delete("lagging", &DeleteParams::default())
+        .await
+        .unwrap();
+    let mut deleter = start(
+        &env,
+        dir.path(),
+        &state,
+        "faults: [{method: mcs_get, action: absent}]",
+    );
+    deleter.wait_ready(WAIT).await;
+    eventually(WAIT, "the MCS to be gone", || async {
+        api.get_opt("lagging")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    let s = fake_state(&state);
+    assert_eq!(s["balancers"], json!({}), "the balancer leaked: {s}");
+    assert_eq!(s["deleted"], json!(["mcs/default/lagging"]));
+    deleter.stop(WAIT).await;
 }
 
 #[tokio::test]

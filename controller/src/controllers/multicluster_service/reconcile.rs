@@ -52,8 +52,11 @@ async fn provider_call<T>(
     events::provider_call(ctx, EVENTS, mcs, action, call).await
 }
 
-/// Removes the balancer (if any), clears `status.loadBalancer` when the object lives on, and
-/// removes the finalizer.
+/// Removes the balancer, clears `status.loadBalancer` when the object lives on, and removes the
+/// finalizer. As the Go original: while `spec.types` still wants a balancer (the MCS is being
+/// deleted), `ensure_deleted` is called whatever `get` would say (a provider whose `get` lags
+/// behind a create must not leak the balancer); only when `LoadBalancer` was dropped from
+/// `types` is `get` asked first, so that an MCS that never had one costs no deletion.
 async fn clean_up(
     api: &Api<MultiClusterService>,
     mcs: &MultiClusterService,
@@ -61,10 +64,11 @@ async fn clean_up(
 ) -> Result<Action> {
     // Encoded once for both calls.
     let payload = Encoded::new(mcs);
-    if provider_call(ctx, mcs, "GetLoadBalancer", ctx.provider.mcs_get(&payload))
-        .await?
-        .is_some()
-    {
+    let delete = wants_load_balancer(mcs)
+        || provider_call(ctx, mcs, "GetLoadBalancer", ctx.provider.mcs_get(&payload))
+            .await?
+            .is_some();
+    if delete {
         provider_call(
             ctx,
             mcs,
