@@ -123,8 +123,9 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 /// Drops what no controller reads but every cached object would carry: `managedFields` (one
 /// entry per field manager, often larger than the spec) and `kubectl apply`'s copy of the whole
 /// object. The caches are read-only views: every write is a patch of named fields, so nothing
-/// dropped here is ever written back.
-fn trim(metadata: &mut ObjectMeta) {
+/// dropped here is ever written back. Objects a write returns are trimmed the same way
+/// (`controllers::writes`), so a provider is always given the same shape of object.
+pub fn trim(metadata: &mut ObjectMeta) {
     metadata.managed_fields = None;
     if let Some(annotations) = &mut metadata.annotations {
         annotations.remove(LAST_APPLIED);

@@ -32,7 +32,7 @@ use kube::runtime::watcher;
 use serde::de::DeserializeOwned;
 
 pub use change::Change;
-pub use decoded::{Decoded, Reports};
+pub use decoded::{Decoded, Reports, trim};
 use driver::Driver;
 use index::Indexes;
 pub use index::{Index, IndexKeys};

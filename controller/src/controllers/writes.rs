@@ -5,7 +5,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 
-use crate::cache::Cacheable;
+use crate::cache::{Cacheable, trim};
 use crate::error::{Result, is_already_exists, is_not_found};
 
 /// The API of `obj`'s namespace.
@@ -61,9 +61,17 @@ where
         }
     });
     let name = obj.meta().name.as_deref().unwrap_or_default();
-    Ok(api
+    let written = api
         .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?)
+        .await?;
+    Ok(as_cached(written))
+}
+
+/// `obj` as the caches keep it ([`trim`]): whether a reconcile goes on with the cached object
+/// or with the one a write returned, the provider is given the same shape of object.
+fn as_cached<K: Resource>(mut obj: K) -> K {
+    trim(obj.meta_mut());
+    obj
 }
 
 /// Writes the status fields in `fields` (a JSON object) with a merge patch on `/status`: the
@@ -92,9 +100,10 @@ where
     K: Cacheable,
 {
     let patch = serde_json::json!({ "status": status_patch(fields) });
-    Ok(api
+    let written = api
         .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?)
+        .await?;
+    Ok(as_cached(written))
 }
 
 /// A merge patch of `name`; the object the API server returns is not read.
@@ -186,9 +195,62 @@ where
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use kube::client::Body;
+    use mcp_interface::api::networking::MultiClusterIngress;
     use serde_json::json;
 
-    use super::status_patch;
+    use super::*;
+
+    /// The first `ensure` is given the object the finalizer write returned, later `update`s the
+    /// cached copy: both must have the same shape, without `managedFields` and without
+    /// `kubectl apply`'s copy of the object.
+    #[tokio::test]
+    async fn objects_a_write_returns_are_trimmed_as_the_caches_trim_them() {
+        let answer = json!({
+            "apiVersion": "networking.karmada.io/v1alpha1",
+            "kind": "MultiClusterIngress",
+            "metadata": {
+                "name": "web", "namespace": "default", "resourceVersion": "2",
+                "finalizers": ["karmada.io/multi-cluster-ingress-controller"],
+                "managedFields": [{"manager": "kubectl", "operation": "Update"}],
+                "annotations": {
+                    "kubectl.kubernetes.io/last-applied-configuration": "{\"kind\":\"MultiClusterIngress\"}",
+                    "team": "web",
+                },
+            },
+        });
+        let service = tower::service_fn(move |_: http::Request<Body>| {
+            let body = Body::from(answer.to_string().into_bytes());
+            async move { Ok::<_, std::convert::Infallible>(http::Response::new(body)) }
+        });
+        let api: Api<MultiClusterIngress> =
+            Api::namespaced(kube::Client::new(service, "default"), "default");
+        let cached: MultiClusterIngress = serde_json::from_value(json!({
+            "metadata": {"name": "web", "namespace": "default", "resourceVersion": "1"},
+        }))
+        .unwrap();
+        let shape = |mci: &MultiClusterIngress| {
+            (
+                mci.metadata.managed_fields.clone(),
+                mci.metadata.annotations.clone(),
+            )
+        };
+        let wanted = (
+            None,
+            Some(BTreeMap::from([("team".to_owned(), "web".to_owned())])),
+        );
+        let written = add_finalizer(&api, &cached, "karmada.io/multi-cluster-ingress-controller")
+            .await
+            .unwrap();
+        assert_eq!(shape(&written), wanted);
+        assert_eq!(written.metadata.resource_version.as_deref(), Some("2"));
+        let written = patch_status_returning(&api, "web", json!({"trafficBlockClusters": []}))
+            .await
+            .unwrap();
+        assert_eq!(shape(&written), wanted);
+    }
 
     #[test]
     fn empty_status_fields_are_removed_with_null() {
