@@ -1,8 +1,18 @@
 //! Leader election on a `coordination.k8s.io/v1` Lease, with client-go's semantics (kube-rs has
 //! none): candidates try every retry period; a holder's lease expires `lease_duration` after the
 //! last renewal *we observed* (local clock, so clock skew between replicas does not matter); the
-//! leader renews every retry period and gives up leading when it cannot renew within the renew
-//! deadline; on shutdown it releases the lease so a standby takes over at once.
+//! leader renews every retry period, each attempt bounded by the time left until its renew
+//! deadline, and stops leading once that deadline has passed without a renewal.
+//!
+//! The election runs on a thread of its own, with its own runtime and its own connection to the
+//! API server: nothing the controllers do (a relist of thousands of objects decoded on the main
+//! runtime, a backlog of throttled writes) can delay a renewal past its deadline.
+//!
+//! Losing the lease is final for the process, as in the Go original (controller-runtime exits on
+//! "leader election lost"): the election calls its `on_lost` at once, on its own thread, and the
+//! manager's `on_lost` fences the provider and exits, so that no provider call of this replica
+//! reaches the cloud once another replica may lead. On shutdown the manager releases the lease
+//! (a standby takes over at once) only when no provider call is still running.
 
 use std::time::Duration;
 
@@ -17,39 +27,98 @@ use tokio::time::Instant;
 use crate::error::is_conflict;
 use crate::settings::LeaderElectionSettings;
 
-/// A running election. `leading` follows this replica's leadership.
+/// Why leadership was lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loss {
+    /// Another replica holds the lease.
+    HeldByOther,
+    /// The lease could not be renewed within the renew deadline (this long).
+    RenewDeadline(Duration),
+}
+
+impl std::fmt::Display for Loss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Loss::HeldByOther => "another replica holds the lease",
+            Loss::RenewDeadline(deadline) => {
+                return write!(
+                    f,
+                    "the lease could not be renewed within the renew deadline ({deadline:?})"
+                );
+            }
+        })
+    }
+}
+
+/// What to do when leadership is lost (and to log it); called once, on the election's thread,
+/// at once.
+pub type OnLost = Box<dyn FnOnce(Loss) + Send>;
+
+/// A running election. `leading` follows this replica's leadership; it closes when the
+/// election ends (released, or it could not start).
 pub struct LeaderElection {
     pub leading: watch::Receiver<bool>,
     release: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    ended: oneshot::Receiver<()>,
     pub identity: String,
 }
 
 impl LeaderElection {
-    pub fn start(client: Client, settings: LeaderElectionSettings, identity: String) -> Self {
+    /// Campaigns for the lease on a thread of its own (`leader-election`), with a runtime and a
+    /// client of its own: `connect` builds the client on that thread (a client's connection
+    /// tasks run on the runtime that built it).
+    pub fn start<C>(
+        connect: C,
+        settings: LeaderElectionSettings,
+        identity: String,
+        on_lost: OnLost,
+    ) -> std::io::Result<Self>
+    where
+        C: FnOnce() -> Result<Client, String> + Send + 'static,
+    {
         let (tx, rx) = watch::channel(false);
         let (release_tx, release_rx) = oneshot::channel();
-        let elector = Elector {
-            api: Api::namespaced(client, &settings.namespace),
-            settings,
-            identity: identity.clone(),
-            observed: None,
-        };
-        let task = tokio::spawn(elector.run(tx, release_rx));
-        LeaderElection {
+        let (ended_tx, ended) = oneshot::channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let me = identity.clone();
+        std::thread::Builder::new()
+            .name("leader-election".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let client = match connect() {
+                        Ok(client) => client,
+                        Err(e) => {
+                            tracing::error!("leader election: cannot build its client: {e}");
+                            return;
+                        }
+                    };
+                    let elector = Elector {
+                        api: Api::namespaced(client, &settings.namespace),
+                        settings,
+                        identity: me,
+                        observed: None,
+                    };
+                    elector.run(tx, release_rx, on_lost).await;
+                });
+                let _ = ended_tx.send(());
+            })?;
+        Ok(LeaderElection {
             leading: rx,
             release: Some(release_tx),
-            task,
+            ended,
             identity,
-        }
+        })
     }
 
-    /// Stops campaigning and, if leading, releases the lease.
+    /// Stops campaigning and, if leading, releases the lease (call it only once no provider
+    /// call can reach the cloud any more).
     pub async fn release(mut self) {
         if let Some(tx) = self.release.take() {
             let _ = tx.send(());
         }
-        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.ended).await;
     }
 }
 
@@ -100,53 +169,74 @@ fn now_micro() -> MicroTime {
 }
 
 impl Elector {
-    async fn run(mut self, leading: watch::Sender<bool>, mut release: oneshot::Receiver<()>) {
+    async fn run(
+        mut self,
+        leading: watch::Sender<bool>,
+        mut release: oneshot::Receiver<()>,
+        on_lost: OnLost,
+    ) {
         let retry = self.settings.retry_period;
-        let mut is_leader = false;
-        let mut last_renew = Instant::now();
+        let renew_deadline = self.settings.renew_deadline;
+        let mut on_lost = Some(on_lost);
+        // Leading since the renewal that started at `last_renew`, until `last_renew +
+        // renew_deadline` unless renewed again.
+        let mut last_renew: Option<Instant> = None;
         loop {
-            let attempt = tokio::time::timeout(
-                retry.max(Duration::from_secs(1)),
-                self.try_acquire_or_renew(),
-            )
-            .await;
-            let outcome = match attempt {
+            let started = Instant::now();
+            // A candidate's attempt is bounded by the retry period (at least a second); a
+            // leader's by the time left until its renew deadline.
+            let budget = match last_renew {
+                Some(at) => (at + renew_deadline).saturating_duration_since(started),
+                None => retry.max(Duration::from_secs(1)),
+            };
+            let outcome = match tokio::time::timeout(budget, self.try_acquire_or_renew()).await {
                 Ok(Ok(outcome)) => outcome,
                 Ok(Err(e)) => {
                     tracing::warn!(lease = %self.settings.name, error = %e, "leader election: cannot read or write the lease");
                     Attempt::Failed
                 }
-                Err(_) => Attempt::Failed,
+                Err(_) => {
+                    tracing::warn!(lease = %self.settings.name, "leader election: the API server did not answer within {budget:?}");
+                    Attempt::Failed
+                }
             };
-            if outcome == Attempt::Held {
-                last_renew = Instant::now();
-                if !is_leader {
-                    is_leader = true;
-                    tracing::info!(identity = %self.identity, lease = %self.settings.name, "became the leader");
-                    let _ = leading.send(true);
+            let loss = match (outcome, last_renew) {
+                (Attempt::Held, previous) => {
+                    // The lease says renewed at about `started` or later: counting from
+                    // `started` keeps our deadline before any other replica's expiry.
+                    last_renew = Some(started);
+                    if previous.is_none() {
+                        tracing::info!(identity = %self.identity, lease = %self.settings.name, "became the leader");
+                        let _ = leading.send(true);
+                    }
+                    None
                 }
-            } else if is_leader
-                && (outcome == Attempt::HeldByOther
-                    || last_renew.elapsed() >= self.settings.renew_deadline)
-            {
-                is_leader = false;
-                if outcome == Attempt::HeldByOther {
-                    tracing::error!(identity = %self.identity, "lost leadership: another replica holds the lease");
-                } else {
-                    tracing::error!(
-                        identity = %self.identity,
-                        "lost leadership: the lease could not be renewed within the renew deadline ({:?})",
-                        self.settings.renew_deadline
-                    );
+                (Attempt::HeldByOther, Some(_)) => Some(Loss::HeldByOther),
+                (_, Some(at)) if Instant::now() >= at + renew_deadline => {
+                    Some(Loss::RenewDeadline(renew_deadline))
                 }
+                _ => None,
+            };
+            if let Some(loss) = loss {
+                // `on_lost` says it (the manager's exits at once).
                 let _ = leading.send(false);
+                if let Some(on_lost) = on_lost.take() {
+                    on_lost(loss);
+                }
+                return;
             }
-            // Candidates jitter their retries (client-go's factor 1.2) so they do not collide.
-            let pause = if is_leader { retry } else { jitter(retry) };
+            // Candidates jitter their retries (client-go's factor 1.2) so they do not collide; a
+            // leader never sleeps past its deadline (checked before sleeping).
+            let pause = match last_renew {
+                Some(at) => {
+                    retry.min((at + renew_deadline).saturating_duration_since(Instant::now()))
+                }
+                None => jitter(retry),
+            };
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
                 _ = &mut release => {
-                    if is_leader {
+                    if last_renew.is_some() {
                         let _ = leading.send(false);
                         match self.release().await {
                             Ok(()) => tracing::info!(identity = %self.identity, "released the leader lease"),

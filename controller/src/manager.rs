@@ -112,7 +112,7 @@ pub async fn run_until(
     // 2. The Karmada API server.
     let config = crate::client::load_config(settings.kubeconfig.as_deref()).await?;
     let server_url = config.cluster_url.to_string();
-    let client = crate::client::build(config, settings.api_rate_limit, metrics.clone())?;
+    let client = crate::client::build(config.clone(), settings.api_rate_limit, metrics.clone())?;
     let version = client
         .apiserver_version()
         .await
@@ -147,97 +147,141 @@ pub async fn run_until(
         events,
     ));
 
+    // 5. Leadership, on a thread and a connection of its own, campaigning while the caches
+    // sync (as controller-runtime's manager does; the controllers start once both are done).
+    // Losing the lease ends the process at once (see `leader`): the provider is fenced first,
+    // so no call of this replica reaches the cloud once another may lead.
+    let election = match settings.leader_election.clone() {
+        Some(le) => {
+            let (limit, metrics) = (settings.api_rate_limit, metrics.clone());
+            let connect =
+                move || crate::client::build(config, limit, metrics).map_err(|e| format!("{e:#}"));
+            let provider = ctx.provider.clone();
+            let on_lost: leader::OnLost = Box::new(move |loss| {
+                provider.fence();
+                tracing::error!(
+                    calls_in_provider = provider.calls_in_provider(),
+                    "lost leadership ({loss}): exiting now, so that no provider call of this replica reaches the cloud once another replica leads (the Deployment restarts it as a standby)"
+                );
+                std::process::exit(1);
+            });
+            let election = LeaderElection::start(connect, le, identity.clone(), on_lost)
+                .context("cannot start the leader election's thread")?;
+            tracing::info!(identity = %election.identity, "waiting to become the leader");
+            Some(election)
+        }
+        None => None,
+    };
+    // Without election this replica always leads; the sender lives as long as this function
+    // (a closed channel reads as "the election ended").
+    let (_always_leading, always_leading) = watch::channel(true);
+    let mut leading = match &election {
+        Some(e) => e.leading.clone(),
+        None => always_leading,
+    };
     let mut stop = std::pin::pin!(stop.fuse());
     tokio::select! {
         _ = caches.ready() => tracing::info!("caches synced"),
         _ = &mut stop => {
             tracing::info!("stopping before the caches synced");
-            return Ok(());
+            return finish(election, drivers, Ok(())).await;
         }
     }
-
-    // 5. Leadership.
-    let election = settings
-        .leader_election
-        .clone()
-        .map(|le| LeaderElection::start(client.clone(), le, identity.clone()));
-    // Without election this replica always leads; the sender lives as long as the loop below
-    // (a closed channel would read as "lost leadership").
-    let (_always_leading, always_leading) = watch::channel(true);
-    let mut leading = match &election {
-        Some(e) => {
-            tracing::info!(identity = %e.identity, "waiting to become the leader");
-            e.leading.clone()
-        }
-        None => always_leading,
-    };
     server::set_ready(&health, true);
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let shutdown = signal(stop_rx);
-    let mut stopping = false;
-    while !stopping {
-        // Standby: wait to lead (or to stop).
-        tokio::select! {
-            r = leading.wait_for(|l| *l) => {
-                if r.is_err() {
-                    // The election task ended without leadership: nothing more to do.
-                    break;
-                }
-            }
-            _ = &mut stop => break,
-        }
-        metrics.set_leader(true);
-        if let Some(le) = &settings.leader_election {
-            metrics.set_lease_held(LEASE_NAME, true);
-            announce_leadership(&ctx, le, &identity).await;
-        }
-        server::set_ready(&health, false);
-        let running = controllers::start_enabled(&ctx, &shutdown);
-        let names: Vec<&str> = running.iter().map(|(n, _)| *n).collect();
-        tracing::info!(controllers = ?names, "leading: controllers started");
-        let mut all = std::pin::pin!(futures::future::join_all(
-            running.into_iter().map(|(_, f)| f)
-        ));
-        server::set_ready(&health, true);
-
-        tokio::select! {
-            _ = &mut all => {
-                tracing::warn!("all controllers stopped on their own");
-                stopping = true;
-            }
-            r = leading.wait_for(|l| !*l) => {
-                // Lost the lease: dropping `all` stops every controller at once (in-flight
-                // provider calls finish on their threads, their results are discarded).
-                if r.is_err() {
-                    tracing::error!("leader election stopped: controllers stopped");
-                    stopping = true;
-                } else {
-                    tracing::error!("lost leadership: controllers stopped; waiting to lead again");
-                }
-            }
-            _ = &mut stop => {
-                stopping = true;
-                tracing::info!(grace = ?settings.shutdown_grace_period, "shutting down: finishing in-flight reconciles");
-                let _ = stop_tx.send(true);
-                if tokio::time::timeout(settings.shutdown_grace_period, &mut all).await.is_err() {
-                    tracing::warn!("in-flight reconciles did not finish within the grace period; stopping them");
-                }
+    // Standby: wait to lead (or to stop).
+    tokio::select! {
+        r = leading.wait_for(|l| *l) => {
+            if r.is_err() {
+                anyhow::bail!("the leader election ended before this replica led (see the error above)");
             }
         }
-        metrics.set_leader(false);
-        if election.is_some() {
-            metrics.set_lease_held(LEASE_NAME, false);
+        _ = &mut stop => {
+            tracing::info!("stopping (not leading)");
+            return finish(election, drivers, Ok(())).await;
         }
     }
-
+    metrics.set_leader(true);
+    if let Some(le) = &settings.leader_election {
+        metrics.set_lease_held(LEASE_NAME, true);
+        announce_leadership(&ctx, le, &identity).await;
+    }
     server::set_ready(&health, false);
-    if let Some(election) = election {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let running = controllers::start_enabled(&ctx, &signal(stop_rx));
+    let names: Vec<&str> = running.iter().map(|(n, _)| *n).collect();
+    tracing::info!(controllers = ?names, "leading: controllers started");
+    let mut all = std::pin::pin!(futures::future::join_all(
+        running.into_iter().map(|(_, f)| f)
+    ));
+    server::set_ready(&health, true);
+
+    let result = tokio::select! {
+        _ = &mut all => Err(anyhow::anyhow!("all controllers stopped on their own")),
+        // Lost leadership is handled on the election's thread (the process exits); a closed
+        // channel means the election ended some other way.
+        _ = leading.wait_for(|l| !*l) => Err(anyhow::anyhow!("the leader election ended while leading")),
+        _ = &mut stop => {
+            let _ = stop_tx.send(true);
+            shut_down(&ctx.provider, settings.shutdown_grace_period, all).await
+        }
+    };
+    ctx.provider.fence();
+    metrics.set_leader(false);
+    if election.is_some() {
+        metrics.set_lease_held(LEASE_NAME, false);
+    }
+    server::set_ready(&health, false);
+    finish(election, drivers, result).await
+}
+
+/// Shutdown while leading: no new reconciles; in-flight reconciles and the provider calls
+/// still running (those that outlived their timeout included) get until `grace` to finish.
+/// `Ok` when nothing can reach the cloud any more, so the lease may be released.
+async fn shut_down(
+    provider: &mcp_loader::Provider,
+    grace: std::time::Duration,
+    reconciles: impl std::future::Future<Output = Vec<()>>,
+) -> anyhow::Result<()> {
+    tracing::info!(grace = ?grace, "shutting down: taking no new work; waiting for in-flight reconciles and provider calls");
+    let deadline = tokio::time::Instant::now() + grace;
+    if tokio::time::timeout_at(deadline, reconciles).await.is_err() {
+        tracing::warn!(
+            "in-flight reconciles did not finish within the grace period; stopping them"
+        );
+    }
+    // No call starts from here on; the ones inside the provider get what is left of the grace.
+    provider.fence();
+    if tokio::time::timeout_at(deadline, provider.drained())
+        .await
+        .is_err()
+    {
+        anyhow::bail!(
+            "{} provider call(s) still running after the shutdown grace period ({grace:?}); exiting without releasing the leader lease, so that the standby takes over only once it expires (--shutdown-grace-period sets the wait)",
+            provider.calls_in_provider()
+        );
+    }
+    Ok(())
+}
+
+/// Releases the lease (only when `result` says nothing can reach the cloud any more) and
+/// stops the caches.
+async fn finish(
+    election: Option<LeaderElection>,
+    drivers: Vec<tokio::task::JoinHandle<()>>,
+    result: anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    if let Some(election) = election
+        && result.is_ok()
+    {
         election.release().await;
     }
     for driver in drivers {
         driver.abort();
     }
-    tracing::info!("stopped");
-    Ok(())
+    match &result {
+        Ok(()) => tracing::info!("stopped"),
+        Err(_) => tracing::info!("stopped without releasing the leader lease"),
+    }
+    result
 }

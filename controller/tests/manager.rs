@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{ControllerOptions, Env, eventually, fake_state};
+use common::{ControllerOptions, Env, eventually, fake_state, mci_yaml};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, DeleteParams};
 use mcp_interface::api::networking::MultiClusterIngress;
@@ -28,27 +28,6 @@ fn assert_success(out: &std::process::Output) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn mci_yaml(name: &str) -> String {
-    format!(
-        r#"apiVersion: networking.karmada.io/v1alpha1
-kind: MultiClusterIngress
-metadata:
-  name: {name}
-spec:
-  rules:
-  - http:
-      paths:
-      - path: /
-        pathType: Prefix
-        backend:
-          service:
-            name: {name}
-            port:
-              number: 80
-"#
-    )
 }
 
 /// Waits until every named MCI in `namespace` has a load balancer address.
@@ -537,96 +516,6 @@ faults:
     // A hung call does not block shutdown.
     let status = controller.terminate(WAIT).await;
     assert!(status.success(), "{status}\n{}", controller.logs());
-}
-
-#[tokio::test]
-async fn a_leader_that_loses_its_lease_stops_reconciling_at_once() {
-    let env = Env::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    env.apply(common::INGRESS_CLASS, "default").await;
-    let mut controller = env.controller(
-        ControllerOptions::new(dir.path())
-            .arg("--controllers=multiclusteringress")
-            .arg("--leader-elect-lease-duration=4s")
-            .arg("--leader-elect-renew-deadline=3s")
-            .arg("--leader-elect-retry-period=300ms"),
-    );
-    controller.wait_ready(WAIT).await;
-    eventually(WAIT, "leadership", || async {
-        controller
-            .logs()
-            .contains("became the leader")
-            .then_some(())
-    })
-    .await;
-
-    // Someone else takes the lease (as a replica that won an election during a partition would).
-    let leases: Api<Lease> = Api::namespaced(env.client.clone(), "karmada-system");
-    let steal = serde_json::json!({"spec": {
-        "holderIdentity": "intruder",
-        "leaseDurationSeconds": 30,
-        "renewTime": k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(k8s_openapi::jiff::Timestamp::now()),
-    }});
-    leases
-        .patch(
-            "multicluster-controller-manager",
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(&steal),
-        )
-        .await
-        .unwrap();
-    eventually(WAIT, "the leader to notice", || async {
-        controller
-            .logs()
-            .contains("lost leadership: another replica holds the lease")
-            .then_some(())
-    })
-    .await;
-    assert!(
-        controller
-            .metrics()
-            .contains("multicluster_provider_leader 0")
-    );
-
-    // While the intruder holds the lease, nothing is reconciled: once the MCI cache (which
-    // keeps running) has handled the new MCI, nothing was queued or reconciled for it.
-    let mci_events = || {
-        controller.metric_sum(
-            "multicluster_provider_cache_events_total",
-            &[("kind", "MultiClusterIngress")],
-        )
-    };
-    let (events, queued, reconciled) = (
-        mci_events(),
-        controller.queued("multiclusteringress"),
-        controller.reconciles("multiclusteringress"),
-    );
-    env.apply(&mci_yaml("while-deposed"), "default").await;
-    eventually(WAIT, "the MCI cache to handle the new MCI", || async {
-        (mci_events() > events).then_some(())
-    })
-    .await;
-    assert_eq!(controller.queued("multiclusteringress"), queued);
-    assert_eq!(controller.reconciles("multiclusteringress"), reconciled);
-    let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
-    let mci = api.get("while-deposed").await.unwrap();
-    assert!(
-        mci.metadata.finalizers.is_none() && common::mci_ip(&mci).is_none(),
-        "a deposed leader reconciled"
-    );
-
-    // The intruder releases the lease: the controller leads again and catches up.
-    let release = serde_json::json!({"spec": {"holderIdentity": null, "leaseDurationSeconds": 1}});
-    leases
-        .patch(
-            "multicluster-controller-manager",
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(&release),
-        )
-        .await
-        .unwrap();
-    all_have_addresses(&api, &["while-deposed".to_owned()]).await;
-    controller.stop(WAIT).await;
 }
 
 /// `ErrorKind::Permanent` says so: a permanent error is retried with the same per-object backoff

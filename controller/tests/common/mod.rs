@@ -365,6 +365,11 @@ impl ControllerProcess {
         );
     }
 
+    /// Sends `signal` (`libc`'s number, e.g. 15 for SIGTERM) without waiting.
+    pub fn signal(&self, signal: i32) {
+        self.process().signal(signal);
+    }
+
     /// Waits for the process to exit by itself.
     #[must_use]
     pub async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
@@ -469,6 +474,28 @@ pub fn seed_fake_state(path: &Path, state: serde_json::Value) {
 pub const KARMADA_STATE: &str = include_str!("../data/karmada-state.yaml");
 
 /// The IngressClass `fake` (controller `karmada.io/fake`, default) from the examples.
+/// An MCI of the default class (`INGRESS_CLASS`) with one rule, to Service `name` port 80.
+pub fn mci_yaml(name: &str) -> String {
+    format!(
+        r#"apiVersion: networking.karmada.io/v1alpha1
+kind: MultiClusterIngress
+metadata:
+  name: {name}
+spec:
+  rules:
+  - http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend:
+          service:
+            name: {name}
+            port:
+              number: 80
+"#
+    )
+}
+
 pub const INGRESS_CLASS: &str = include_str!("../../../examples/ingressclass-fake.yaml");
 
 // ---------------------------------------------------------------------------------------------

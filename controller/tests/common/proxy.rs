@@ -1,15 +1,32 @@
-//! A TCP proxy in front of the API server that a test can cut: the controller behind it loses
-//! its connections (watches included) while the test keeps talking to the API server directly.
+//! A TCP proxy in front of the API server that a test can cut or make hang: the controller
+//! behind it loses its connections (watches included), or keeps them open and gets no answer,
+//! while the test keeps talking to the API server directly.
 
 use std::net::SocketAddr;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Forward,
+    /// Connections are closed and new ones refused.
+    Cut,
+    /// Connections stay open (new ones are accepted) but nothing is forwarded either way: an
+    /// API server that accepts connections and answers nothing.
+    Hang,
+}
+
 pub struct Proxy {
     pub port: u16,
-    cut: watch::Sender<bool>,
+    mode: watch::Sender<Mode>,
     accept: tokio::task::JoinHandle<()>,
+}
+
+/// Holds `sockets` open, unread, until the proxy leaves [`Mode::Hang`].
+async fn hold<T>(sockets: T, mut mode: watch::Receiver<Mode>) {
+    let _ = mode.wait_for(|m| *m != Mode::Hang).await;
+    drop(sockets);
 }
 
 impl Proxy {
@@ -17,34 +34,52 @@ impl Proxy {
     pub async fn start(upstream: SocketAddr) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let (cut, cuts) = watch::channel(false);
+        let (mode, modes) = watch::channel(Mode::Forward);
         let accept = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
-                if *cuts.borrow() {
-                    continue; // dropped: the client sees the connection closed
+                let mut modes = modes.clone();
+                let now = *modes.borrow_and_update();
+                match now {
+                    // Dropped: the client sees the connection closed.
+                    Mode::Cut => continue,
+                    Mode::Hang => {
+                        tokio::spawn(hold(inbound, modes));
+                        continue;
+                    }
+                    Mode::Forward => {}
                 }
-                let mut cuts = cuts.clone();
                 tokio::spawn(async move {
                     let Ok(mut outbound) = TcpStream::connect(upstream).await else {
                         return;
                     };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = cuts.wait_for(|cut| *cut) => {}
+                    let hang = tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => false,
+                        changed = modes.wait_for(|m| *m != Mode::Forward) => {
+                            changed.is_ok_and(|m| *m == Mode::Hang)
+                        }
+                    };
+                    if hang {
+                        hold((inbound, outbound), modes).await;
                     }
                 });
             }
         });
-        Proxy { port, cut, accept }
+        Proxy { port, mode, accept }
     }
 
     /// Closes every connection and refuses new ones until [`Proxy::restore`].
     pub fn cut(&self) {
-        self.cut.send_replace(true);
+        self.mode.send_replace(Mode::Cut);
+    }
+
+    /// Stops forwarding but keeps every connection open and accepts new ones, answering
+    /// nothing, until [`Proxy::restore`] (which closes them).
+    pub fn hang(&self) {
+        self.mode.send_replace(Mode::Hang);
     }
 
     pub fn restore(&self) {
-        self.cut.send_replace(false);
+        self.mode.send_replace(Mode::Forward);
     }
 }
 

@@ -1,0 +1,475 @@
+//! Leadership with real processes: a replica that loses the Lease exits before anyone else may
+//! act, so no provider call of it reaches the cloud after its successor's; shutdown releases
+//! the Lease only once no provider call runs; a hanging API server ends leadership within the
+//! renew deadline. The fake's `stateFile` is the shared cloud, its call log names each caller.
+
+mod common;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use common::proxy::Proxy;
+use common::{ControllerOptions, ControllerProcess, Env, eventually, fake_state, mci_yaml};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use kube::api::{Api, Patch, PatchParams};
+use mcp_interface::api::networking::MultiClusterIngress;
+
+const WAIT: Duration = Duration::from_secs(60);
+const LEASE: &str = "multicluster-controller-manager";
+const SIGTERM: i32 = 15;
+
+fn leases(env: &Env) -> Api<Lease> {
+    Api::namespaced(env.client.clone(), "karmada-system")
+}
+
+async fn lease_spec(env: &Env) -> k8s_openapi::api::coordination::v1::LeaseSpec {
+    leases(env)
+        .get(LEASE)
+        .await
+        .unwrap()
+        .spec
+        .unwrap_or_default()
+}
+
+/// Whether the Lease's holder identity is that of process `pid` (`<host>_<pid>_<nanos>`).
+fn holds(spec: &k8s_openapi::api::coordination::v1::LeaseSpec, pid: u32) -> bool {
+    spec.holder_identity
+        .as_deref()
+        .is_some_and(|h| h.contains(&format!("_{pid}_")))
+}
+
+async fn wait_leading(env: &Env, controller: &ControllerProcess) {
+    eventually(WAIT, "the controller to hold the lease", || async {
+        holds(&lease_spec(env).await, controller.pid()).then_some(())
+    })
+    .await;
+}
+
+/// The fake's call log: `(seq, pid, method, object)`.
+fn calls(state: &std::path::Path) -> Vec<(u64, u32, String, String)> {
+    fake_state(state)["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["seq"].as_u64().unwrap(),
+                u32::try_from(c["pid"].as_u64().unwrap()).unwrap(),
+                c["method"].as_str().unwrap().to_owned(),
+                c["object"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A cloud-config sharing `state`, with `faults` (YAML flow list) if any.
+fn cloud(state: &std::path::Path, faults: &str) -> String {
+    format!("stateFile: {}\nfaults: [{faults}]", state.display())
+}
+
+/// Takes the Lease for someone else, as a replica that won an election during a partition.
+async fn steal(env: &Env) {
+    let steal = serde_json::json!({"spec": {
+        "holderIdentity": "intruder",
+        "leaseDurationSeconds": 30,
+        "renewTime": MicroTime(k8s_openapi::jiff::Timestamp::now()),
+    }});
+    leases(env)
+        .patch(LEASE, &PatchParams::default(), &Patch::Merge(&steal))
+        .await
+        .unwrap();
+}
+
+/// Replica A reaches the API server through a proxy; its provider call hangs for 45 s inside
+/// the provider. The proxy is cut: A cannot renew, B takes over and creates the balancer. A
+/// must have stopped (exited) before: no call of A is in the log after B's first.
+#[tokio::test]
+async fn a_replica_that_lost_the_lease_makes_no_provider_call_after_its_successor() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("fake-cloud.db");
+    env.apply(common::INGRESS_CLASS, "default").await;
+    let proxy = Proxy::start(env.server_address()).await;
+    let timings = [
+        "--controllers=multiclusteringress",
+        "--leader-elect-lease-duration=8s",
+        "--leader-elect-renew-deadline=6s",
+        "--leader-elect-retry-period=1s",
+        "--provider-call-timeout=60s",
+    ];
+    let mut options = ControllerOptions::new(dir.path()).cloud_config(&cloud(
+        &state,
+        "{method: mci_ensure, action: hang, hangMs: 45000}",
+    ));
+    for flag in timings {
+        options = options.arg(flag);
+    }
+    let mut a =
+        env.controller(options.with_kubeconfig(&env.kubeconfig_via(proxy.port, dir.path())));
+    a.wait_ready(WAIT).await;
+    wait_leading(&env, &a).await;
+    let mut options = ControllerOptions::new(dir.path()).cloud_config(&cloud(&state, ""));
+    for flag in timings {
+        options = options.arg(flag);
+    }
+    let mut b = env.controller(options);
+    b.wait_ready(WAIT).await;
+
+    env.apply(&mci_yaml("web"), "default").await;
+    // A asked whether the balancer exists, and is now inside its hanging `ensure`.
+    let (a_pid, b_pid) = (a.pid(), b.pid());
+    eventually(WAIT, "A's get", || async {
+        calls(&state)
+            .iter()
+            .any(|(_, pid, method, _)| *pid == a_pid && method == "mci_get")
+            .then_some(())
+    })
+    .await;
+    let hang_started = Instant::now();
+    proxy.cut();
+
+    // B takes over and creates the balancer.
+    let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
+    eventually(WAIT, "B to give the MCI its address", || async {
+        common::mci_ip(&api.get("web").await.ok()?).map(|_| ())
+    })
+    .await;
+    assert!(holds(&lease_spec(&env).await, b_pid));
+
+    // A exited non-zero on losing the lease (had it lived on, its `ensure` would land when
+    // the hang ends, 45 s after it started).
+    let status = a
+        .wait_exit(Duration::from_secs(50).saturating_sub(hang_started.elapsed()))
+        .await;
+    assert!(!status.success(), "A exited with {status}");
+    let logs = a.logs();
+    assert!(logs.contains("lost leadership"), "{logs}");
+    let log = calls(&state);
+    let b_first = log
+        .iter()
+        .find(|(_, pid, _, _)| *pid == b_pid)
+        .map(|(seq, ..)| *seq)
+        .expect("B made calls");
+    let late: Vec<_> = log
+        .iter()
+        .filter(|(seq, pid, ..)| *pid == a_pid && *seq > b_first)
+        .collect();
+    assert!(
+        late.is_empty(),
+        "A's calls after B's first: {late:?}\n{log:?}"
+    );
+    assert_eq!(
+        fake_state(&state)["created"],
+        serde_json::json!(["mci/default/web"])
+    );
+    b.stop(WAIT).await;
+}
+
+/// A leader whose Lease is taken by another replica exits at once, without reconciling
+/// anything more; restarted, it is a standby until the Lease is free, then leads and catches up.
+#[tokio::test]
+async fn a_leader_whose_lease_is_taken_exits_and_restarts_as_a_standby() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    env.apply(common::INGRESS_CLASS, "default").await;
+    let options = ControllerOptions::new(dir.path())
+        .arg("--controllers=multiclusteringress")
+        .arg("--leader-elect-lease-duration=8s")
+        .arg("--leader-elect-renew-deadline=6s")
+        .arg("--leader-elect-retry-period=1s");
+    let mut controller = env.controller(options.clone());
+    controller.wait_ready(WAIT).await;
+    wait_leading(&env, &controller).await;
+
+    steal(&env).await;
+    let status = controller.wait_exit(WAIT).await;
+    assert!(!status.success(), "exit {status}");
+    assert!(
+        controller
+            .logs()
+            .contains("lost leadership (another replica holds the lease): exiting now"),
+        "{}",
+        controller.logs()
+    );
+
+    // Restarted (as the Deployment would), it waits while the intruder holds the Lease: its
+    // MCI cache handles a new MCI, and nothing is queued or reconciled for it.
+    let mut restarted = env.controller(options);
+    restarted.wait_ready(WAIT).await;
+    let mci_events = || {
+        restarted.metric_sum(
+            "multicluster_provider_cache_events_total",
+            &[("kind", "MultiClusterIngress")],
+        )
+    };
+    let events = mci_events();
+    env.apply(&mci_yaml("while-deposed"), "default").await;
+    eventually(WAIT, "the MCI cache to handle the new MCI", || async {
+        (mci_events() > events).then_some(())
+    })
+    .await;
+    assert_eq!(restarted.queued("multiclusteringress"), 0.0);
+    assert_eq!(restarted.reconciles("multiclusteringress"), 0.0);
+    assert!(
+        restarted
+            .metrics()
+            .contains("multicluster_provider_leader 0")
+    );
+    let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
+    let mci = api.get("while-deposed").await.unwrap();
+    assert!(mci.metadata.finalizers.is_none() && common::mci_ip(&mci).is_none());
+
+    // The intruder releases the Lease: the replica leads and catches up.
+    let release = serde_json::json!({"spec": {"holderIdentity": null, "leaseDurationSeconds": 1}});
+    leases(&env)
+        .patch(LEASE, &PatchParams::default(), &Patch::Merge(&release))
+        .await
+        .unwrap();
+    eventually(WAIT, "the MCI's address", || async {
+        common::mci_ip(&api.get("while-deposed").await.ok()?).map(|_| ())
+    })
+    .await;
+    restarted.stop(WAIT).await;
+}
+
+/// SIGTERM while a provider call runs: the process waits for it (up to the grace period) and
+/// releases the Lease only once none runs; a call still running after the grace period means
+/// an exit without releasing; a Lease lost during the wait ends it at once.
+#[tokio::test]
+async fn shutdown_releases_the_lease_only_once_no_provider_call_runs() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("fake-cloud.db");
+    env.apply(common::INGRESS_CLASS, "default").await;
+    let start = |faults: &str, grace: &str| {
+        env.controller(
+            ControllerOptions::new(dir.path())
+                .cloud_config(&cloud(&state, faults))
+                .arg("--controllers=multiclusteringress")
+                .arg("--leader-elect-lease-duration=15s")
+                .arg("--leader-elect-renew-deadline=10s")
+                .arg("--leader-elect-retry-period=1s")
+                .arg("--provider-call-timeout=2s")
+                .arg(format!("--shutdown-grace-period={grace}")),
+        )
+    };
+    let in_provider = |pid: u32, object: &'static str| {
+        let state = state.clone();
+        async move {
+            eventually(WAIT, "the get before the hanging ensure", || async {
+                calls(&state)
+                    .iter()
+                    .any(|(_, p, m, o)| *p == pid && m == "mci_get" && o == object)
+                    .then_some(())
+            })
+            .await;
+        }
+    };
+    let ensured = |pid: u32, object: &str| {
+        calls(&state)
+            .iter()
+            .any(|(_, p, m, o)| *p == pid && m == "mci_ensure" && o == object)
+    };
+
+    // 1. The call (past its 2 s timeout, still inside the provider) ends within the grace
+    //    period: it completes, then the Lease is released and the exit is clean.
+    let mut first = start(
+        "{method: mci_ensure, object: default/one, action: hang, hangMs: 4000}",
+        "30s",
+    );
+    first.wait_ready(WAIT).await;
+    wait_leading(&env, &first).await;
+    env.apply(&mci_yaml("one"), "default").await;
+    in_provider(first.pid(), "default/one").await;
+    first.signal(SIGTERM);
+    let status = first.wait_exit(WAIT).await;
+    assert!(status.success(), "exit {status}:\n{}", first.logs());
+    assert!(
+        ensured(first.pid(), "default/one"),
+        "the call completed before the exit"
+    );
+    assert_eq!(lease_spec(&env).await.holder_identity, None, "released");
+
+    // 2. The call outlives the grace period: exit non-zero, the Lease is not released.
+    let mut second = start(
+        "{method: mci_ensure, object: default/two, action: hang, hangMs: 60000}",
+        "3s",
+    );
+    second.wait_ready(WAIT).await;
+    wait_leading(&env, &second).await;
+    env.apply(&mci_yaml("two"), "default").await;
+    in_provider(second.pid(), "default/two").await;
+    second.signal(SIGTERM);
+    let status = second.wait_exit(WAIT).await;
+    assert!(!status.success(), "exit {status}");
+    assert!(
+        second
+            .logs()
+            .contains("provider call(s) still running after the shutdown grace period"),
+        "{}",
+        second.logs()
+    );
+    assert!(!ensured(second.pid(), "default/two"));
+    assert!(holds(&lease_spec(&env).await, second.pid()), "not released");
+
+    // 3. A Lease lost during the grace wait ends it at once (the call is still running).
+    let mut third = start(
+        "{method: mci_ensure, object: default/three, action: hang, hangMs: 60000}",
+        "60s",
+    );
+    third.wait_ready(WAIT).await;
+    wait_leading(&env, &third).await;
+    env.apply(&mci_yaml("three"), "default").await;
+    in_provider(third.pid(), "default/three").await;
+    third.signal(SIGTERM);
+    eventually(WAIT, "the grace wait", || async {
+        third
+            .logs()
+            .contains("shutting down: taking no new work")
+            .then_some(())
+    })
+    .await;
+    steal(&env).await;
+    let status = third.wait_exit(WAIT).await;
+    assert!(!status.success(), "exit {status}");
+    assert!(third.logs().contains("lost leadership"), "{}", third.logs());
+    assert!(!ensured(third.pid(), "default/three"));
+}
+
+/// An API server that accepts connections and answers nothing: the leader steps down (exits)
+/// no later than renew deadline + retry period after its last successful renewal.
+#[tokio::test]
+async fn a_hanging_api_server_ends_leadership_within_the_renew_deadline() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = Proxy::start(env.server_address()).await;
+    let (renew_deadline, retry) = (Duration::from_secs(5), Duration::from_secs(1));
+    let mut controller = env.controller(
+        ControllerOptions::new(dir.path())
+            .with_kubeconfig(&env.kubeconfig_via(proxy.port, dir.path()))
+            .arg("--controllers=multiclusteringress")
+            .arg("--leader-elect-lease-duration=8s")
+            .arg("--leader-elect-renew-deadline=5s")
+            .arg("--leader-elect-retry-period=1s"),
+    );
+    controller.wait_ready(WAIT).await;
+    wait_leading(&env, &controller).await;
+    proxy.hang();
+    let status = controller.wait_exit(WAIT).await;
+    let exited = SystemTime::now();
+    assert!(!status.success(), "exit {status}");
+    assert!(
+        controller
+            .logs()
+            .contains("the lease could not be renewed within the renew deadline"),
+        "{}",
+        controller.logs()
+    );
+    let spec = lease_spec(&env).await;
+    assert!(holds(&spec, controller.pid()));
+    let renewed = spec.renew_time.unwrap().0;
+    let renewed = SystemTime::UNIX_EPOCH
+        + Duration::from_nanos(u64::try_from(renewed.as_nanosecond()).unwrap());
+    let after = exited.duration_since(renewed).unwrap_or_default();
+    assert!(
+        after <= renew_deadline + retry,
+        "stepped down {after:?} after the last renewal"
+    );
+}
+
+/// A relist of a large kind does not delay a renewal: 10 000 ResourceBindings (about 3 KB
+/// each) are listed and decoded by a replica that leads meanwhile (it campaigns while its
+/// caches sync), with the Lease renewed every 2 s; no renewal is missed (no gap between two
+/// renewals reaches two retry periods).
+#[tokio::test]
+async fn a_relist_of_ten_thousand_objects_misses_no_renewal() {
+    use futures::StreamExt;
+    use mcp_interface::api::work::ResourceBinding;
+
+    const BINDINGS: usize = 10_000;
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let api: Api<ResourceBinding> = Api::namespaced(env.client.clone(), "default");
+    let padding = "x".repeat(1500);
+    let clusters: Vec<serde_json::Value> = (0..30)
+        .map(|i| serde_json::json!({"name": format!("member-{i:02}"), "replicas": i}))
+        .collect();
+    let created = futures::stream::iter(0..BINDINGS)
+        .map(|i| {
+            let binding: ResourceBinding = serde_json::from_value(serde_json::json!({
+                "apiVersion": "work.karmada.io/v1alpha2",
+                "kind": "ResourceBinding",
+                "metadata": {
+                    "name": format!("svc-{i:05}-service"),
+                    "annotations": {"example.com/padding": padding},
+                },
+                "spec": {
+                    "resource": {"apiVersion": "v1", "kind": "Service", "name": format!("svc-{i:05}"), "namespace": "default"},
+                    "clusters": clusters,
+                },
+            }))
+            .unwrap();
+            let api = api.clone();
+            async move { api.create(&Default::default(), &binding).await.map(|_| ()) }
+        })
+        .buffer_unordered(16)
+        .filter(|r| futures::future::ready(r.is_ok()))
+        .count()
+        .await;
+    assert_eq!(created, BINDINGS);
+
+    let retry = Duration::from_secs(2);
+    let mut controller = env.controller(
+        ControllerOptions::new(dir.path())
+            .arg("--controllers=mci-service-locations")
+            .arg("--leader-elect-retry-period=2s"),
+    );
+    let pid = controller.pid();
+    let bindings_handled = |c: &ControllerProcess| {
+        c.metric_sum(
+            "multicluster_provider_cache_events_total",
+            &[("kind", "ResourceBinding")],
+        )
+    };
+    // Every renewal the test sees, from the first while leading until three after the
+    // relist was handled.
+    let mut renewals: Vec<SystemTime> = Vec::new();
+    let mut after_relist: Option<usize> = None;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while after_relist.is_none_or(|n| renewals.len() < n + 3) {
+        assert!(
+            Instant::now() < deadline,
+            "renewals seen: {renewals:?}\n{}",
+            controller.logs()
+        );
+        assert!(controller.running(), "{}", controller.logs());
+        let spec = lease_spec_opt(&env).await;
+        if let Some(spec) = spec.filter(|s| holds(s, pid)) {
+            let renewed = spec.renew_time.unwrap().0;
+            let renewed = SystemTime::UNIX_EPOCH
+                + Duration::from_nanos(u64::try_from(renewed.as_nanosecond()).unwrap());
+            if renewals.last() != Some(&renewed) {
+                renewals.push(renewed);
+            }
+        }
+        if after_relist.is_none()
+            && !renewals.is_empty()
+            && bindings_handled(&controller) >= BINDINGS as f64
+        {
+            after_relist = Some(renewals.len());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let gaps: Vec<Duration> = renewals
+        .windows(2)
+        .map(|w| w[1].duration_since(w[0]).unwrap_or_default())
+        .collect();
+    let longest = gaps.iter().max().copied().unwrap_or_default();
+    assert!(longest < 2 * retry, "a renewal was missed: gaps {gaps:?}");
+    controller.wait_ready(WAIT).await;
+    controller.stop(WAIT).await;
+}
+
+async fn lease_spec_opt(env: &Env) -> Option<k8s_openapi::api::coordination::v1::LeaseSpec> {
+    leases(env).get_opt(LEASE).await.ok().flatten()?.spec
+}
