@@ -281,11 +281,12 @@ async fn shutdown_releases_the_lease_only_once_no_provider_call_runs() {
     wait_leading(&env, &first).await;
     env.apply(&mci_yaml("one"), "default").await;
     in_provider(first.pid(), "default/one").await;
+    let pid = first.pid();
     first.signal(SIGTERM);
     let status = first.wait_exit(WAIT).await;
     assert!(status.success(), "exit {status}:\n{}", first.logs());
     assert!(
-        ensured(first.pid(), "default/one"),
+        ensured(pid, "default/one"),
         "the call completed before the exit"
     );
     assert_eq!(lease_spec(&env).await.holder_identity, None, "released");
@@ -299,6 +300,7 @@ async fn shutdown_releases_the_lease_only_once_no_provider_call_runs() {
     wait_leading(&env, &second).await;
     env.apply(&mci_yaml("two"), "default").await;
     in_provider(second.pid(), "default/two").await;
+    let pid = second.pid();
     second.signal(SIGTERM);
     let status = second.wait_exit(WAIT).await;
     assert!(!status.success(), "exit {status}");
@@ -309,8 +311,8 @@ async fn shutdown_releases_the_lease_only_once_no_provider_call_runs() {
         "{}",
         second.logs()
     );
-    assert!(!ensured(second.pid(), "default/two"));
-    assert!(holds(&lease_spec(&env).await, second.pid()), "not released");
+    assert!(!ensured(pid, "default/two"));
+    assert!(holds(&lease_spec(&env).await, pid), "not released");
 
     // 3. A Lease lost during the grace wait ends it at once (the call is still running).
     let mut third = start(
@@ -321,6 +323,7 @@ async fn shutdown_releases_the_lease_only_once_no_provider_call_runs() {
     wait_leading(&env, &third).await;
     env.apply(&mci_yaml("three"), "default").await;
     in_provider(third.pid(), "default/three").await;
+    let pid = third.pid();
     third.signal(SIGTERM);
     eventually(WAIT, "the grace wait", || async {
         third
@@ -333,7 +336,7 @@ async fn shutdown_releases_the_lease_only_once_no_provider_call_runs() {
     let status = third.wait_exit(WAIT).await;
     assert!(!status.success(), "exit {status}");
     assert!(third.logs().contains("lost leadership"), "{}", third.logs());
-    assert!(!ensured(third.pid(), "default/three"));
+    assert!(!ensured(pid, "default/three"));
 }
 
 /// An API server that accepts connections and answers nothing: the leader steps down (exits)
@@ -354,6 +357,7 @@ async fn a_hanging_api_server_ends_leadership_within_the_renew_deadline() {
     );
     controller.wait_ready(WAIT).await;
     wait_leading(&env, &controller).await;
+    let pid = controller.pid();
     proxy.hang();
     let status = controller.wait_exit(WAIT).await;
     let exited = SystemTime::now();
@@ -366,7 +370,7 @@ async fn a_hanging_api_server_ends_leadership_within_the_renew_deadline() {
         controller.logs()
     );
     let spec = lease_spec(&env).await;
-    assert!(holds(&spec, controller.pid()));
+    assert!(holds(&spec, pid));
     let renewed = spec.renew_time.unwrap().0;
     let renewed = SystemTime::UNIX_EPOCH
         + Duration::from_nanos(u64::try_from(renewed.as_nanosecond()).unwrap());

@@ -476,7 +476,8 @@ faults:
             .cloud_config(&config)
             .arg("--controllers=multiclusteringress")
             .arg("--provider-call-timeout=2s")
-            .arg("--rate-limiter-max-delay=2s"),
+            .arg("--rate-limiter-max-delay=2s")
+            .arg("--shutdown-grace-period=2s"),
     );
     controller.wait_ready(WAIT).await;
     let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
@@ -513,9 +514,17 @@ faults:
     assert!(metrics.contains("error=\"panicked\""), "{metrics}");
     assert!(metrics.contains("error=\"timeout\""), "{metrics}");
     assert!(metrics.contains("error=\"invalid_response\""), "{metrics}");
-    // A hung call does not block shutdown.
+    // A hung call delays shutdown by the grace period only, and the exit says that a call was
+    // still running (so the Lease was not released).
     let status = controller.terminate(WAIT).await;
-    assert!(status.success(), "{status}\n{}", controller.logs());
+    assert!(!status.success(), "{status}\n{}", controller.logs());
+    assert!(
+        controller
+            .logs()
+            .contains("provider call(s) still running after the shutdown grace period"),
+        "{}",
+        controller.logs()
+    );
 }
 
 /// `ErrorKind::Permanent` says so: a permanent error is retried with the same per-object backoff

@@ -134,7 +134,8 @@ pub struct ManagerArgs {
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub concurrent_reconciles: u16,
 
-    /// On SIGTERM/SIGINT, how long in-flight reconciles may take to finish.
+    /// On SIGTERM/SIGINT, how long in-flight reconciles and provider calls may take to finish;
+    /// the leader Lease is released only when none is still running.
     #[arg(long, default_value = "30s", value_name = "DURATION")]
     pub shutdown_grace_period: GoDuration,
 
