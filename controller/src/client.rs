@@ -4,17 +4,21 @@
 //!
 //! As in the Go original, where controller-runtime builds one REST client per resource kind,
 //! each with its own client-go token bucket, every resource kind (group and resource, from the
-//! request path) has its own bucket; so do the Lease of leader election and Events, as their
-//! own clients do in Go. A busy kind (say the MultiClusterIngresses' status patches) does not
-//! hold back another kind's requests.
+//! request path) has its own bucket; so do the Events, as their own client does in Go (leader
+//! election builds a client of its own). A busy kind (say the MultiClusterIngresses' status
+//! patches) does not hold back another kind's requests. A kind's lists and watches (what its
+//! cache sends) have a bucket of their own too, as controller-runtime's informers have their own
+//! client: a relist or a watch reconnect never waits behind its kind's backlog of writes. A
+//! request given up while it waits for its token gives the token back to the next one.
 
-use std::collections::HashMap;
+mod bucket;
+
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use http::{Request, Response};
@@ -26,6 +30,8 @@ use tower::{BoxError, Layer, Service, ServiceExt};
 
 use crate::metrics::Metrics;
 use crate::settings::ApiRateLimit;
+pub use bucket::TokenBucket;
+use bucket::{BucketKey, KindBuckets};
 
 /// Loads the client configuration: `--kubeconfig`, else `$KUBECONFIG` / `~/.kube/config`, else
 /// the in-cluster service account.
@@ -59,107 +65,52 @@ pub fn build(config: Config, limit: ApiRateLimit, metrics: Arc<Metrics>) -> anyh
     Ok(builder.with_layer(&layer).build())
 }
 
-/// A token bucket: `rate` tokens per second, at most `capacity` stored.
-#[derive(Debug)]
-pub struct TokenBucket {
-    rate: f64,
-    capacity: f64,
-    tokens: f64,
-    last: Instant,
+/// What a request's path is about: a resource kind, and whether it names one object.
+struct Target<'a> {
+    group: &'a str,
+    resource: &'a str,
+    named: bool,
 }
 
-impl TokenBucket {
-    pub fn new(rate: f64, capacity: u32) -> Self {
-        TokenBucket {
-            rate,
-            capacity: f64::from(capacity),
-            tokens: f64::from(capacity),
-            last: Instant::now(),
-        }
-    }
-
-    fn refill(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.capacity);
-        self.last = now;
-    }
-
-    /// Starts over at `now` with a full bucket.
-    pub fn reset(&mut self, now: Instant) {
-        self.tokens = self.capacity;
-        self.last = now;
-    }
-
-    /// Takes a token if there is one (client-go's `TryAccept`).
-    pub fn try_take(&mut self, now: Instant) -> bool {
-        self.refill(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Reserves a token now and returns how long the caller must wait before using it (client-go
-    /// `rate.Limiter.Reserve().Delay()`): the token count may go negative.
-    pub fn reserve(&mut self, now: Instant) -> Duration {
-        self.refill(now);
-        self.tokens -= 1.0;
-        if self.tokens >= 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64(-self.tokens / self.rate)
-        }
-    }
-}
-
-/// The token buckets, one per resource kind, created on first use.
-pub struct KindBuckets {
-    limit: ApiRateLimit,
-    buckets: Mutex<HashMap<String, TokenBucket>>,
-}
-
-impl KindBuckets {
-    pub fn new(limit: ApiRateLimit) -> Self {
-        KindBuckets {
-            limit,
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Reserves a token of `kind`'s bucket; how long the request must wait for it.
-    pub fn reserve(&self, kind: &str, now: Instant) -> Duration {
-        let Some(qps) = self.limit.qps else {
-            return Duration::ZERO;
-        };
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(bucket) = buckets.get_mut(kind) {
-            return bucket.reserve(now);
-        }
-        let mut bucket = TokenBucket::new(qps, self.limit.burst.max(1));
-        bucket.reset(now);
-        let delay = bucket.reserve(now);
-        buckets.insert(kind.to_owned(), bucket);
-        delay
-    }
-}
-
-/// The resource kind a request is about, `group/resource` (`/resource` for the core group), or
-/// `discovery` for what is not a resource (`/version`, `/api`, `/apis`).
-pub fn kind_of(path: &str) -> String {
+/// `None` for what is not a resource (`/version`, `/api`, `/apis`).
+fn target(path: &str) -> Option<Target<'_>> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let (group, rest) = match segments.as_slice() {
         ["api", _version, rest @ ..] => ("", rest),
         ["apis", group, _version, rest @ ..] => (*group, rest),
-        _ => return "discovery".to_owned(),
+        _ => return None,
     };
-    let resource = match rest {
-        ["namespaces", _, resource, ..] => *resource,
-        [resource, ..] if !resource.is_empty() => *resource,
-        _ => return "discovery".to_owned(),
+    let (resource, tail) = match rest {
+        ["namespaces", _, resource, tail @ ..] => (*resource, tail),
+        [resource, tail @ ..] if !resource.is_empty() => (*resource, tail),
+        _ => return None,
     };
-    format!("{group}/{resource}")
+    Some(Target {
+        group,
+        resource,
+        named: !tail.is_empty(),
+    })
+}
+
+/// The bucket of `request`: its resource kind's, `group/resource` (`/resource` for the core
+/// group, `discovery` for what is not a resource), and for a list or a watch (a GET of a
+/// collection; a GET of one named object is not) that kind's informers'.
+fn bucket_of<B>(request: &Request<B>) -> BucketKey {
+    let target = target(request.uri().path());
+    let informer = request.method() == http::Method::GET
+        && (is_watch(request) || target.as_ref().is_some_and(|t| !t.named));
+    let kind = match target {
+        Some(Target {
+            group, resource, ..
+        }) => format!("{group}/{resource}"),
+        None => "discovery".to_owned(),
+    };
+    BucketKey { kind, informer }
+}
+
+/// The buckets' clock: Tokio's, the clock the waits sleep on (and a paused test clock).
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 #[derive(Clone)]
@@ -226,18 +177,22 @@ where
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let delay = self
-            .buckets
-            .reserve(&kind_of(request.uri().path()), Instant::now());
-        let method = method(&request);
-        self.metrics.count_api_request(verb(&request));
+        let reservation = self.buckets.reserve(bucket_of(&request), now());
+        let (method, verb) = (method(&request), verb(&request));
         let mut inner = self.inner.clone();
         let (host, metrics) = (self.host, self.metrics.clone());
         Box::pin(async move {
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
+            // From the reservation on, not from this future's first poll.
+            if !reservation.delay().is_zero() {
+                tokio::time::sleep_until(reservation.act_at().into()).await;
             }
-            let response = inner.ready().await?.call(request).await;
+            let inner = inner.ready().await?;
+            // Sent from here on: the token is spent, and the request counts. One dropped before
+            // (its caller gave up while it waited) is not counted, as client-go counts the
+            // requests it sends.
+            reservation.consume();
+            metrics.count_api_request(verb);
+            let response = inner.call(request).await;
             metrics.count_rest_client_request(
                 response.as_ref().ok().map(|r| r.status().as_u16()),
                 method,
@@ -261,19 +216,17 @@ fn method<B>(request: &Request<B>) -> &'static str {
     }
 }
 
+fn is_watch<B>(request: &Request<B>) -> bool {
+    request
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p == "watch=true" || p == "watch=1"))
+}
+
 fn verb<B>(request: &Request<B>) -> &'static str {
     match *request.method() {
-        http::Method::GET => {
-            if request
-                .uri()
-                .query()
-                .is_some_and(|q| q.split('&').any(|p| p == "watch=true" || p == "watch=1"))
-            {
-                "watch"
-            } else {
-                "get"
-            }
-        }
+        http::Method::GET if is_watch(request) => "watch",
+        http::Method::GET => "get",
         http::Method::POST => "create",
         http::Method::PUT => "update",
         http::Method::PATCH => "patch",
@@ -283,118 +236,4 @@ fn verb<B>(request: &Request<B>) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reservations_queue_up() {
-        let start = Instant::now();
-        let mut b = TokenBucket::new(10.0, 1);
-        b.last = start;
-        assert_eq!(b.reserve(start), Duration::ZERO);
-        let second = b.reserve(start);
-        let third = b.reserve(start);
-        assert!((second.as_secs_f64() - 0.1).abs() < 1e-9);
-        assert!((third.as_secs_f64() - 0.2).abs() < 1e-9);
-    }
-
-    #[test]
-    fn watch_requests_are_told_apart() {
-        let r = Request::get("/api/v1/services?watch=true&resourceVersion=1")
-            .body(())
-            .unwrap();
-        assert_eq!(verb(&r), "watch");
-        let r = Request::get("/api/v1/services?limit=500").body(()).unwrap();
-        assert_eq!(verb(&r), "get");
-    }
-
-    #[test]
-    fn requests_are_sorted_by_kind() {
-        for (path, kind) in [
-            ("/api/v1/services", "/services"),
-            ("/api/v1/namespaces/default/services/web", "/services"),
-            ("/api/v1/namespaces/default/events", "/events"),
-            ("/api/v1/namespaces", "/namespaces"),
-            ("/api/v1/namespaces/karmada-system", "/namespaces"),
-            (
-                "/apis/networking.karmada.io/v1alpha1/namespaces/a/multiclusteringresses/b/status",
-                "networking.karmada.io/multiclusteringresses",
-            ),
-            (
-                "/apis/coordination.k8s.io/v1/namespaces/karmada-system/leases/x",
-                "coordination.k8s.io/leases",
-            ),
-            (
-                "/apis/policy.karmada.io/v1alpha1/clusterpropagationpolicies",
-                "policy.karmada.io/clusterpropagationpolicies",
-            ),
-            ("/version", "discovery"),
-            ("/apis", "discovery"),
-            ("/apis/networking.karmada.io/v1alpha1", "discovery"),
-        ] {
-            assert_eq!(kind_of(path), kind, "{path}");
-        }
-    }
-
-    #[test]
-    fn each_kind_has_its_own_bucket() {
-        let start = Instant::now();
-        let buckets = KindBuckets::new(ApiRateLimit {
-            qps: Some(10.0),
-            burst: 2,
-        });
-        let mci = "networking.karmada.io/multiclusteringresses";
-        assert_eq!(buckets.reserve(mci, start), Duration::ZERO);
-        assert_eq!(buckets.reserve(mci, start), Duration::ZERO);
-        // The MCIs' burst is spent: the next one waits 100 ms, the Services' none.
-        assert!((buckets.reserve(mci, start).as_secs_f64() - 0.1).abs() < 1e-9);
-        assert_eq!(buckets.reserve("/services", start), Duration::ZERO);
-        assert_eq!(
-            buckets.reserve("coordination.k8s.io/leases", start),
-            Duration::ZERO
-        );
-        let unlimited = KindBuckets::new(ApiRateLimit {
-            qps: None,
-            burst: 0,
-        });
-        for _ in 0..1000 {
-            assert_eq!(unlimited.reserve(mci, start), Duration::ZERO);
-        }
-    }
-
-    /// Through the layer: while one kind waits for its bucket, another kind's request is sent.
-    #[tokio::test]
-    async fn a_waiting_kind_does_not_hold_back_another() {
-        use futures::FutureExt;
-
-        let sent = Arc::new(Mutex::new(Vec::<String>::new()));
-        let record = sent.clone();
-        let inner = tower::service_fn(move |req: Request<Body>| {
-            record.lock().unwrap().push(req.uri().path().to_owned());
-            async { Ok::<_, BoxError>(Response::new(())) }
-        });
-        // One request per 1000 s: the second MCI request waits, the test never does.
-        let layer = ThrottleLayer::new(
-            ApiRateLimit {
-                qps: Some(0.001),
-                burst: 1,
-            },
-            "127.0.0.1:6443",
-            Arc::new(Metrics::new()),
-        );
-        let mut client = layer.layer(inner);
-        let mci = "/apis/networking.karmada.io/v1alpha1/namespaces/a/multiclusteringresses/b";
-        let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
-        client.call(get(mci)).await.unwrap();
-        let mut second_mci = client.call(get(mci));
-        client
-            .call(get("/api/v1/namespaces/a/services/b"))
-            .await
-            .unwrap();
-        assert!((&mut second_mci).now_or_never().is_none(), "the MCI waits");
-        assert_eq!(
-            *sent.lock().unwrap(),
-            [mci, "/api/v1/namespaces/a/services/b"]
-        );
-    }
-}
+mod tests;
