@@ -4,31 +4,32 @@
 //! `kubectl get events` and `kubectl describe` show them as they showed Go's; repeats counted and
 //! similar events combined as client-go's correlator does ([`correlator`]).
 //!
-//! Recording never blocks a reconcile and never fails it: events go to one writer task, which
-//! logs what the API server refuses. As client-go's broadcaster, at most 1000 events wait for
-//! it; more are dropped rather than held. A burst of drops is logged twice, not once per event:
-//! a warning at the first drop, and the count once the writer has caught up.
+//! Recording never blocks a reconcile and never fails it: events go to one writer task
+//! ([`writer`]), which retries what may pass and logs what the API server refuses. As
+//! client-go's broadcaster, at most 1000 events wait for it; more are dropped rather than held.
+//! A burst of drops is logged twice, not once per event: a warning at the first drop, and the
+//! count once the writer has caught up.
 
 mod correlator;
+#[cfg(test)]
+mod tests;
+mod writer;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
-use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::Api;
 use kube::{Client, Resource};
 use mcp_loader::CallError;
-use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::context::Context;
-use crate::controllers::writes::{create_unless_exists, merge_patch};
-use crate::error::{Result, is_not_found};
-use correlator::{Correlator, Decision, EventKey};
+use crate::error::Result;
+use correlator::EventKey;
+use writer::{RetryPolicy, write_events};
 
 /// Event notes are limited to 1 kB.
 const NOTE_MAX_BYTES: usize = 1024;
@@ -105,7 +106,12 @@ impl Recorder {
     pub fn new(client: Client) -> Self {
         let (tx, rx) = mpsc::channel(MAX_QUEUED);
         let dropped = Arc::new(AtomicU64::new(0));
-        tokio::spawn(write_events(client, rx, dropped.clone()));
+        tokio::spawn(write_events(
+            client,
+            rx,
+            dropped.clone(),
+            RetryPolicy::CLIENT_GO,
+        ));
         Recorder { tx, dropped }
     }
 
@@ -138,104 +144,6 @@ impl Recorder {
                 "{MAX_QUEUED} events are waiting to be written; dropping new ones until the writer catches up"
             );
         }
-    }
-}
-
-/// The writer: correlates each event, then creates or patches it.
-async fn write_events(
-    client: Client,
-    mut rx: mpsc::Receiver<Box<Recorded>>,
-    dropped: Arc<AtomicU64>,
-) {
-    let mut correlator = Correlator::default();
-    while let Some(recorded) = rx.recv().await {
-        if rx.is_empty() {
-            report_dropped(&dropped);
-        }
-        let key = recorded.key();
-        let Recorded {
-            involved, at, time, ..
-        } = *recorded;
-        // Events of a cluster-scoped object go to `default`, as client-go puts them.
-        let namespace = involved
-            .namespace
-            .clone()
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| "default".to_owned());
-        let api: Api<Event> = Api::namespaced(client.clone(), &namespace);
-        let decision = correlator.observe(&key, at, || {
-            let nanos = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or_default();
-            format!("{}.{nanos:x}", key.object[3])
-        });
-        let (name, message) = match decision {
-            Decision::Skip => {
-                tracing::debug!(reason = %key.reason, "event dropped by the spam filter");
-                continue;
-            }
-            Decision::Patch {
-                name,
-                count,
-                message,
-            } => {
-                let patch = json!({
-                    "count": count,
-                    "lastTimestamp": Time(time),
-                    "message": message,
-                });
-                match merge_patch(&api, &name, patch).await {
-                    Ok(()) => continue,
-                    // Deleted meanwhile (events expire): write it anew.
-                    Err(e) if is_not_found(&e) => {
-                        correlator.forget(&name);
-                        (name, message)
-                    }
-                    Err(e) => {
-                        tracing::warn!(reason = %key.reason, "could not record an event: {e}");
-                        continue;
-                    }
-                }
-            }
-            Decision::Create { name, message } => (name, message),
-        };
-        let event = Event {
-            metadata: ObjectMeta {
-                name: Some(name),
-                namespace: Some(namespace),
-                ..ObjectMeta::default()
-            },
-            involved_object: involved,
-            reason: Some(key.reason.clone()),
-            message: Some(message),
-            type_: Some(key.type_.to_owned()),
-            count: Some(1),
-            first_timestamp: Some(Time(time)),
-            last_timestamp: Some(Time(time)),
-            source: Some(EventSource {
-                component: Some(key.component.to_owned()),
-                host: None,
-            }),
-            reporting_component: Some(key.component.to_owned()),
-            reporting_instance: Some(String::new()),
-            ..Event::default()
-        };
-        // One of that name already there is the one this writer wrote.
-        if let Err(e) = create_unless_exists(&api, &event).await {
-            tracing::warn!(reason = %key.reason, "could not record an event: {e}");
-        }
-    }
-}
-
-/// Says how many events were dropped while the writer was behind, once it has caught up.
-fn report_dropped(dropped: &AtomicU64) {
-    let count = dropped.swap(0, Ordering::Relaxed);
-    if count > 0 {
-        tracing::warn!(
-            count,
-            "the event writer caught up; events dropped while it was behind"
-        );
     }
 }
 

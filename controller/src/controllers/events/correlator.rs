@@ -5,7 +5,10 @@
 //!   one: `count` + 1 and a new `lastTimestamp`, which `kubectl describe` shows as
 //!   `(x5 over 10m)`;
 //! - **similar events** (same source, object, type and reason; 10 different messages within 10
-//!   minutes) become one `(combined from similar events): <message>` event, counted as above;
+//!   minutes) become one `(combined from similar events): <message>` event, counted as above.
+//!   As client-go, at most 10 messages are remembered per key: at the 10th one is forgotten
+//!   (any one, `PopAny`), so a repeat of a message still remembered is counted on its own
+//!   event, a new one on the combined event;
 //! - **the spam filter**: at most 25 events per source and object, then one per 5 minutes.
 //!
 //! Each cache keeps at most 4096 keys, dropping the least recently used (client-go's LRU size).
@@ -17,6 +20,8 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
+
+use k8s_openapi::jiff::Timestamp;
 
 use crate::client::TokenBucket;
 
@@ -83,11 +88,13 @@ impl EventKey {
 pub enum Decision {
     /// A new Event named `name`, `count` 1, with `message`.
     Create { name: String, message: String },
-    /// Event `name` again: set `count` and `lastTimestamp` (and `message`).
+    /// Event `name` again: set `count` and `lastTimestamp` (and `message`). `first` is when
+    /// it was first seen, for creating it anew if it expired.
     Patch {
         name: String,
         count: u32,
         message: String,
+        first: Timestamp,
     },
     /// Dropped by the spam filter.
     Skip,
@@ -145,21 +152,10 @@ impl<V> Lru<V> {
         self.entries.insert(key, (value, tick));
         self.order.insert(tick, key);
     }
-
-    fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
-        let order = &mut self.order;
-        self.entries.retain(|_, (value, used)| {
-            let kept = keep(value);
-            if !kept {
-                order.remove(used);
-            }
-            kept
-        });
-    }
 }
 
 struct Aggregate {
-    /// The hashes of the different messages seen.
+    /// The hashes of the different messages seen, fewer than [`AGGREGATE_MAX_MESSAGES`].
     messages: HashSet<Key>,
     last: Instant,
 }
@@ -167,6 +163,7 @@ struct Aggregate {
 struct Logged {
     name: String,
     count: u32,
+    first: Timestamp,
 }
 
 #[derive(Default)]
@@ -177,11 +174,13 @@ pub struct Correlator {
 }
 
 impl Correlator {
-    /// Decides what one event becomes. `new_name` names a new Event (`<object>.<hex nanos>`).
+    /// Decides what one event, recorded at `now` (`time` on the wall clock), becomes.
+    /// `new_name` names a new Event (`<object>.<hex nanos>`).
     pub fn observe(
         &mut self,
         event: &EventKey,
         now: Instant,
+        time: Timestamp,
         new_name: impl FnOnce() -> String,
     ) -> Decision {
         // Similar events: the 10th different message within the interval is combined.
@@ -197,6 +196,13 @@ impl Correlator {
         record.messages.insert(hash_of(&[&event.message]));
         record.last = now;
         let combined = record.messages.len() >= AGGREGATE_MAX_MESSAGES;
+        if combined {
+            // Bounded, as client-go's `localKeys.PopAny()`: forget any one message.
+            let any = record.messages.iter().next().copied();
+            if let Some(any) = any {
+                record.messages.remove(&any);
+            }
+        }
         self.aggregates.insert(aggregate_key, record);
         let (key, message) = if combined {
             (
@@ -215,6 +221,7 @@ impl Correlator {
                     name: logged.name.clone(),
                     count: logged.count,
                     message,
+                    first: logged.first,
                 }
             }
             None => {
@@ -224,6 +231,7 @@ impl Correlator {
                     Logged {
                         name: name.clone(),
                         count: 1,
+                        first: time,
                     },
                 );
                 Decision::Create { name, message }
@@ -244,17 +252,13 @@ impl Correlator {
         };
         if allowed { decision } else { Decision::Skip }
     }
-
-    /// Forgets an event that no longer exists (its patch found nothing), so the next repeat
-    /// creates it anew.
-    pub fn forget(&mut self, name: &str) {
-        self.logged.retain(|l| l.name != name);
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const T0: Timestamp = Timestamp::UNIX_EPOCH;
 
     fn event(reason: &str, message: &str) -> EventKey {
         EventKey {
@@ -278,32 +282,30 @@ mod tests {
         let now = Instant::now();
         let e = event("SyncLoadBalancerFailed", "quota exceeded");
         assert_eq!(
-            c.observe(&e, now, || "web.1".into()),
+            c.observe(&e, now, T0, || "web.1".into()),
             Decision::Create {
                 name: "web.1".into(),
                 message: "quota exceeded".into()
             }
         );
         for count in 2..=3 {
+            let later = T0 + Duration::from_secs(u64::from(count));
             assert_eq!(
-                c.observe(&e, now, || unreachable!()),
+                c.observe(&e, now, later, || unreachable!()),
                 Decision::Patch {
                     name: "web.1".into(),
                     count,
-                    message: "quota exceeded".into()
+                    message: "quota exceeded".into(),
+                    // When it was first seen, to create it anew if it expired.
+                    first: T0,
                 }
             );
         }
-        // Another reason is another event; a vanished event is created again.
+        // Another reason is another event.
         let other = event("EnsuredLoadBalancer", "Ensured load balancer");
         assert!(matches!(
-            c.observe(&other, now, || "web.2".into()),
+            c.observe(&other, now, T0, || "web.2".into()),
             Decision::Create { .. }
-        ));
-        c.forget("web.1");
-        assert!(matches!(
-            c.observe(&e, now, || "web.3".into()),
-            Decision::Create { name, .. } if name == "web.3"
         ));
     }
 
@@ -320,11 +322,17 @@ mod tests {
             let d = c.observe(
                 &event("SyncLoadBalancerFailed", &format!("error {i}")),
                 now,
+                T0,
                 &mut name,
             );
             assert!(matches!(d, Decision::Create { .. }), "{i}: {d:?}");
         }
-        let tenth = c.observe(&event("SyncLoadBalancerFailed", "error 9"), now, &mut name);
+        let tenth = c.observe(
+            &event("SyncLoadBalancerFailed", "error 9"),
+            now,
+            T0,
+            &mut name,
+        );
         assert_eq!(
             tenth,
             Decision::Create {
@@ -332,13 +340,19 @@ mod tests {
                 message: "(combined from similar events): error 9".into()
             }
         );
-        let eleventh = c.observe(&event("SyncLoadBalancerFailed", "error 10"), now, &mut name);
+        let eleventh = c.observe(
+            &event("SyncLoadBalancerFailed", "error 10"),
+            now,
+            T0,
+            &mut name,
+        );
         assert_eq!(
             eleventh,
             Decision::Patch {
                 name: "web.10".into(),
                 count: 2,
-                message: "(combined from similar events): error 10".into()
+                message: "(combined from similar events): error 10".into(),
+                first: T0,
             }
         );
         // Ten minutes later it starts over.
@@ -346,9 +360,42 @@ mod tests {
         let d = c.observe(
             &event("SyncLoadBalancerFailed", "error 11"),
             later,
+            T0,
             &mut name,
         );
         assert!(matches!(d, Decision::Create { message, .. } if message == "error 11"));
+    }
+
+    #[test]
+    fn the_messages_remembered_per_key_are_capped() {
+        let mut c = Correlator::default();
+        let start = Instant::now();
+        let aggregate_key = event("SyncLoadBalancerFailed", "").aggregate_key();
+        let mut last = Decision::Skip;
+        for i in 0..1000u32 {
+            // One event per 301 s: within the aggregation interval, and past the spam filter.
+            let now = start + Duration::from_secs(301 * u64::from(i));
+            let e = event("SyncLoadBalancerFailed", &format!("error {i}"));
+            last = c.observe(&e, now, T0, || format!("web.{i}"));
+            let remembered = c
+                .aggregates
+                .get_mut(aggregate_key)
+                .map(|a| a.messages.len());
+            assert!(
+                remembered < Some(AGGREGATE_MAX_MESSAGES),
+                "{i}: {remembered:?}"
+            );
+        }
+        // The 10th different message created the combined event; the 990 after it count on it.
+        assert_eq!(
+            last,
+            Decision::Patch {
+                name: "web.9".into(),
+                count: 991,
+                message: "(combined from similar events): error 999".into(),
+                first: T0,
+            }
+        );
     }
 
     #[test]
@@ -363,8 +410,6 @@ mod tests {
         assert_eq!(lru.entries.len(), MAX_KEYS);
         assert!(lru.get_mut(1).is_none());
         assert!(lru.get_mut(0).is_some() && lru.get_mut(2).is_some());
-        lru.retain(|v| *v != 2);
-        assert!(lru.get_mut(2).is_none());
         assert_eq!(lru.order.len(), lru.entries.len());
     }
 
@@ -374,15 +419,15 @@ mod tests {
         let now = Instant::now();
         let e = event("SyncLoadBalancerFailed", "quota exceeded");
         let written = (0..100)
-            .filter(|_| c.observe(&e, now, || "web.1".into()) != Decision::Skip)
+            .filter(|_| c.observe(&e, now, T0, || "web.1".into()) != Decision::Skip)
             .count();
         assert_eq!(written, 25);
         assert_eq!(
-            c.observe(&e, now + Duration::from_secs(299), || unreachable!()),
+            c.observe(&e, now + Duration::from_secs(299), T0, || unreachable!()),
             Decision::Skip
         );
         assert!(matches!(
-            c.observe(&e, now + Duration::from_secs(301), || unreachable!()),
+            c.observe(&e, now + Duration::from_secs(301), T0, || unreachable!()),
             Decision::Patch { count: 102, .. }
         ));
     }
