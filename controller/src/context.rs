@@ -22,15 +22,16 @@ use crate::cache::{Cacheable, CachedService, Decoded, Reports, SharedCache};
 use crate::controllers::events::{EventType, Recorder};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
+use crate::supervisor::Drivers;
 
-/// A cache of `K`, its driver task put in `drivers`. For `K = PartialObjectMeta<_>` the API
+/// A cache of `K`, its driver task spawned into `drivers`. For `K = PartialObjectMeta<_>` the API
 /// server sends metadata only. Each object is decoded on its own; one that does not fit `K` is
 /// reported (see [`reports`]) and skipped.
 fn cached<K>(
     client: &Client,
     kind: &'static str,
     reporting: &Reporting,
-    drivers: &mut Vec<tokio::task::JoinHandle<()>>,
+    drivers: &mut Drivers,
 ) -> SharedCache<K>
 where
     K: Cacheable,
@@ -41,7 +42,7 @@ where
         watcher(api, watcher::Config::default()).default_backoff(),
         reports::<K>(kind, reporting),
     );
-    drivers.push(tokio::spawn(driver));
+    drivers.spawn(kind, driver);
     cache
 }
 
@@ -109,16 +110,17 @@ macro_rules! caches {
         }
 
         impl Caches {
-            /// Starts a watch for each kind in `kinds`; the returned handles drive them. Objects
-            /// a cache skips are reported to `metrics` and as Events through `events`.
+            /// Starts a watch for each kind in `kinds`, driven by the returned tasks (supervised:
+            /// see [`Drivers::stopped`]). Objects a cache skips are reported to `metrics` and as
+            /// Events through `events`.
             pub fn start(
                 client: &Client,
                 kinds: &BTreeSet<CacheKind>,
                 metrics: &Arc<Metrics>,
                 events: &Recorder,
-            ) -> (Caches, Vec<tokio::task::JoinHandle<()>>) {
+            ) -> (Caches, Drivers) {
                 let mut caches = Caches::default();
-                let mut drivers = Vec::new();
+                let mut drivers = Drivers::default();
                 let reporting = Reporting {
                     metrics: metrics.clone(),
                     recorder: events.clone(),

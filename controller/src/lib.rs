@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod profiling;
 pub mod server;
 pub mod settings;
+pub mod supervisor;
 pub mod telemetry;
 pub mod verify;
 

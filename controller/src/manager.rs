@@ -16,6 +16,7 @@ use crate::leader::{self, LeaderElection};
 use crate::metrics::Metrics;
 use crate::server::{self, Health};
 use crate::settings::{LEASE_NAME, LeaderElectionSettings, Settings};
+use crate::supervisor::Drivers;
 
 fn signal(rx: watch::Receiver<bool>) -> Shutdown {
     async move {
@@ -80,6 +81,18 @@ pub async fn run_until(
     settings: Settings,
     stop: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    run_observed(settings, stop, |_| ()).await
+}
+
+/// [`run_until`], handing the caches to `observe` once they are started (before they sync) and
+/// keeping what it returns until the manager returns. For tests: a listener subscribed there
+/// runs on a cache's watch task, so one that panics kills the task as a bug would.
+#[doc(hidden)]
+pub async fn run_observed<T>(
+    settings: Settings,
+    stop: impl std::future::Future<Output = ()>,
+    observe: impl FnOnce(&Caches) -> T,
+) -> anyhow::Result<()> {
     let settings = Arc::new(settings);
     let metrics = Arc::new(Metrics::new());
     tracing::info!(version = %crate::version_line(), "starting");
@@ -130,12 +143,13 @@ pub async fn run_until(
 
     // 4. Caches, on every replica. One Event writer for the caches and the controllers.
     let events = Recorder::new(client.clone());
-    let (caches, drivers) = Caches::start(
+    let (caches, mut drivers) = Caches::start(
         &client,
         &controllers::cache_kinds(&settings.controllers),
         &metrics,
         &events,
     );
+    let _observer = observe(&caches);
     let caches = Arc::new(caches);
     let identity = leader::identity();
     let ctx = Arc::new(Context::new(
@@ -186,6 +200,11 @@ pub async fn run_until(
             tracing::info!("stopping before the caches synced");
             return finish(election, drivers, Ok(())).await;
         }
+        // From here on, a cache whose watch task ended fails the probes and ends the process
+        // (`supervisor`), whether this replica leads or not.
+        stopped = drivers.stopped(&health) => {
+            return finish(election, drivers, Err(stopped.into())).await;
+        }
     }
     server::set_ready(&health, true);
 
@@ -199,6 +218,9 @@ pub async fn run_until(
         _ = &mut stop => {
             tracing::info!("stopping (not leading)");
             return finish(election, drivers, Ok(())).await;
+        }
+        stopped = drivers.stopped(&health) => {
+            return finish(election, drivers, Err(stopped.into())).await;
         }
     }
     metrics.set_leader(true);
@@ -225,6 +247,8 @@ pub async fn run_until(
             let _ = stop_tx.send(true);
             shut_down(&ctx.provider, settings.shutdown_grace_period, all).await
         }
+        // As controllers that ended: the reconciles would read a frozen cache.
+        stopped = drivers.stopped(&health) => Err(stopped.into()),
     };
     ctx.provider.fence();
     metrics.set_leader(false);
@@ -268,7 +292,7 @@ async fn shut_down(
 /// stops the caches.
 async fn finish(
     election: Option<LeaderElection>,
-    drivers: Vec<tokio::task::JoinHandle<()>>,
+    drivers: Drivers,
     result: anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     if let Some(election) = election
@@ -276,9 +300,7 @@ async fn finish(
     {
         election.release().await;
     }
-    for driver in drivers {
-        driver.abort();
-    }
+    drop(drivers); // aborts the watches
     match &result {
         Ok(()) => tracing::info!("stopped"),
         Err(_) => tracing::info!("stopped without releasing the leader lease"),

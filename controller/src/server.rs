@@ -4,8 +4,8 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
 use http::{Request, Response, StatusCode};
@@ -24,6 +24,38 @@ use crate::settings::ListenAddress;
 pub struct Health {
     /// Caches synced and, when leading, controllers running.
     pub ready: AtomicBool,
+    /// Why the process cannot go on (a cache's watch task ended), once it cannot.
+    failed: OnceLock<String>,
+}
+
+impl Health {
+    /// Fails every probe with `reason`, for good: the process is about to exit, and until it does
+    /// the kubelet must not read it as alive or ready. The first reason is kept.
+    pub fn fail(&self, reason: impl Into<String>) {
+        let _ = self.failed.set(reason.into());
+    }
+
+    /// The reason given to [`Health::fail`], if it was called.
+    pub fn failure(&self) -> Option<&str> {
+        self.failed.get().map(String::as_str)
+    }
+
+    /// The answer to a probe on `path`.
+    fn probe(&self, path: &str) -> Response<Full<Bytes>> {
+        match (path, self.failure()) {
+            ("/healthz" | "/livez", Some(reason)) => {
+                text(StatusCode::INTERNAL_SERVER_ERROR, reason.to_owned())
+            }
+            ("/healthz" | "/livez", None) => text(StatusCode::OK, "ok"),
+            ("/readyz", Some(reason)) => text(StatusCode::SERVICE_UNAVAILABLE, reason.to_owned()),
+            ("/readyz", None) if self.ready.load(Ordering::Relaxed) => text(StatusCode::OK, "ok"),
+            ("/readyz", None) => text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: caches syncing or controllers starting",
+            ),
+            _ => text(StatusCode::NOT_FOUND, "not found"),
+        }
+    }
 }
 
 pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
@@ -106,20 +138,7 @@ pub async fn serve_health(addr: ListenAddress, health: Arc<Health>) -> anyhow::R
     spawn(
         addr,
         "health probes (/healthz, /readyz)",
-        by_path(move |path| match path {
-            "/healthz" | "/livez" => text(StatusCode::OK, "ok"),
-            "/readyz" => {
-                if health.ready.load(Ordering::Relaxed) {
-                    text(StatusCode::OK, "ok")
-                } else {
-                    text(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "not ready: caches syncing or controllers starting",
-                    )
-                }
-            }
-            _ => text(StatusCode::NOT_FOUND, "not found"),
-        }),
+        by_path(move |path| health.probe(path)),
     )
     .await
 }
@@ -178,6 +197,31 @@ mod tests {
             client.join().unwrap().unwrap();
             assert_eq!(peer.ip().to_canonical(), ip, "accepted from {ip}");
         }
+    }
+
+    /// `(status, body)` of the probe on `path`.
+    async fn probe(health: &Health, path: &str) -> (u16, String) {
+        use http_body_util::BodyExt;
+        let response = health.probe(path);
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_failed_health_fails_every_probe_with_its_reason() {
+        let health = Health::default();
+        set_ready(&health, true);
+        for path in ["/healthz", "/livez", "/readyz"] {
+            assert_eq!(probe(&health, path).await, (200, "ok".to_owned()), "{path}");
+        }
+        health.fail("the watch of Service stopped: its stream ended");
+        health.fail("a later reason");
+        let reason = "the watch of Service stopped: its stream ended".to_owned();
+        assert_eq!(probe(&health, "/healthz").await, (500, reason.clone()));
+        assert_eq!(probe(&health, "/livez").await, (500, reason.clone()));
+        assert_eq!(probe(&health, "/readyz").await, (503, reason));
+        assert_eq!(probe(&health, "/other").await.0, 404);
     }
 
     #[tokio::test]

@@ -1,17 +1,23 @@
-//! The shared caches on a real control plane: a relist after a watch gap, and objects our model
-//! cannot decode.
+//! The shared caches on a real control plane: a relist after a watch gap, objects our model
+//! cannot decode, and a watch task that dies (the manager in this process).
 
 mod common;
 
+use std::future::Future;
 use std::time::Duration;
 
 use common::proxy::Proxy;
 use common::{ControllerOptions, Env, eventually};
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
+use kube::ResourceExt;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
 use mcp_interface::api::work::ResourceBinding;
 use mcp_testenv::ControlPlaneOptions;
+use multicluster_provider::cli::{Cli, normalize};
+use multicluster_provider::context::Caches;
+use multicluster_provider::manager;
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -199,4 +205,141 @@ async fn an_object_our_model_cannot_decode_is_skipped_and_the_rest_served() {
         .unwrap();
     assert_eq!(ip("odd").await, "1.2.3.4");
     controller.stop(WAIT).await;
+}
+
+/// The manager in this process (`manager::run_observed`), with the fake provider, the
+/// multiclusteringress controller, probes on a free port and `args`; the IngressClass cache
+/// gets a listener that panics on IngressClass `poison`. A listener runs on its cache's watch
+/// task, so the panic ends that task as a bug in a listener would; the binary has no listener
+/// that panics, and its watch streams retry rather than end, so a process cannot be made to
+/// lose a watch task. Returns the manager's future and its health port.
+fn poisoned_manager(
+    env: &Env,
+    args: &[&str],
+) -> (impl Future<Output = anyhow::Result<()>> + use<>, u16) {
+    let port = common::free_port();
+    let fixed = [
+        "multicluster-provider".to_owned(),
+        "--cloud-provider=fake".to_owned(),
+        format!("--provider-dir={}", common::fake_dir().display()),
+        "--provider-ingress-class=karmada.io/fake".to_owned(),
+        format!("--kubeconfig={}", env.kubeconfig().display()),
+        "--controllers=multiclusteringress".to_owned(),
+        "--bind-address=127.0.0.1".to_owned(),
+        format!("--secure-port={port}"),
+        "--metrics-bind-address=0".to_owned(),
+    ];
+    let argv = fixed.into_iter().chain(args.iter().map(|&a| a.to_owned()));
+    let cli = <Cli as clap::Parser>::try_parse_from(normalize(argv.map(Into::into))).unwrap();
+    let settings = cli.settings().unwrap();
+    let poison = |caches: &Caches| {
+        caches.ingress_classes().subscribe(|change| {
+            let name = change.object().name_any();
+            assert!(name != "poison", "a listener failed on IngressClass {name}");
+        })
+    };
+    let manager = manager::run_observed(settings, std::future::pending(), poison);
+    (manager, port)
+}
+
+/// `(status, body)` of the probe on `path`.
+async fn probe(port: u16, path: &'static str) -> Option<(u16, String)> {
+    tokio::task::spawn_blocking(move || common::http_get(port, path))
+        .await
+        .unwrap()
+}
+
+/// Runs `step` while `manager` runs; fails if the manager ends first.
+async fn meanwhile<T>(
+    manager: &mut std::pin::Pin<&mut impl Future<Output = anyhow::Result<()>>>,
+    what: &str,
+    step: impl Future<Output = T>,
+) -> T {
+    tokio::select! {
+        result = manager.as_mut() => panic!("the manager ended ({result:?}) before {what}"),
+        value = tokio::time::timeout(WAIT, step) => value.unwrap_or_else(|_| panic!("timed out waiting for {what}")),
+    }
+}
+
+/// A watch task dies under the running `manager`, healthy until then on `port`: the IngressClass
+/// `poison` arrives and its listener panics. The manager must return the error naming the kind
+/// and the panic (the binary exits 1 with it), and `/healthz` and `/livez` answer 500 with it.
+async fn poison_and_expect_exit(
+    env: &Env,
+    mut manager: std::pin::Pin<&mut impl Future<Output = anyhow::Result<()>>>,
+    port: u16,
+) {
+    for path in ["/healthz", "/livez"] {
+        let green = meanwhile(&mut manager, "the probe", probe(port, path)).await;
+        assert_eq!(green, Some((200, "ok".to_owned())), "{path} before");
+    }
+    env.apply(
+        "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: poison}\nspec: {controller: example.com/x}\n",
+        "default",
+    )
+    .await;
+    let error = tokio::time::timeout(WAIT, manager)
+        .await
+        .expect("the manager returns once the watch task died")
+        .expect_err("the manager fails");
+    let reason = "the watch of IngressClass stopped: it panicked: a listener failed on IngressClass poison; exiting so the Deployment restarts the controller";
+    assert_eq!(error.to_string(), reason);
+    // The probe server outlives the manager here; in the binary the process exits.
+    for path in ["/healthz", "/livez"] {
+        let red = probe(port, path).await;
+        assert_eq!(red, Some((500, reason.to_owned())), "{path} after");
+    }
+}
+
+/// A standby (another replica holds the Lease) whose watch task dies fails its probes and exits,
+/// while it waits to lead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_whose_watch_task_dies_fails_its_probes_and_exits() {
+    let env = Env::start().await;
+    // Held for an hour as this replica sees it (expiry counts from its own first look).
+    env.apply(
+        "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {name: multicluster-controller-manager, namespace: karmada-system}\nspec: {holderIdentity: another-replica, leaseDurationSeconds: 3600}\n",
+        "karmada-system",
+    )
+    .await;
+    let (manager, port) = poisoned_manager(&env, &["--leader-elect=true"]);
+    let mut manager = std::pin::pin!(manager);
+    // Ready once the caches are synced: then it waits to lead.
+    meanwhile(&mut manager, "the standby to be ready", async {
+        while probe(port, "/readyz").await != Some((200, "ok".to_owned())) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    let leases: Api<Lease> = Api::namespaced(env.client.clone(), "karmada-system");
+    let lease = leases.get("multicluster-controller-manager").await.unwrap();
+    assert_eq!(
+        lease.spec.unwrap().holder_identity.as_deref(),
+        Some("another-replica"),
+        "still a standby"
+    );
+    poison_and_expect_exit(&env, manager, port).await;
+}
+
+/// The leader whose watch task dies fails its probes and exits, while its controllers run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_whose_watch_task_dies_fails_its_probes_and_exits() {
+    let env = Env::start().await;
+    env.apply(common::INGRESS_CLASS, "default").await;
+    env.apply(&common::mci_yaml("web"), "default").await;
+    let (manager, port) = poisoned_manager(&env, &["--leader-elect=false"]);
+    let mut manager = std::pin::pin!(manager);
+    // Its controllers run: the MCI gets its balancer.
+    let mcis: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
+    meanwhile(&mut manager, "the MCI's address", async {
+        loop {
+            let mci = mcis.get("web").await.unwrap();
+            if common::mci_ip(&mci).is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    poison_and_expect_exit(&env, manager, port).await;
 }
