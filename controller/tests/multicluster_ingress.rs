@@ -5,7 +5,9 @@ mod common;
 use std::time::Duration;
 
 use common::{ControllerOptions, ControllerProcess, Env, eventually, fake_state};
-use kube::api::{Api, DeleteParams};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::networking::v1::IngressClass;
+use kube::api::{Api, DeleteParams, ListParams};
 use mcp_interface::api::networking::MultiClusterIngress;
 
 const MCI: &str = include_str!("../../examples/mci.yaml");
@@ -618,4 +620,108 @@ async fn a_second_deployment_leaves_the_deletion_of_another_class_alone() {
     assert!(calls_for(&state_fake, "default/theirs").is_empty());
     fake.stop(WAIT).await;
     other.stop(WAIT).await;
+}
+
+/// The Event of `reason` on MCI `default/<name>`, once recorded.
+async fn mci_event(env: &Env, name: &str, reason: &str) -> Option<Event> {
+    let events: Api<Event> = Api::namespaced(env.client.clone(), "default");
+    let list = events.list(&ListParams::default()).await.ok()?;
+    list.items.into_iter().find(|e| {
+        e.regarding.as_ref().is_some_and(|r| {
+            r.kind.as_deref() == Some("MultiClusterIngress") && r.name.as_deref() == Some(name)
+        }) && e.reason.as_deref() == Some(reason)
+    })
+}
+
+/// A deletion whose IngressClass goes meanwhile (a `kubectl delete -f` of a whole directory) is
+/// not dropped: while the class is missing the controller deletes nothing and keeps retrying,
+/// saying why on the MCI; when the class is back, the balancer is deleted and the MCI goes.
+#[tokio::test]
+async fn a_deletion_waits_for_its_ingress_class_to_come_back() {
+    let (env, dir) = (Env::start().await, tempfile::tempdir().unwrap());
+    let state = dir.path().join("fake-cloud.db");
+    env.apply(common::INGRESS_CLASS, "default").await;
+    env.apply(MCI, "default").await;
+    // The first `ensure_deleted` takes 5 s, then fails; the class is deleted in between.
+    let mut controller = start_with_faults(
+        &env,
+        dir.path(),
+        &state,
+        "[{method: mci_ensure_deleted, action: hang, hangMs: 5000, times: 1}, \
+         {method: mci_ensure_deleted, action: fail, times: 1, message: cloud busy}]",
+    )
+    .await;
+    let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
+    wait_ip(&api, "minimal-ingress", "1.2.3.4", "the balancer").await;
+
+    api.delete("minimal-ingress", &DeleteParams::default())
+        .await
+        .unwrap();
+    // Recorded just before the provider call, which then hangs.
+    eventually(WAIT, "the deletion of the balancer to start", || {
+        mci_event(&env, "minimal-ingress", "DeletingLoadBalancer")
+    })
+    .await;
+    let classes: Api<IngressClass> = Api::all(env.client.clone());
+    classes
+        .delete("fake", &DeleteParams::default())
+        .await
+        .unwrap();
+
+    // The failed call is retried with backoff, each retry failing for want of the class.
+    let missing_class = || {
+        controller.metric_sum(
+            "multicluster_provider_reconcile_errors_total",
+            &[("controller", "multiclusteringress"), ("error", "invalid")],
+        )
+    };
+    eventually(
+        WAIT,
+        "three retries failing for want of the class",
+        || async { (missing_class() >= 3.0).then_some(()) },
+    )
+    .await;
+    let warning = eventually(WAIT, "the Warning on the MCI", || {
+        mci_event(&env, "minimal-ingress", "IngressClassNotFound")
+    })
+    .await;
+    assert_eq!(warning.type_.as_deref(), Some("Warning"));
+    let note = warning.note.unwrap_or_default();
+    assert!(
+        note.starts_with("no IngressClass is marked default")
+            && note.contains("karmada.io/multi-cluster-ingress-controller"),
+        "{note}"
+    );
+    let terminating = api.get("minimal-ingress").await.unwrap();
+    assert!(terminating.metadata.deletion_timestamp.is_some());
+    assert_eq!(
+        terminating.metadata.finalizers.unwrap_or_default(),
+        ["karmada.io/multi-cluster-ingress-controller"]
+    );
+    let s = fake_state(&state);
+    assert!(
+        s["balancers"]
+            .as_object()
+            .unwrap()
+            .contains_key("mci/default/minimal-ingress"),
+        "the balancer went while its class was missing: {s}"
+    );
+    assert_eq!(s["deleted"], serde_json::json!([]), "{s}");
+
+    // The class is back: its watch re-triggers the deletion (a queued request; the backoff's
+    // retries are not counted there).
+    let queued = controller.queued("multiclusteringress");
+    env.apply(common::INGRESS_CLASS, "default").await;
+    common::wait_gone(&api, "minimal-ingress", WAIT).await;
+    assert!(
+        controller.queued("multiclusteringress") > queued,
+        "the IngressClass's return did not re-trigger the MCI"
+    );
+    let s = fake_state(&state);
+    assert_eq!(s["balancers"], serde_json::json!({}), "{s}");
+    assert_eq!(
+        s["deleted"],
+        serde_json::json!(["mci/default/minimal-ingress"])
+    );
+    controller.stop(WAIT).await;
 }

@@ -8,21 +8,31 @@
 //!
 //! Only MCIs of our class are handled, deletion included, as Go filters at enqueue: every
 //! class's deployment uses the same finalizer name, so the finalizer says nothing about whose
-//! balancer exists. (As in Go, an MCI moved to another class keeps its old balancer, and one
-//! whose IngressClass is deleted first waits for it to come back.)
+//! balancer exists. An MCI of another controller's class is left alone (as in Go, an MCI moved to
+//! another class keeps its old balancer). A deletion is never dropped for want of a class: an
+//! MCI being deleted with the finalizer whose class does not resolve (the IngressClass
+//! it names is gone, or it names none and none is the default; a `kubectl delete -f` of a
+//! directory deletes both) deletes no balancer, since whose it is cannot be told, and fails with
+//! an `IngressClassNotFound` Warning saying what to do; it is retried with backoff, and the
+//! IngressClass watch re-triggers it when the class is back. (Every deployment sharing the
+//! finalizer name says so, as each may be the owner.)
 //!
 //! Events (beyond the Go original, which records none for MCIs), with the reasons of
 //! Kubernetes' Service load-balancer controller: `EnsuringLoadBalancer` and
 //! `EnsuredLoadBalancer` around a creation, `UpdatedLoadBalancer` when an update changed the
 //! address, `DeletingLoadBalancer` and `DeletedLoadBalancer` around a deletion,
-//! `SyncLoadBalancerFailed` (Warning) for a failed provider call, and `InvalidIngressClass`
-//! (Warning) when the IngressClasses leave the MCI's class ambiguous.
+//! `SyncLoadBalancerFailed` (Warning) for a failed provider call, `InvalidIngressClass`
+//! (Warning) when the IngressClasses leave the MCI's class ambiguous, and `IngressClassNotFound`
+//! (Warning) for a deletion waiting for its class.
 //!
 //! Re-triggered (Go predicates) when an MCI's spec, annotations or deletion state change; when a
 //! Service it references is created, deleted or changes spec, annotations or deletion state; when
 //! an EndpointSlice of such a Service (label `kubernetes.io/service-name`, `derived-` stripped)
 //! changes; when a TLS Secret it references changes; when a Cluster in its service locations
-//! gains or loses `TrafficControl`.
+//! gains or loses `TrafficControl`; when the IngressClass it names is created or deleted or
+//! changes controller; for an MCI naming no class, when a class that is or was the default is
+//! created or deleted or changes controller or default annotation (beyond the Go original, which
+//! watches no IngressClass).
 
 mod mappers;
 mod reconcile;
@@ -66,18 +76,19 @@ pub fn run(ctx: Arc<Context>, shutdown: Shutdown) -> BoxFuture<'static, ()> {
         let (trigger, triggers) = Trigger::<MultiClusterIngress>::new();
         let caches = ctx.caches.clone();
         let mcis = caches.mcis().store().clone();
-        let ours = {
+        let handled = {
             let ctx = ctx.clone();
-            Arc::new(move |mci: &MultiClusterIngress| reconcile::is_ours(&ctx, mci))
+            Arc::new(move |mci: &MultiClusterIngress| reconcile::is_handled(&ctx, mci))
         };
-        let mappers = Mappers::new(caches.mcis(), ours);
+        let mappers = Mappers::new(caches.mcis(), handled);
 
         let watches = Watches::new(&trigger, &mappers)
             .on(caches.mcis(), Mappers::mci)
             .on(caches.services(), Mappers::service)
             .on(caches.endpoint_slices(), Mappers::endpoint_slice)
             .on(caches.secrets(), Mappers::secret)
-            .on(caches.clusters(), Mappers::cluster);
+            .on(caches.clusters(), Mappers::cluster)
+            .on(caches.ingress_classes(), Mappers::ingress_class);
         watches.replay(&mcis, Mappers::mci);
         run_controller(NAME, ctx, caches.mcis(), triggers, reconcile, shutdown).await;
     })

@@ -22,35 +22,57 @@ use crate::controllers::writes::{
 };
 use crate::error::{Error, Result};
 
-/// Whether the MCI's IngressClass is served by `controller` (`--provider-ingress-class`): the
-/// class named in `spec.ingressClassName`, else the one default class. Several default classes
-/// is an error, as in Kubernetes.
-pub fn class_matches(
+/// Whose MCI it is, as its IngressClass says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Class {
+    /// Its class is served by `--provider-ingress-class`.
+    Ours,
+    /// Its class is another controller's: left alone.
+    Theirs,
+    /// The class it names does not exist, or it names none and no class is the default: whose
+    /// it is cannot be told. Says what is missing.
+    Unresolved(String),
+}
+
+/// Whether `class` is marked the default IngressClass.
+pub fn is_default(class: &IngressClass) -> bool {
+    class
+        .annotations()
+        .get(DEFAULT_CLASS_ANNOTATION)
+        .map(String::as_str)
+        == Some("true")
+}
+
+/// The MCI's IngressClass among `classes`, and whether it is served by `controller`
+/// (`--provider-ingress-class`): the class named in `spec.ingressClassName`, else the one default
+/// class. Several default classes is an error, as in Kubernetes.
+pub fn class_of(
     mci: &MultiClusterIngress,
     classes: &[Arc<IngressClass>],
     controller: &str,
-) -> Result<bool> {
+) -> Result<Class> {
     let served = |class: &IngressClass| {
-        class.spec.as_ref().and_then(|s| s.controller.as_deref()) == Some(controller)
+        if class.spec.as_ref().and_then(|s| s.controller.as_deref()) == Some(controller) {
+            Class::Ours
+        } else {
+            Class::Theirs
+        }
     };
     if let Some(name) = mci
         .spec
         .as_ref()
         .and_then(|s| s.ingress_class_name.as_deref())
     {
-        return Ok(classes.iter().any(|c| c.name_any() == name && served(c)));
+        return Ok(classes.iter().find(|c| c.name_any() == name).map_or_else(
+            || Class::Unresolved(format!("IngressClass {name} not found")),
+            |c| served(c),
+        ));
     }
-    let defaults: Vec<&Arc<IngressClass>> = classes
-        .iter()
-        .filter(|c| {
-            c.annotations()
-                .get(DEFAULT_CLASS_ANNOTATION)
-                .map(String::as_str)
-                == Some("true")
-        })
-        .collect();
+    let defaults: Vec<&Arc<IngressClass>> = classes.iter().filter(|c| is_default(c)).collect();
     match defaults.as_slice() {
-        [] => Ok(false),
+        [] => Ok(Class::Unresolved(
+            "no IngressClass is marked default and this MultiClusterIngress names none".into(),
+        )),
         [one] => Ok(served(one)),
         many => {
             // Sorted: the cache's order is arbitrary, and the same problem must read the same
@@ -66,13 +88,14 @@ pub fn class_matches(
     }
 }
 
-/// Whether the MCI is of our IngressClass. An invalid class set-up means no; it is logged and,
-/// being something the user must fix, said on the MCI as a Warning (`kubectl describe` shows
-/// it). Recording does not block, so mappers may ask too.
-pub fn is_ours(ctx: &Context, mci: &MultiClusterIngress) -> bool {
+/// The MCI's [`Class`] from the cached IngressClasses. An invalid class set-up gives `None`
+/// (nothing is done until the classes change); it is logged and, being something the user must
+/// fix, said on the MCI as a Warning (`kubectl describe` shows it). Recording does not block, so
+/// mappers may ask too.
+pub fn class(ctx: &Context, mci: &MultiClusterIngress) -> Option<Class> {
     let classes = ctx.caches.ingress_classes().store().state();
-    match class_matches(mci, &classes, &ctx.settings.provider_ingress_class) {
-        Ok(ours) => ours,
+    match class_of(mci, &classes, &ctx.settings.provider_ingress_class) {
+        Ok(class) => Some(class),
         Err(e) => {
             tracing::warn!(
                 namespace = mci.namespace().unwrap_or_default(),
@@ -80,8 +103,23 @@ pub fn is_ours(ctx: &Context, mci: &MultiClusterIngress) -> bool {
                 "{e}"
             );
             events::warn(ctx, EVENTS, mci, "InvalidIngressClass", &e.to_string());
-            false
+            None
         }
+    }
+}
+
+/// Whether the MCI is being deleted and still carries our finalizer name.
+fn deletion_pending(mci: &MultiClusterIngress) -> bool {
+    mci.metadata.deletion_timestamp.is_some() && has_finalizer(mci, FINALIZER)
+}
+
+/// Whether [`reconcile`] has work on the MCI: it is ours, or it is being deleted with the
+/// finalizer while its class does not resolve (its deletion waits for the class, retried).
+pub fn is_handled(ctx: &Context, mci: &MultiClusterIngress) -> bool {
+    match class(ctx, mci) {
+        Some(Class::Ours) => true,
+        Some(Class::Unresolved(_)) => deletion_pending(mci),
+        Some(Class::Theirs) | None => false,
     }
 }
 
@@ -113,9 +151,21 @@ pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Resu
 
     // Before anything else, deletion included: the finalizer name is shared by the deployments
     // of every class, and another class's balancer is not ours to delete.
-    if !is_ours(&ctx, &mci) {
-        tracing::debug!("not our IngressClass; skipped");
-        return Ok(Action::await_change());
+    match class(&ctx, &mci) {
+        Some(Class::Ours) => {}
+        // Whose balancer it is cannot be told, so none is deleted; nor is the deletion dropped:
+        // it is retried with backoff, and re-triggered when the class is back.
+        Some(Class::Unresolved(missing)) if deletion_pending(&mci) => {
+            let message = format!(
+                "{missing}: the load balancer of this MultiClusterIngress cannot be deleted until its IngressClass is back; restore the IngressClass (the default one if the MultiClusterIngress names none), or remove the finalizer {FINALIZER} by hand if it has no load balancer"
+            );
+            events::warn(&ctx, EVENTS, mci.as_ref(), "IngressClassNotFound", &message);
+            return Err(Error::Invalid(message));
+        }
+        _ => {
+            tracing::debug!("not our IngressClass; skipped");
+            return Ok(Action::await_change());
+        }
     }
 
     if mci.metadata.deletion_timestamp.is_some() {

@@ -8,7 +8,7 @@ use mcp_interface::api::cluster::Cluster;
 use mcp_interface::api::networking::MultiClusterIngress;
 
 use super::mappers::Mappers;
-use super::reconcile::class_matches;
+use super::reconcile::{Class, class_of};
 use super::{DEFAULT_CLASS_ANNOTATION, FINALIZER};
 use crate::cache::{CachedService, Change};
 use crate::controllers::fixtures::{cache, deleting, endpoint_slice, names, object};
@@ -42,15 +42,27 @@ fn class_by_name_or_single_default() {
         class("fake", "karmada.io/fake", true),
         class("other", "example.com/x", false),
     ];
-    assert!(!class_matches(&named, &classes, "karmada.io/fake").unwrap());
-    assert!(class_matches(&named, &classes, "example.com/x").unwrap());
-    assert!(class_matches(&unnamed, &classes, "karmada.io/fake").unwrap());
-    assert!(!class_matches(&unnamed, &classes[1..], "karmada.io/fake").unwrap());
+    fn of(mci: &MultiClusterIngress, classes: &[Arc<IngressClass>], controller: &str) -> Class {
+        class_of(mci, classes, controller).unwrap()
+    }
+    assert_eq!(of(&named, &classes, "karmada.io/fake"), Class::Theirs);
+    assert_eq!(of(&named, &classes, "example.com/x"), Class::Ours);
+    assert_eq!(of(&unnamed, &classes, "karmada.io/fake"), Class::Ours);
+    assert_eq!(
+        of(&unnamed, &classes[1..], "example.com/x"),
+        Class::Unresolved(
+            "no IngressClass is marked default and this MultiClusterIngress names none".into()
+        )
+    );
+    assert_eq!(
+        of(&named, &classes[..1], "karmada.io/fake"),
+        Class::Unresolved("IngressClass other not found".into())
+    );
     let two_defaults = vec![
         class("a", "karmada.io/fake", true),
         class("b", "karmada.io/fake", true),
     ];
-    let err = class_matches(&unnamed, &two_defaults, "karmada.io/fake").unwrap_err();
+    let err = class_of(&unnamed, &two_defaults, "karmada.io/fake").unwrap_err();
     assert!(
         err.to_string()
             .contains("2 IngressClasses are marked default"),
@@ -168,4 +180,63 @@ fn a_cluster_triggers_our_mcis_placed_on_it_when_traffic_control_flips() {
     assert!(m.cluster(&created).is_empty());
     let same = Change::updated(&blocked, &blocked);
     assert!(m.cluster(&same).is_empty());
+}
+
+/// MCIs `ns/named` (class `fake`), `ns/other` (class `other`), `ns/unnamed` (no class) and
+/// `ns/unhandled` (class `fake`, but not handled: reconcile would have nothing to do).
+fn class_mappers() -> Mappers {
+    let mcis = cache([
+        mci("metadata: {name: named, namespace: ns}\nspec: {ingressClassName: fake}"),
+        mci("metadata: {name: other, namespace: ns}\nspec: {ingressClassName: other}"),
+        mci("metadata: {name: unnamed, namespace: ns}\nspec: {}"),
+        mci("metadata: {name: unhandled, namespace: ns}\nspec: {ingressClassName: fake}"),
+    ]);
+    Mappers::new(
+        &mcis,
+        Arc::new(|mci: &MultiClusterIngress| mci.metadata.name.as_deref() != Some("unhandled")),
+    )
+}
+
+#[test]
+fn an_ingress_class_appearing_or_going_triggers_the_mcis_it_decides() {
+    let m = class_mappers();
+    let fake = class("fake", "karmada.io/fake", false);
+    let default = class("fake", "karmada.io/fake", true);
+    assert_eq!(
+        names(m.ingress_class(&Change::created(&fake))),
+        ["ns/named"]
+    );
+    assert_eq!(
+        names(m.ingress_class(&Change::Deleted(&fake))),
+        ["ns/named"]
+    );
+    let both = ["ns/named", "ns/unnamed"];
+    assert_eq!(names(m.ingress_class(&Change::created(&default))), both);
+    assert_eq!(names(m.ingress_class(&Change::Deleted(&default))), both);
+    let other = class("other", "example.com/x", false);
+    assert_eq!(
+        names(m.ingress_class(&Change::Deleted(&other))),
+        ["ns/other"]
+    );
+}
+
+#[test]
+fn an_ingress_class_triggers_when_its_controller_or_default_annotation_changes() {
+    let m = class_mappers();
+    let fake = class("fake", "karmada.io/fake", false);
+    let moved = class("fake", "example.com/x", false);
+    let default = class("fake", "karmada.io/fake", true);
+    let moved_default = class("fake", "example.com/x", true);
+    let update = |old, new| names(m.ingress_class(&Change::updated(old, new)));
+    // Another controller: the MCIs naming it, and those naming none if it is or was the default.
+    assert_eq!(update(&fake, &moved), ["ns/named"]);
+    assert_eq!(update(&default, &moved_default), ["ns/named", "ns/unnamed"]);
+    // Marked or unmarked default: only the MCIs naming no class depend on that.
+    assert_eq!(update(&fake, &default), ["ns/unnamed"]);
+    assert_eq!(update(&default, &fake), ["ns/unnamed"]);
+    // Labels, or a resync: nothing that decides a class.
+    let mut labelled = (*default).clone();
+    labelled.metadata.labels = Some([("team".to_owned(), "a".to_owned())].into());
+    assert!(update(&default, &labelled).is_empty());
+    assert!(update(&default, &default).is_empty());
 }
