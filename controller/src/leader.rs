@@ -218,11 +218,12 @@ impl Elector {
                 _ => None,
             };
             if let Some(loss) = loss {
-                // `on_lost` says it (the manager's exits at once).
-                let _ = leading.send(false);
+                // `on_lost` first: it says why (the manager's logs and exits at once), before
+                // anyone watching `leading` can see the end and act on it without the reason.
                 if let Some(on_lost) = on_lost.take() {
                     on_lost(loss);
                 }
+                let _ = leading.send(false);
                 return;
             }
             // Candidates jitter their retries (client-go's factor 1.2) so they do not collide; a
@@ -235,8 +236,10 @@ impl Elector {
             };
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
-                _ = &mut release => {
-                    if last_renew.is_some() {
+                asked = &mut release => {
+                    // A dropped handle (the manager ends with an error: a provider call may
+                    // still run) stops campaigning without releasing; only `release()` releases.
+                    if asked.is_ok() && last_renew.is_some() {
                         let _ = leading.send(false);
                         match self.release().await {
                             Ok(()) => tracing::info!(identity = %self.identity, "released the leader lease"),
