@@ -413,14 +413,7 @@ async fn a_deleted_mcs_loses_its_balancer_even_when_get_says_there_is_none() {
         "faults: [{method: mcs_get, action: absent}]",
     );
     deleter.wait_ready(WAIT).await;
-    eventually(WAIT, "the MCS to be gone", || async {
-        api.get_opt("lagging")
-            .await
-            .unwrap()
-            .is_none()
-            .then_some(())
-    })
-    .await;
+    common::wait_gone(&api, "lagging", WAIT).await;
     let s = fake_state(&state);
     assert_eq!(s["balancers"], json!({}), "the balancer leaked: {s}");
     assert_eq!(s["deleted"], json!(["mcs/default/lagging"]));

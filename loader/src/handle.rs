@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use abi_stable::std_types::{RResult, RStr};
@@ -94,6 +94,8 @@ struct Inner {
     observer: Option<CallObserver>,
     /// Set once no call may reach the provider any more ([`Provider::fence`]).
     fence: Arc<AtomicBool>,
+    /// Calls that passed the fence and have not returned from the provider.
+    inside: Arc<AtomicUsize>,
 }
 
 /// A provider instance. Clone it freely: clones share the instance.
@@ -125,6 +127,7 @@ impl Provider {
                 threads: Arc::default(),
                 observer: None,
                 fence: Arc::default(),
+                inside: Arc::default(),
             }),
         };
         provider.tell_call_timeout();
@@ -151,6 +154,7 @@ impl Provider {
             threads: self.inner.threads.clone(),
             observer: self.inner.observer.clone(),
             fence: self.inner.fence.clone(),
+            inside: self.inner.inside.clone(),
         };
         f(&mut inner);
         Provider {
@@ -198,7 +202,7 @@ impl Provider {
     /// How many calls are inside the provider: handed to it and not returned, those that
     /// outlived their timeout included (their caller stopped waiting; the provider did not).
     pub fn calls_in_provider(&self) -> usize {
-        MAX_IN_FLIGHT - self.inner.in_flight.available_permits()
+        self.inner.inside.load(Ordering::SeqCst)
     }
 
     /// Resolves once no call is inside the provider. Calls that start meanwhile wait until it
@@ -331,6 +335,7 @@ impl Provider {
         let instance = self.inner.instance;
         let span = tracing::Span::current();
         let fence = self.inner.fence.clone();
+        let inside = self.inner.inside.clone();
         let outcome = tokio::time::timeout(timeout, async {
             // Closed never happens: the semaphore lives as long as the handle.
             let permit = self.inner.in_flight.clone().acquire_owned().await.ok();
@@ -339,9 +344,12 @@ impl Provider {
                 // Looked at last, on the call's thread: a call queued before the fence and
                 // run after it does not reach the provider either.
                 let output = (!fence.load(Ordering::SeqCst)).then(|| {
-                    span.in_scope(|| {
+                    inside.fetch_add(1, Ordering::SeqCst);
+                    let output = span.in_scope(|| {
                         raw(instance, RStr::from_str(object.json().unwrap_or_default()))
-                    })
+                    });
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                    output
                 });
                 // Released when the provider returns, not when the caller stops waiting, and
                 // before the reply, so the caller's next call about the object finds it free.
