@@ -37,15 +37,6 @@ impl Drivers {
         self.tasks.push((kind, tokio::spawn(driver)));
     }
 
-    /// How many tasks are still supervised.
-    pub fn len(&self) -> usize {
-        self.tasks.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
-    }
-
     /// Resolves when the first task ends: logs the error, fails the liveness probes of `health`
     /// with it, and returns it for the manager to exit with. Never resolves while every task
     /// runs (nor when there is none). Cancel-safe, so it can be one branch of a `select!`; a task
@@ -130,7 +121,11 @@ mod tests {
             "the watch of MultiClusterIngress stopped: it panicked: a listener failed on default/web; exiting so the Deployment restarts the controller"
         );
         assert_eq!(health.failure(), Some(stopped.to_string().as_str()));
-        assert_eq!(drivers.len(), 1, "the ended task is no longer supervised");
+        assert_eq!(
+            drivers.tasks.len(),
+            1,
+            "the ended task is no longer supervised"
+        );
     }
 
     #[tokio::test]

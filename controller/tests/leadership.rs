@@ -241,29 +241,35 @@ async fn shutdown_releases_the_lease_only_once_no_provider_call_runs() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("fake-cloud.db");
     env.apply(common::INGRESS_CLASS, "default").await;
-    let start = |faults: &str, grace: &str| {
-        env.controller(
+    // A leader whose `mci_ensure` of `name` hangs `hang_ms` gets SIGTERM once that call is
+    // inside the provider (the `get` before it is logged); its pid, for the call log.
+    let terminated_in_call = async |name: &str, hang_ms: u32, grace: &str| {
+        let object = format!("default/{name}");
+        let faults =
+            format!("{{method: mci_ensure, object: {object}, action: hang, hangMs: {hang_ms}}}");
+        let mut controller = env.controller(
             ControllerOptions::new(dir.path())
-                .cloud_config(&cloud(&state, faults))
+                .cloud_config(&cloud(&state, &faults))
                 .arg("--controllers=multiclusteringress")
                 .arg("--leader-elect-lease-duration=15s")
                 .arg("--leader-elect-renew-deadline=10s")
                 .arg("--leader-elect-retry-period=1s")
                 .arg("--provider-call-timeout=2s")
                 .arg(format!("--shutdown-grace-period={grace}")),
-        )
-    };
-    let in_provider = |pid: u32, object: &'static str| {
-        let state = state.clone();
-        async move {
-            eventually(WAIT, "the get before the hanging ensure", || async {
-                calls(&state)
-                    .iter()
-                    .any(|(_, p, m, o)| *p == pid && m == "mci_get" && o == object)
-                    .then_some(())
-            })
-            .await;
-        }
+        );
+        controller.wait_ready(WAIT).await;
+        wait_leading(&env, &controller).await;
+        env.apply(&mci_yaml(name), "default").await;
+        let pid = controller.pid();
+        eventually(WAIT, "the get before the hanging ensure", || async {
+            calls(&state)
+                .iter()
+                .any(|(_, p, m, o)| *p == pid && m == "mci_get" && *o == object)
+                .then_some(())
+        })
+        .await;
+        controller.signal(SIGTERM);
+        (controller, pid)
     };
     let ensured = |pid: u32, object: &str| {
         calls(&state)
@@ -273,16 +279,7 @@ async fn shutdown_releases_the_lease_only_once_no_provider_call_runs() {
 
     // 1. The call (past its 2 s timeout, still inside the provider) ends within the grace
     //    period: it completes, then the Lease is released and the exit is clean.
-    let mut first = start(
-        "{method: mci_ensure, object: default/one, action: hang, hangMs: 4000}",
-        "30s",
-    );
-    first.wait_ready(WAIT).await;
-    wait_leading(&env, &first).await;
-    env.apply(&mci_yaml("one"), "default").await;
-    in_provider(first.pid(), "default/one").await;
-    let pid = first.pid();
-    first.signal(SIGTERM);
+    let (mut first, pid) = terminated_in_call("one", 4000, "30s").await;
     let status = first.wait_exit(WAIT).await;
     assert!(status.success(), "exit {status}:\n{}", first.logs());
     assert!(
@@ -292,16 +289,7 @@ async fn shutdown_releases_the_lease_only_once_no_provider_call_runs() {
     assert_eq!(lease_spec(&env).await.holder_identity, None, "released");
 
     // 2. The call outlives the grace period: exit non-zero, the Lease is not released.
-    let mut second = start(
-        "{method: mci_ensure, object: default/two, action: hang, hangMs: 60000}",
-        "3s",
-    );
-    second.wait_ready(WAIT).await;
-    wait_leading(&env, &second).await;
-    env.apply(&mci_yaml("two"), "default").await;
-    in_provider(second.pid(), "default/two").await;
-    let pid = second.pid();
-    second.signal(SIGTERM);
+    let (mut second, pid) = terminated_in_call("two", 60000, "3s").await;
     let status = second.wait_exit(WAIT).await;
     assert!(!status.success(), "exit {status}");
     assert!(
@@ -315,16 +303,7 @@ async fn shutdown_releases_the_lease_only_once_no_provider_call_runs() {
     assert!(holds(&lease_spec(&env).await, pid), "not released");
 
     // 3. A Lease lost during the grace wait ends it at once (the call is still running).
-    let mut third = start(
-        "{method: mci_ensure, object: default/three, action: hang, hangMs: 60000}",
-        "60s",
-    );
-    third.wait_ready(WAIT).await;
-    wait_leading(&env, &third).await;
-    env.apply(&mci_yaml("three"), "default").await;
-    in_provider(third.pid(), "default/three").await;
-    let pid = third.pid();
-    third.signal(SIGTERM);
+    let (mut third, pid) = terminated_in_call("three", 60000, "60s").await;
     eventually(WAIT, "the grace wait", || async {
         third
             .logs()
