@@ -19,7 +19,7 @@ use mcp_interface::api::work::ResourceBinding;
 use mcp_loader::Provider;
 
 use crate::cache::{Cacheable, CachedService, Decoded, Reports, SharedCache};
-use crate::controllers::events::{EventType, Recorder};
+use crate::events::{EventType, Recorder};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::supervisor::Drivers;

@@ -14,16 +14,19 @@ pub mod context;
 pub mod controllers;
 pub mod duration;
 pub mod error;
+pub mod events;
 pub mod inspect;
 pub mod leader;
 pub mod manager;
 pub mod metrics;
 pub mod profiling;
+pub mod provider;
 pub mod server;
 pub mod settings;
 pub mod supervisor;
 pub mod telemetry;
 pub mod verify;
+pub mod writes;
 
 /// `multicluster-provider VERSION (provider interface X.Y.Z)`.
 pub fn version_line() -> String {

@@ -10,8 +10,8 @@ use kube::api::Api;
 use tokio::sync::watch;
 
 use crate::context::{Caches, Context};
-use crate::controllers::events::{EventType, Recorder};
 use crate::controllers::{self, Shutdown};
+use crate::events::{EventType, Recorder};
 use crate::leader::{self, LeaderElection};
 use crate::metrics::Metrics;
 use crate::server::{self, Health};
@@ -98,7 +98,7 @@ pub async fn run_observed<T>(
     tracing::info!(version = %crate::version_line(), "starting");
 
     // 1. The provider: everything that can be checked locally fails before we connect.
-    let provider = crate::inspect::load_provider(
+    let provider = crate::provider::load_provider(
         &settings.cloud_provider,
         &settings.provider_dirs,
         settings.cloud_config.as_deref(),

@@ -397,7 +397,10 @@ impl Provider {
         serde_json::from_str(output.as_str()).map_err(|e| CallError::InvalidResponse {
             provider: provider(),
             method,
-            detail: format!("{e} in {:?}", crate::truncate(output.as_str(), 200)),
+            detail: {
+                let output = output.as_str();
+                format!("{e} in {:?}", &output[..output.floor_char_boundary(200)])
+            },
         })
     }
 

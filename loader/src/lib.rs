@@ -72,28 +72,3 @@ pub fn open(path: &Path) -> Result<Library, LoadError> {
     permissions::check(path)?;
     Library::open(path)
 }
-
-/// `text` cut to at most `max_bytes` bytes, on a character boundary: for excerpts in messages
-/// and for fields with a size limit (a Kubernetes Event's note takes 1 kB).
-pub fn truncate(text: &str, max_bytes: usize) -> &str {
-    if text.len() <= max_bytes {
-        return text;
-    }
-    let mut end = max_bytes;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::truncate;
-
-    #[test]
-    fn text_is_cut_on_a_character_boundary() {
-        assert_eq!(truncate("abc", 5), "abc");
-        assert_eq!(truncate("aé", 2), "a");
-        assert_eq!(truncate(&"x".repeat(2000), 1024).len(), 1024);
-    }
-}

@@ -23,6 +23,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::duration::GoDuration;
+
 pub use logging::LoggingArgs;
 pub use manager::ManagerArgs;
 
@@ -143,7 +145,7 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Load a provider library and check that it honours the provider contract, without a
     /// cluster: a pass/fail table per capability and check, with per-method latencies.
-    Verify(crate::verify::VerifyArgs),
+    Verify(VerifyArgs),
     /// Print the version of this binary and of the provider interface it speaks.
     Version,
 }
@@ -157,4 +159,42 @@ pub struct InspectArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `multicluster-provider verify` flags.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// A provider name or library path (same as --cloud-provider).
+    #[arg(value_name = "NAME|PATH")]
+    pub target: Option<String>,
+
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    /// List the provider calls a run makes and make none (the library is loaded and its factory
+    /// runs with --cloud-config, as with `inspect`).
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Delete every balancer a run with these flags can have created (after an interrupted
+    /// run), then exit.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub cleanup: bool,
+
+    /// Keep the balancers that failed checks left behind (by default they are deleted).
+    #[arg(long)]
+    pub keep: bool,
+
+    /// The namespace of the objects the suite uses (their names start with `mcp-verify-`).
+    #[arg(long, default_value = "mcp-verify", value_name = "NAMESPACE")]
+    pub namespace: String,
+
+    /// How many objects the parallel check handles at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64), value_name = "N")]
+    pub parallel: u16,
+
+    /// Bound on one provider call, as the controller's flag of the same name.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub provider_call_timeout: GoDuration,
 }

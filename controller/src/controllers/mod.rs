@@ -10,8 +10,8 @@
 //! shared watch mappings), [`references`] (what refers to what), [`writes`] (finalizer, status
 //! and delete requests) and [`events`] (Kubernetes Events on our objects).
 
+pub mod calls;
 pub mod crd_installation;
-pub mod events;
 #[cfg(test)]
 mod fixtures;
 mod gate;
@@ -24,7 +24,6 @@ pub mod runtime;
 pub mod serviceexport_propagation;
 pub mod trigger;
 pub mod workqueue;
-pub mod writes;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

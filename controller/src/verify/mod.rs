@@ -20,63 +20,23 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::Args;
 use mcp_loader::{CallObserver, Method};
 use serde_json::json;
 
-use crate::cli::ProviderArgs;
-use crate::duration::GoDuration;
-use crate::inspect;
+use crate::cli::{ProviderArgs, VerifyArgs};
+use crate::provider;
 use report::{ProviderSummary, Report, Row};
 use suite::{Backend, Ingress, Kind, Model, Plan, Service};
-
-/// `multicluster-provider verify` flags.
-#[derive(Debug, Clone, Args)]
-pub struct VerifyArgs {
-    /// A provider name or library path (same as --cloud-provider).
-    #[arg(value_name = "NAME|PATH")]
-    pub target: Option<String>,
-
-    /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
-
-    /// List the provider calls a run makes and make none (the library is loaded and its factory
-    /// runs with --cloud-config, as with `inspect`).
-    #[arg(long)]
-    pub dry_run: bool,
-
-    /// Delete every balancer a run with these flags can have created (after an interrupted
-    /// run), then exit.
-    #[arg(long, conflicts_with = "dry_run")]
-    pub cleanup: bool,
-
-    /// Keep the balancers that failed checks left behind (by default they are deleted).
-    #[arg(long)]
-    pub keep: bool,
-
-    /// The namespace of the objects the suite uses (their names start with `mcp-verify-`).
-    #[arg(long, default_value = "mcp-verify", value_name = "NAMESPACE")]
-    pub namespace: String,
-
-    /// How many objects the parallel check handles at once.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64), value_name = "N")]
-    pub parallel: u16,
-
-    /// Bound on one provider call, as the controller's flag of the same name.
-    #[arg(long, default_value = "30s", value_name = "DURATION")]
-    pub provider_call_timeout: GoDuration,
-}
 
 /// Per-method call durations, filled by the loader's call observer.
 type Samples = Arc<Mutex<BTreeMap<&'static str, Vec<Duration>>>>;
 
 pub fn run(provider_args: &ProviderArgs, args: &VerifyArgs) -> anyhow::Result<()> {
-    let loaded = match inspect::load(provider_args, args.target.as_deref()) {
+    let loaded = match provider::load(provider_args, args.target.as_deref()) {
         Ok(loaded) => loaded,
         Err(e) => {
             if args.json {
-                println!("{}", inspect::error_json(&e));
+                println!("{}", provider::error_json(&e));
             }
             return Err(e);
         }

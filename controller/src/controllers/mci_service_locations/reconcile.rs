@@ -11,8 +11,8 @@ use serde_json::json;
 
 use crate::context::Context;
 use crate::controllers::references::{referenced_services, service_clusters};
-use crate::controllers::writes::{namespaced_api, patch_status};
 use crate::error::Result;
+use crate::writes::{namespaced_api, patch_status};
 
 /// The service locations of `mci`: its referenced Services that have a binding, sorted by name.
 pub fn service_locations(

@@ -46,9 +46,9 @@ use mcp_interface::api::networking::MultiClusterIngress;
 
 use crate::context::{CacheKind, Context};
 use crate::controllers::Shutdown;
-use crate::controllers::events::Reporter;
 use crate::controllers::runtime::run_controller;
 use crate::controllers::trigger::{Trigger, Watches};
+use crate::events::Reporter;
 use mappers::Mappers;
 use reconcile::reconcile;
 

@@ -15,12 +15,12 @@ use serde_json::json;
 
 use super::{DEFAULT_CLASS_ANNOTATION, EVENTS, FINALIZER};
 use crate::context::Context;
-use crate::controllers::events::{self, normal, provider_call};
-use crate::controllers::writes::{
+use crate::controllers::calls::provider_call;
+use crate::error::{Error, Result};
+use crate::writes::{
     add_finalizer, has_finalizer, namespaced_api, patch_status, patch_status_returning,
     remove_finalizer,
 };
-use crate::error::{Error, Result};
 
 /// Whose MCI it is, as its IngressClass says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +102,8 @@ pub fn class(ctx: &Context, mci: &MultiClusterIngress) -> Option<Class> {
                 name = mci.name_any(),
                 "{e}"
             );
-            events::warn(ctx, EVENTS, mci, "InvalidIngressClass", &e.to_string());
+            ctx.events
+                .warn(EVENTS, mci, "InvalidIngressClass", &e.to_string());
             None
         }
     }
@@ -159,7 +160,8 @@ pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Resu
             let message = format!(
                 "{missing}: the load balancer of this MultiClusterIngress cannot be deleted until its IngressClass is back; restore the IngressClass (the default one if the MultiClusterIngress names none), or remove the finalizer {FINALIZER} by hand if it has no load balancer"
             );
-            events::warn(&ctx, EVENTS, mci.as_ref(), "IngressClassNotFound", &message);
+            ctx.events
+                .warn(EVENTS, mci.as_ref(), "IngressClassNotFound", &message);
             return Err(Error::Invalid(message));
         }
         _ => {
@@ -172,8 +174,7 @@ pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Resu
         if !has_finalizer(mci.as_ref(), FINALIZER) {
             return Ok(Action::await_change());
         }
-        normal(
-            &ctx,
+        ctx.events.normal(
             EVENTS,
             mci.as_ref(),
             "DeletingLoadBalancer",
@@ -189,8 +190,7 @@ pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Resu
         )
         .await?;
         tracing::info!("deleted the load balancer");
-        normal(
-            &ctx,
+        ctx.events.normal(
             EVENTS,
             mci.as_ref(),
             "DeletedLoadBalancer",
@@ -235,8 +235,7 @@ pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Resu
                 provider_call(&ctx, EVENTS, &current, "UpdateLoadBalancer", update).await?;
             tracing::info!("updated the load balancer");
             if !same_status(&existing, &status) {
-                normal(
-                    &ctx,
+                ctx.events.normal(
                     EVENTS,
                     &current,
                     "UpdatedLoadBalancer",
@@ -246,8 +245,7 @@ pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Resu
             status
         }
         None => {
-            normal(
-                &ctx,
+            ctx.events.normal(
                 EVENTS,
                 &current,
                 "EnsuringLoadBalancer",
@@ -257,8 +255,7 @@ pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Resu
             let status =
                 provider_call(&ctx, EVENTS, &current, "EnsureLoadBalancer", ensure).await?;
             tracing::info!("created the load balancer");
-            normal(
-                &ctx,
+            ctx.events.normal(
                 EVENTS,
                 &current,
                 "EnsuredLoadBalancer",

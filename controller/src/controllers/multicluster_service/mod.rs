@@ -36,10 +36,10 @@ use mcp_interface::api::networking::MultiClusterService;
 
 use crate::context::{CacheKind, Context};
 use crate::controllers::Shutdown;
-use crate::controllers::events::Reporter;
 use crate::controllers::runtime::run_controller;
 use crate::controllers::trigger::{Trigger, Watches};
-use crate::controllers::writes::has_finalizer;
+use crate::events::Reporter;
+use crate::writes::has_finalizer;
 use mappers::Mappers;
 use reconcile::reconcile;
 

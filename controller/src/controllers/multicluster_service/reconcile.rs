@@ -14,12 +14,12 @@ use serde_json::json;
 
 use super::{EVENTS, FINALIZER, wants_load_balancer};
 use crate::context::Context;
-use crate::controllers::events;
-use crate::controllers::writes::{
+use crate::controllers::calls;
+use crate::error::Result;
+use crate::writes::{
     add_finalizer, has_finalizer, namespaced_api, patch_status, patch_status_returning,
     remove_finalizer,
 };
-use crate::error::Result;
 
 /// Writes `status.loadBalancer` alone: `status.conditions` (Karmada's) is left as it is. A
 /// status without addresses removes the field (see `patch_status`).
@@ -49,7 +49,7 @@ async fn provider_call<T>(
     action: &str,
     call: impl Future<Output = Result<T, CallError>>,
 ) -> Result<T> {
-    events::provider_call(ctx, EVENTS, mcs, action, call).await
+    calls::provider_call(ctx, EVENTS, mcs, action, call).await
 }
 
 /// Removes the balancer, clears `status.loadBalancer` when the object lives on, and removes the

@@ -21,8 +21,8 @@ use super::owned::{
 use crate::cache::{Cacheable, CachedService, SharedCache};
 use crate::context::Context;
 use crate::controllers::references::{is_referenced, service_clusters};
-use crate::controllers::writes::{create_unless_exists, delete_same, namespaced_api};
 use crate::error::Result;
+use crate::writes::{create_unless_exists, delete_same, namespaced_api};
 
 async fn ensure_export(ctx: &Context, svc: &CachedService) -> Result<()> {
     let namespace = svc.namespace().unwrap_or_default();

@@ -28,8 +28,8 @@ use tokio::time::Instant;
 
 use super::correlator::{Correlator, Decision};
 use super::{MAX_QUEUED, Recorded};
-use crate::controllers::writes::{create_unless_exists, merge_patch};
 use crate::error::{Result, is_not_found};
+use crate::writes::{create_unless_exists, merge_patch};
 
 /// How often, and how far apart, a failed write is tried.
 #[derive(Debug, Clone, Copy)]

@@ -15,7 +15,6 @@ mod correlator;
 mod tests;
 mod writer;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -23,11 +22,8 @@ use std::time::Instant;
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::jiff::Timestamp;
 use kube::{Client, Resource};
-use mcp_loader::CallError;
 use tokio::sync::mpsc;
 
-use crate::context::Context;
-use crate::error::Result;
 use correlator::EventKey;
 use writer::{RetryPolicy, write_events};
 
@@ -115,6 +111,22 @@ impl Recorder {
         Recorder { tx, dropped }
     }
 
+    /// Records a Normal event about `obj` from `reporter`.
+    pub fn normal<K>(&self, reporter: Reporter, obj: &K, reason: &'static str, message: &str)
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        self.record(reporter.component, obj, EventType::Normal, reason, message);
+    }
+
+    /// Records a Warning event about `obj` from `reporter`.
+    pub fn warn<K>(&self, reporter: Reporter, obj: &K, reason: &'static str, message: &str)
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        self.record(reporter.component, obj, EventType::Warning, reason, message);
+    }
+
     /// Records an event about `obj`.
     pub fn record<K>(
         &self,
@@ -130,7 +142,7 @@ impl Recorder {
             component,
             type_,
             reason,
-            message: mcp_loader::truncate(message, NOTE_MAX_BYTES).to_owned(),
+            message: message[..message.floor_char_boundary(NOTE_MAX_BYTES)].to_owned(),
             involved: obj.object_ref(&()),
             at: Instant::now(),
             time: Timestamp::now(),
@@ -143,46 +155,6 @@ impl Recorder {
                 reason = dropped.reason,
                 "{MAX_QUEUED} events are waiting to be written; dropping new ones until the writer catches up"
             );
-        }
-    }
-}
-
-/// Records a Normal event about `obj` from `reporter`.
-pub fn normal<K>(ctx: &Context, reporter: Reporter, obj: &K, reason: &'static str, message: &str)
-where
-    K: Resource<DynamicType = ()>,
-{
-    ctx.events
-        .record(reporter.component, obj, EventType::Normal, reason, message);
-}
-
-/// Records a Warning event about `obj` from `reporter`.
-pub fn warn<K>(ctx: &Context, reporter: Reporter, obj: &K, reason: &'static str, message: &str)
-where
-    K: Resource<DynamicType = ()>,
-{
-    ctx.events
-        .record(reporter.component, obj, EventType::Warning, reason, message);
-}
-
-/// Awaits one provider call about `obj`; a failure is also reported as a Warning with the
-/// reporter's failure reason, naming the call (`action`, e.g. `EnsureLoadBalancer`).
-pub async fn provider_call<K, T>(
-    ctx: &Context,
-    reporter: Reporter,
-    obj: &K,
-    action: &str,
-    call: impl Future<Output = Result<T, CallError>>,
-) -> Result<T>
-where
-    K: Resource<DynamicType = ()>,
-{
-    match call.await {
-        Ok(value) => Ok(value),
-        Err(error) => {
-            let note = format!("{action} failed for the load balancer: {error}");
-            warn(ctx, reporter, obj, reporter.failure_reason, &note);
-            Err(error.into())
         }
     }
 }

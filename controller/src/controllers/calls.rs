@@ -1,0 +1,34 @@
+//! A provider call made by a reconcile: awaited, and a failure also reported as a Warning Event
+//! on the object.
+
+use std::future::Future;
+
+use kube::Resource;
+use mcp_loader::CallError;
+
+use crate::context::Context;
+use crate::error::Result;
+use crate::events::Reporter;
+
+/// Awaits one provider call about `obj`; a failure is also reported as a Warning with the
+/// reporter's failure reason, naming the call (`action`, e.g. `EnsureLoadBalancer`).
+pub async fn provider_call<K, T>(
+    ctx: &Context,
+    reporter: Reporter,
+    obj: &K,
+    action: &str,
+    call: impl Future<Output = Result<T, CallError>>,
+) -> Result<T>
+where
+    K: Resource<DynamicType = ()>,
+{
+    match call.await {
+        Ok(value) => Ok(value),
+        Err(error) => {
+            let note = format!("{action} failed for the load balancer: {error}");
+            ctx.events
+                .warn(reporter, obj, reporter.failure_reason, &note);
+            Err(error.into())
+        }
+    }
+}
