@@ -61,10 +61,9 @@ fn main() -> ExitCode {
 /// The controller's work is I/O bound (the API server's requests and watches; provider calls run
 /// on threads of their own, `mcp_loader`), and on one thread no task is ever woken across
 /// threads. With tokio's default of a worker per core, the controllers ran on the main thread
-/// and the connections and caches on the workers: at 3000 MCIs + MCSs + Services (the scale
-/// bench) that took 7.4 CPU seconds and 26.9 s to converge, on one thread 5.3 and 21.6-23.3 s
-/// (docs/performance.md). A thread that does not keep up would show in
-/// `workqueue_queue_duration_seconds`; at 10 000 objects it is busy about a fifth of the time.
+/// and the connections and caches on the workers, and the scale bench took more CPU and longer
+/// to converge than on one thread (docs/performance.md, "The third pass"). A thread that does
+/// not keep up would show in `workqueue_queue_duration_seconds`.
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -74,10 +73,10 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// The allocator of the whole process: jemalloc, built in, which the C library and provider
 /// libraries use too (it provides `malloc` and `free` themselves).
 ///
-/// With glibc's malloc the resident memory was about twice the live heap after a start-up
+/// With glibc's malloc the resident memory stayed well above the live heap after a start-up
 /// burst: freed memory stayed spread over holes and per-thread arenas. jemalloc, with the
-/// settings of [`MALLOC_CONF`], gave 30.0 / 40.8 / 84.2 MiB peak RSS at 1000 / 3000 / 10 000
-/// MCIs + MCSs + Services, against glibc's 30.5 / 46.3 / 104.1 (docs/performance.md).
+/// settings of [`MALLOC_CONF`], keeps the peak lower, the more so the more objects
+/// (docs/performance.md, "The third pass").
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

@@ -4,7 +4,7 @@
 //! the caller stops waiting at the timeout, the thread stays with the hung call until it returns,
 //! and the next call takes another thread. tokio's blocking pool does that too, but its idle
 //! threads sleep at once, so with a fast provider each call paid a full wake-up of a sleeping
-//! thread (5-20 µs on a busy machine, more than the call itself). Here an idle thread first
+//! thread (on a busy machine, more than the call itself). Here an idle thread first
 //! waits a little while giving way to anything else runnable ([`std::thread::yield_now`]), so
 //! a call that follows another, as calls do while the controller works through its queue, is
 //! picked up without waking anyone; only then does the thread sleep, and after
@@ -13,12 +13,9 @@
 //! The reply comes back the same way ([`reply`]): when the call went to a thread that was
 //! still looking for work, the caller looks for the reply for [`REPLY_SPIN`], yielding too,
 //! before it awaits it, so a fast provider's reply is taken without putting the runtime's
-//! thread to sleep and waking it. On this project's virtual machines that round trip costs
-//! 30-40 µs, several times the call itself; `make bench`'s handle p50 went from 46-48 µs to
-//! 10 µs (and from 11 to 9 µs with another process keeping a core busy), and the controller's
-//! CPU at N = 3000 from 4.6-5.0 to 3.9-4.1 s (docs/performance.md, "The fourth pass").
-//! Yielding matters: a caller that spun without yielding took the core the call needed (37 µs
-//! under load). A call handed to a sleeping or new thread waits for that thread's wake-up
+//! thread to sleep and waking it: that round trip costs several times the call itself, in
+//! `make bench` and in the controller's CPU at scale (docs/performance.md, "The fourth pass").
+//! Yielding matters: a caller that spun without yielding took the core the call needed. A call handed to a sleeping or new thread waits for that thread's wake-up
 //! first, so its caller does not spin.
 
 use std::sync::atomic::{AtomicBool, Ordering};

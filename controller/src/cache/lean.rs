@@ -2,8 +2,9 @@
 //!
 //! The caches drop `managedFields` from every object they keep ([`super::decoded`]), but
 //! decoding them first cost more than any other part of the object: one entry per field
-//! manager, each with a `fieldsV1` tree of JSON values (5 % of the controller's CPU at N = 3000
-//! in the scale bench, where every MCI and MCS has three managers). [`from_str`] hands the
+//! manager, each with a `fieldsV1` tree of JSON values (a visible share of the controller's CPU in
+//! the scale bench, where every MCI and MCS has three managers: docs/performance.md, "The
+//! fourth pass"). [`from_str`] hands the
 //! object's own decoder a view of the text in which `metadata` has no `managedFields` key: the
 //! value is skipped by serde_json's scanner, which allocates nothing. Everything else reaches
 //! the decoder as serde_json gives it, so an object decodes to what `serde_json::from_str`

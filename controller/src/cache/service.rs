@@ -2,9 +2,9 @@
 //!
 //! No controller reads a Service's spec or status: they read its metadata (name, UID,
 //! annotations, deletion) and ask whether its spec changed (the Go controllers' update
-//! predicate). A decoded `Service` with its spec and status took about 1.8 KiB per Service in
-//! the cache (the spec's selector map alone half a kilobyte); this keeps the metadata and a
-//! digest of the spec, about a quarter of that.
+//! predicate). A decoded `Service` with its spec and status is several times larger in the
+//! cache (the spec's selector map alone is a large part); this keeps the metadata and a digest
+//! of the spec (docs/performance.md, "The second pass").
 
 use std::borrow::Cow;
 use std::hash::{DefaultHasher, Hash, Hasher};
