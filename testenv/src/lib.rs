@@ -46,5 +46,5 @@ pub use crds::{FIELD_MANAGER, apply_crds, crd_dir, install_crds, install_crds_fr
 pub use error::{Error, Result};
 pub use fixture::{TestContext, TestNamespace, shared, test_context, try_shared};
 pub use karmada::{KarmadaEnv, KarmadaOptions, StartupReport};
-pub use process::{KEEP_DIRS_ENV, Supervised, log_tail, rss_kib};
+pub use process::{KEEP_DIRS_ENV, Supervised, log_tail, rss_kib, send_signal};
 pub use workspace::{build_fake_provider, cargo, fake_provider_dir, target_dir};

@@ -517,11 +517,9 @@ impl Supervised {
             .unwrap_or_else(|e| e.into_inner())
             .stop_requested = true;
         if self.exit_status().is_none() {
-            // SAFETY: kill(2) on a child we spawned; the supervisor reaps it only after it has
-            // exited, and `exit_status` is `None`, so the pid is still ours.
-            unsafe {
-                libc::kill(self.server.pid as libc::pid_t, signal);
-            }
+            // The supervisor reaps the child only after it has exited, and `exit_status` is
+            // `None`, so the pid is still ours.
+            send_signal(self.server.pid, signal);
         }
     }
 
@@ -555,5 +553,18 @@ pub(crate) fn pid_alive(pid: u32) -> bool {
             .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
             .unwrap_or(true),
         Err(_) => false,
+    }
+}
+
+/// Sends `signal` (e.g. `libc::SIGTERM`) to the process `pid`. The caller knows the pid is the
+/// process it means (its child not yet reaped, or a process whose identity it checked); errors
+/// are ignored, as the process may just have exited.
+pub fn send_signal(pid: u32, signal: i32) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    unsafe {
+        libc::kill(pid, signal);
     }
 }

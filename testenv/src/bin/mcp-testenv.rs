@@ -9,8 +9,7 @@
 //!
 //! `down` stops it and removes its files; it is idempotent.
 
-// `unsafe` is for the FFI boundary only, and every block says why it is sound.
-#![deny(clippy::undocumented_unsafe_blocks)]
+#![forbid(unsafe_code)]
 
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -114,8 +113,8 @@ impl State {
         self.dir.join("kubeconfigs")
     }
     /// Pid of a live `serve` process, if any.
-    fn running_pid(&self) -> Option<i32> {
-        let pid: i32 = std::fs::read_to_string(self.pid_file())
+    fn running_pid(&self) -> Option<u32> {
+        let pid: u32 = std::fs::read_to_string(self.pid_file())
             .ok()?
             .trim()
             .parse()
@@ -283,14 +282,14 @@ fn down(state: &State) -> Result<()> {
     match state.running_pid() {
         None => eprintln!("mcp-testenv: not running"),
         Some(pid) => {
-            signal(pid, libc::SIGTERM);
+            mcp_testenv::send_signal(pid, libc::SIGTERM);
             let deadline = Instant::now() + Duration::from_secs(20);
             while state.running_pid().is_some() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(100));
             }
             if state.running_pid().is_some() {
                 // etcd and kube-apiserver die with it (PR_SET_PDEATHSIG).
-                signal(pid, libc::SIGKILL);
+                mcp_testenv::send_signal(pid, libc::SIGKILL);
                 std::thread::sleep(Duration::from_millis(500));
             }
             eprintln!("mcp-testenv: stopped");
@@ -310,13 +309,6 @@ fn down(state: &State) -> Result<()> {
     let _ = std::fs::remove_dir_all(state.kubeconfig_dir());
     mcp_testenv::sweep_stale_dirs(&state.dir);
     Ok(())
-}
-
-fn signal(pid: i32, signal: libc::c_int) {
-    // SAFETY: kill(2) has no memory-safety preconditions; `pid` was checked to be our `serve`.
-    unsafe {
-        libc::kill(pid, signal);
-    }
 }
 
 fn status(state: &State) -> ExitCode {

@@ -12,6 +12,8 @@
 //! from `../libexec/multicluster-provider/testenv/` next to this binary (the release tarball),
 //! else from the repository's build script.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -235,12 +237,7 @@ impl Drop for Controller {
     fn drop(&mut self) {
         if let Ok(None) = self.0.try_wait() {
             // SIGTERM first: the controller shuts down cleanly.
-            if let Ok(pid) = i32::try_from(self.0.id()) {
-                // SAFETY: kill(2) has no memory-safety preconditions; `pid` is our running child.
-                unsafe {
-                    libc::kill(pid, libc::SIGTERM);
-                }
-            }
+            mcp_testenv::send_signal(self.0.id(), libc::SIGTERM);
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = self.0.try_wait() {
