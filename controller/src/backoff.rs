@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::client::TokenBucket;
 use crate::settings::BackoffSettings;
+use crate::token_bucket::TokenBucket;
 
 pub struct Backoff {
     settings: BackoffSettings,

@@ -30,7 +30,6 @@ use tower::{BoxError, Layer, Service, ServiceExt};
 
 use crate::metrics::Metrics;
 use crate::settings::ApiRateLimit;
-pub use bucket::TokenBucket;
 use bucket::{BucketKey, KindBuckets};
 
 /// Loads the client configuration: `--kubeconfig`, else `$KUBECONFIG` / `~/.kube/config`, else

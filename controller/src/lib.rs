@@ -25,6 +25,7 @@ pub mod server;
 pub mod settings;
 pub mod supervisor;
 pub mod telemetry;
+pub mod token_bucket;
 pub mod verify;
 pub mod writes;
 

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::jiff::Timestamp;
 
-use crate::client::TokenBucket;
+use crate::token_bucket::TokenBucket;
 
 const MAX_KEYS: usize = 4096;
 const AGGREGATE_MAX_MESSAGES: usize = 10;
