@@ -77,8 +77,6 @@ pub fn root_module(
         mcs_update,
         mcs_ensure_deleted,
         set_call_timeout: ffi_set_call_timeout,
-        #[cfg(feature = "__fixture_next_interface")]
-        next_fixture_method,
     }
     .leak_into_prefix()
 }
@@ -337,11 +335,6 @@ extern "C" fn mcs_ensure_deleted(id: InstanceId, input: RStr<'_>) -> FfiResult {
         input,
         |lb, mcs| lb.ensure_deleted(mcs),
     )
-}
-
-#[cfg(feature = "__fixture_next_interface")]
-extern "C" fn next_fixture_method(_id: InstanceId, _input: RStr<'_>) -> FfiResult {
-    to_ffi(Ok(RString::from("null")))
 }
 
 /// Exports a provider from a `cdylib` crate: the only line of boundary code a vendor writes.
