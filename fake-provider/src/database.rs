@@ -14,6 +14,7 @@ use std::time::Duration;
 use mcp_interface::ProviderError;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
+use crate::key::{BalancerKey, Method};
 use crate::state::{Balancer, CallRecord, Cloud, State};
 
 /// How long a call waits for another process's transaction before failing (retryable).
@@ -114,7 +115,7 @@ impl Database {
 
     /// Runs `f` in one immediate transaction, committed whatever `f` returns unless a statement
     /// failed (then nothing of it is kept and the call fails, retryable).
-    pub fn transaction<T>(
+    pub(crate) fn transaction<T>(
         &self,
         f: impl FnOnce(&mut dyn Cloud) -> Result<T, ProviderError>,
     ) -> Result<T, ProviderError> {
@@ -251,7 +252,8 @@ impl Sql<'_> {
 }
 
 impl Cloud for Sql<'_> {
-    fn status(&mut self, key: &str) -> Result<Option<String>, ProviderError> {
+    fn status(&mut self, key: &BalancerKey) -> Result<Option<String>, ProviderError> {
+        let key = key.to_string();
         self.run(
             self.tx
                 .prepare_cached("SELECT status FROM balancers WHERE key = ?1")
@@ -259,7 +261,8 @@ impl Cloud for Sql<'_> {
         )
     }
 
-    fn create(&mut self, key: &str, status: &str) -> Result<(), ProviderError> {
+    fn create(&mut self, key: &BalancerKey, status: &str) -> Result<(), ProviderError> {
+        let key = key.to_string();
         let result = self
             .tx
             .prepare_cached("INSERT INTO balancers (key, status, created_by) VALUES (?1, ?2, ?3)")
@@ -267,12 +270,13 @@ impl Cloud for Sql<'_> {
             .and_then(|_| {
                 self.tx
                     .prepare_cached("INSERT INTO created (key) VALUES (?1)")
-                    .and_then(|mut s| s.execute([key]))
+                    .and_then(|mut s| s.execute([&key]))
             });
         self.run(result).map(drop)
     }
 
-    fn set_status(&mut self, key: &str, status: &str) -> Result<bool, ProviderError> {
+    fn set_status(&mut self, key: &BalancerKey, status: &str) -> Result<bool, ProviderError> {
+        let key = key.to_string();
         let updated = self.run(
             self.tx
                 .prepare_cached("UPDATE balancers SET status = ?2 WHERE key = ?1")
@@ -281,29 +285,31 @@ impl Cloud for Sql<'_> {
         Ok(updated > 0)
     }
 
-    fn delete(&mut self, key: &str) -> Result<(), ProviderError> {
+    fn delete(&mut self, key: &BalancerKey) -> Result<(), ProviderError> {
+        let key = key.to_string();
         let result = self
             .tx
             .prepare_cached("DELETE FROM balancers WHERE key = ?1")
-            .and_then(|mut s| s.execute([key]))
+            .and_then(|mut s| s.execute([&key]))
             .and_then(|removed| {
                 if removed == 0 {
                     return Ok(0);
                 }
                 self.tx
                     .prepare_cached("INSERT INTO deleted (key) VALUES (?1)")
-                    .and_then(|mut s| s.execute([key]))
+                    .and_then(|mut s| s.execute([&key]))
             });
         self.run(result).map(drop)
     }
 
     fn record(
         &mut self,
-        method: &str,
-        object: &str,
+        method: Method,
+        key: &BalancerKey,
         error: Option<&str>,
         overlapping: u32,
     ) -> Result<(), ProviderError> {
+        let (method, object) = (method.name(key.kind), key.object());
         let result = self
             .tx
             .prepare_cached(
@@ -317,142 +323,4 @@ impl Cloud for Sql<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::state::StateStore;
-
-    #[test]
-    fn the_database_is_shared_between_stores() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        let a = StateStore::file(&path).unwrap();
-        let b = StateStore::file(&path).unwrap();
-        a.update(|cloud| cloud.create("mci/ns/x", r#"{"ingress": []}"#))
-            .unwrap();
-        assert_eq!(b.read().unwrap().creations("mci/ns/x"), 1);
-        b.update(|cloud| cloud.delete("mci/ns/x")).unwrap();
-        let state = a.read().unwrap();
-        assert!(state.balancers.is_empty());
-        assert_eq!(state.deleted, ["mci/ns/x"]);
-    }
-
-    #[test]
-    fn calls_through_separate_connections_are_atomic() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        let threads: Vec<_> = (0..4)
-            .map(|t| {
-                let path = path.clone();
-                std::thread::spawn(move || {
-                    // Its own connection, as another process would have.
-                    let store = StateStore::file(&path).unwrap();
-                    for i in 0..50 {
-                        store
-                            .update(|cloud| {
-                                if cloud.status("mci/ns/shared")?.is_none() {
-                                    cloud.create("mci/ns/shared", "{}")?;
-                                }
-                                cloud.create(&format!("mci/ns/{t}-{i}"), "{}")?;
-                                cloud.record("mci_ensure", &format!("ns/{t}-{i}"), None, 0)
-                            })
-                            .unwrap();
-                    }
-                })
-            })
-            .collect();
-        for thread in threads {
-            thread.join().unwrap();
-        }
-        let state = crate::read_state_file(&path).unwrap();
-        assert_eq!(state.creations("mci/ns/shared"), 1);
-        assert_eq!(state.balancers.len(), 201);
-        let seqs: Vec<u64> = state.calls.iter().map(|c| c.seq).collect();
-        assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn a_failed_statement_keeps_nothing_of_the_call() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        let store = StateStore::file(&path).unwrap();
-        store
-            .update(|cloud| cloud.create("mci/ns/x", "{}"))
-            .unwrap();
-        // Creating it again breaks the primary key: the call log entry goes too.
-        let err = store
-            .update(|cloud| {
-                cloud.record("mci_ensure", "ns/x", None, 0)?;
-                cloud.create("mci/ns/x", "{}")
-            })
-            .unwrap_err();
-        assert!(err.message().contains("UNIQUE"), "{err}");
-        let state = store.read().unwrap();
-        assert!(state.calls.is_empty());
-        assert_eq!(state.created, ["mci/ns/x"]);
-    }
-
-    #[test]
-    fn a_state_round_trips_through_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        let state: State = serde_json::from_value(serde_json::json!({
-            "balancers": {"mcs/a/b": {"status": {"ingress": [{"ip": "1.2.3.4"}]}, "createdBy": 7}},
-            "created": ["mcs/a/b", "mci/a/c"], "deleted": ["mci/a/c"],
-            "calls": [{"seq": 3, "pid": 7, "method": "mcs_ensure", "object": "a/b"},
-                      {"seq": 4, "pid": 7, "method": "mci_get", "object": "a/c", "error": "x"}]
-        }))
-        .unwrap();
-        crate::write_state_file(&path, &state).unwrap();
-        assert_eq!(crate::read_state_file(&path).unwrap(), state);
-        // Sequence numbers go on from the last one.
-        StateStore::file(&path)
-            .unwrap()
-            .update(|cloud| cloud.record("mci_get", "a/d", None, 0))
-            .unwrap();
-        assert_eq!(crate::read_state_file(&path).unwrap().calls[2].seq, 5);
-    }
-
-    #[test]
-    fn files_that_are_not_fake_state_are_refused_clearly() {
-        let dir = tempfile::tempdir().unwrap();
-        let json = dir.path().join("old.json");
-        std::fs::write(
-            &json,
-            br#"{"balancers": {}, "created": [], "deleted": [], "calls": []}"#,
-        )
-        .unwrap();
-        let err = StateStore::file(&json).err().unwrap();
-        assert!(
-            err.message().contains("is not a fake state database"),
-            "{err}"
-        );
-        assert!(
-            err.message().contains("JSON file of an older fake"),
-            "{err}"
-        );
-
-        let other = dir.path().join("other.db");
-        Connection::open(&other)
-            .unwrap()
-            .execute_batch("CREATE TABLE t (x)")
-            .unwrap();
-        let err = StateStore::file(&other).err().unwrap();
-        assert!(err.message().contains("of something else"), "{err}");
-
-        let newer = dir.path().join("newer.db");
-        Connection::open(&newer)
-            .unwrap()
-            .pragma_update(None, "user_version", 2)
-            .unwrap();
-        let err = StateStore::file(&newer).err().unwrap();
-        assert!(err.message().contains("newer fake provider"), "{err}");
-    }
-
-    #[test]
-    fn a_missing_file_reads_as_an_empty_cloud_and_is_not_created() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("missing.db");
-        assert_eq!(crate::read_state_file(&path).unwrap(), State::default());
-        assert!(!path.exists());
-    }
-}
+mod tests;

@@ -15,20 +15,23 @@
 
 mod config;
 mod database;
+mod key;
 mod state;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus};
-use k8s_openapi::api::networking::v1::{IngressLoadBalancerIngress, IngressLoadBalancerStatus};
 use mcp_interface::prelude::*;
+use serde::{Serialize, de::DeserializeOwned};
+
+use key::Method;
+use state::Cloud;
 
 pub use config::{Capability, Config, Fault, FaultAction};
+pub use key::{BalancerKey, Kind};
 pub use state::{
-    Balancer, CallRecord, Cloud, MEMORY_HISTORY, State, StateStore, read_state_file,
-    write_state_file,
+    Balancer, CallRecord, MEMORY_HISTORY, State, StateStore, read_state_file, write_state_file,
 };
 
 /// The name `--cloud-provider` selects.
@@ -38,45 +41,6 @@ pub const ENSURED_IP: &str = "1.2.3.4";
 /// The address `update` gives a balancer.
 pub const UPDATED_IP: &str = "1.2.3.5";
 
-/// Which kind of object a balancer serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Mci,
-    Mcs,
-}
-
-impl Kind {
-    fn prefix(self) -> &'static str {
-        match self {
-            Kind::Mci => "mci",
-            Kind::Mcs => "mcs",
-        }
-    }
-
-    /// The method's name in the call log and in faults: `mci_get`, ..., `mcs_ensure_deleted`.
-    fn method(self, method: Method) -> &'static str {
-        match (self, method) {
-            (Kind::Mci, Method::Get) => "mci_get",
-            (Kind::Mci, Method::Ensure) => "mci_ensure",
-            (Kind::Mci, Method::Update) => "mci_update",
-            (Kind::Mci, Method::EnsureDeleted) => "mci_ensure_deleted",
-            (Kind::Mcs, Method::Get) => "mcs_get",
-            (Kind::Mcs, Method::Ensure) => "mcs_ensure",
-            (Kind::Mcs, Method::Update) => "mcs_update",
-            (Kind::Mcs, Method::EnsureDeleted) => "mcs_ensure_deleted",
-        }
-    }
-}
-
-/// A load balancer method.
-#[derive(Debug, Clone, Copy)]
-enum Method {
-    Get,
-    Ensure,
-    Update,
-    EnsureDeleted,
-}
-
 /// The fake provider.
 pub struct FakeProvider {
     config: Config,
@@ -84,18 +48,18 @@ pub struct FakeProvider {
     /// How many times each fault has fired, by fault index.
     fired: Mutex<HashMap<usize, u32>>,
     /// Calls running now, by object key (recorded as `overlapping` in the call log).
-    running: Mutex<HashMap<String, u32>>,
+    running: Mutex<HashMap<BalancerKey, u32>>,
 }
 
 /// Counts a call as running until dropped.
 struct Running<'a> {
-    running: &'a Mutex<HashMap<String, u32>>,
-    key: &'a str,
+    running: &'a Mutex<HashMap<BalancerKey, u32>>,
+    key: &'a BalancerKey,
 }
 
 impl<'a> Running<'a> {
     /// Starts counting; returns the guard and how many calls about `key` were already running.
-    fn start(running: &'a Mutex<HashMap<String, u32>>, key: &'a str) -> (Self, u32) {
+    fn start(running: &'a Mutex<HashMap<BalancerKey, u32>>, key: &'a BalancerKey) -> (Self, u32) {
         let mut map = running.lock().unwrap_or_else(|e| e.into_inner());
         let before = match map.get_mut(key) {
             Some(count) => {
@@ -103,7 +67,7 @@ impl<'a> Running<'a> {
                 *count - 1
             }
             None => {
-                map.insert(key.to_owned(), 1);
+                map.insert(key.clone(), 1);
                 0
             }
         };
@@ -155,18 +119,6 @@ impl FakeProvider {
         self.store.read()
     }
 
-    fn key(
-        kind: Kind,
-        meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    ) -> String {
-        format!(
-            "{}/{}/{}",
-            kind.prefix(),
-            meta.namespace.as_deref().unwrap_or(""),
-            meta.name.as_deref().unwrap_or("")
-        )
-    }
-
     /// Applies latency and any matching fault: what the call is to return instead of its own
     /// result, if anything.
     fn before_call(
@@ -213,29 +165,22 @@ impl FakeProvider {
     /// Runs one recorded call, or what a fault puts in its place.
     fn call<T>(
         &self,
-        kind: Kind,
+        key: &BalancerKey,
         method: Method,
-        meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-        op: impl FnOnce(&mut dyn Cloud, &str) -> Result<T, ProviderError>,
+        op: impl FnOnce(&mut dyn Cloud, &BalancerKey) -> Result<T, ProviderError>,
     ) -> Result<Reply<T>, ProviderError> {
-        let key = Self::key(kind, meta);
-        // The key without its kind: `namespace/name`.
-        let object = &key[kind.prefix().len() + 1..];
-        let full_method = kind.method(method);
-        let (_running, overlapping) = Running::start(&self.running, &key);
-        let result = match self.before_call(full_method, object) {
+        let object = key.object();
+        let full_method = method.name(key.kind);
+        let (_running, overlapping) = Running::start(&self.running, key);
+        let result = match self.before_call(&full_method, &object) {
             Err(e) => Err(e),
             Ok(Some(FaultAction::Garbage)) => Ok(Reply::Garbage),
             Ok(action) => self
                 .store
                 .update(|cloud| {
-                    let result = op(cloud, &key);
-                    cloud.record(
-                        full_method,
-                        object,
-                        result.as_ref().err().map(|e| e.message()),
-                        overlapping,
-                    )?;
+                    let result = op(cloud, key);
+                    let error = result.as_ref().err().map(|e| e.message());
+                    cloud.record(method, key, error, overlapping)?;
                     result
                 })
                 .map(|value| match action {
@@ -256,33 +201,29 @@ impl FakeProvider {
     }
 }
 
-fn ingress_status(ip: &str) -> IngressLoadBalancerStatus {
-    IngressLoadBalancerStatus {
-        ingress: Some(vec![IngressLoadBalancerIngress {
-            ip: Some(ip.to_owned()),
-            ..Default::default()
-        }]),
-    }
+/// A balancer's status, of either kind.
+trait Status: Serialize + DeserializeOwned + Default {}
+
+impl<S: Serialize + DeserializeOwned + Default> Status for S {}
+
+/// A status of either kind with the one address `ip`: both are `{"ingress": [{"ip": ...}]}`.
+fn with_ip<S: DeserializeOwned>(ip: &str) -> S {
+    serde_json::from_value(serde_json::json!({"ingress": [{"ip": ip}]}))
+        .expect("both kinds' statuses are a list of addresses")
 }
 
-fn service_status(ip: &str) -> LoadBalancerStatus {
-    LoadBalancerStatus {
-        ingress: Some(vec![LoadBalancerIngress {
-            ip: Some(ip.to_owned()),
-            ..Default::default()
-        }]),
-    }
-}
+/// The address of a status no cloud would return.
+const GARBAGE_IP: &str = "999.1.2.3";
 
-fn to_json(status: &impl serde::Serialize) -> Result<String, ProviderError> {
+fn to_json(status: &impl Serialize) -> Result<String, ProviderError> {
     serde_json::to_string(status)
         .map_err(|e| ProviderError::permanent(format!("cannot encode a status: {e}")))
 }
 
 fn ensure(
     cloud: &mut dyn Cloud,
-    key: &str,
-    status: &impl serde::Serialize,
+    key: &BalancerKey,
+    status: &impl Serialize,
 ) -> Result<(), ProviderError> {
     if cloud.status(key)?.is_some() {
         return Err(ProviderError::permanent(format!(
@@ -294,8 +235,8 @@ fn ensure(
 
 fn update(
     cloud: &mut dyn Cloud,
-    key: &str,
-    status: &impl serde::Serialize,
+    key: &BalancerKey,
+    status: &impl Serialize,
 ) -> Result<(), ProviderError> {
     if cloud.set_status(key, &to_json(status)?)? {
         Ok(())
@@ -307,9 +248,9 @@ fn update(
 }
 
 /// The status of the balancer `key`, if it exists.
-fn get<T: serde::de::DeserializeOwned>(
+fn get<T: DeserializeOwned>(
     cloud: &mut dyn Cloud,
-    key: &str,
+    key: &BalancerKey,
 ) -> Result<Option<T>, ProviderError> {
     cloud
         .status(key)?
@@ -355,84 +296,62 @@ fn reply_get<T: Default>(
     }
 }
 
-impl MultiClusterIngressLoadBalancer for FakeProvider {
-    fn get(
-        &self,
-        mci: &MultiClusterIngress,
-    ) -> Result<Option<IngressLoadBalancerStatus>, ProviderError> {
-        let r = self.call(Kind::Mci, Method::Get, &mci.metadata, get);
-        reply_get(r, || Some(ingress_status("not-an-ip")))
+/// The four methods, for balancers of either kind.
+impl FakeProvider {
+    fn get_balancer<S: Status>(&self, key: BalancerKey) -> Result<Option<S>, ProviderError> {
+        let r = self.call(&key, Method::Get, get);
+        reply_get(r, || Some(with_ip("not-an-ip")))
     }
 
-    fn ensure(
-        &self,
-        mci: &MultiClusterIngress,
-    ) -> Result<IngressLoadBalancerStatus, ProviderError> {
-        let r = self.call(Kind::Mci, Method::Ensure, &mci.metadata, |cloud, key| {
-            let status = ingress_status(ENSURED_IP);
+    fn ensure_balancer<S: Status>(&self, key: BalancerKey) -> Result<S, ProviderError> {
+        let r = self.call(&key, Method::Ensure, |cloud, key| {
+            let status = with_ip(ENSURED_IP);
             ensure(cloud, key, &status)?;
             Ok(status)
         });
-        reply(r, || ingress_status("999.1.2.3"), |_| Default::default())
+        reply(r, || with_ip(GARBAGE_IP), |_| S::default())
     }
 
-    fn update(
-        &self,
-        mci: &MultiClusterIngress,
-    ) -> Result<IngressLoadBalancerStatus, ProviderError> {
-        let r = self.call(Kind::Mci, Method::Update, &mci.metadata, |cloud, key| {
-            let status = ingress_status(UPDATED_IP);
+    fn update_balancer<S: Status>(&self, key: BalancerKey) -> Result<S, ProviderError> {
+        let r = self.call(&key, Method::Update, |cloud, key| {
+            let status = with_ip(UPDATED_IP);
             update(cloud, key, &status)?;
             Ok(status)
         });
-        reply(r, || ingress_status("999.1.2.3"), |_| Default::default())
+        reply(r, || with_ip(GARBAGE_IP), |_| S::default())
     }
 
-    fn ensure_deleted(&self, mci: &MultiClusterIngress) -> Result<(), ProviderError> {
-        let r = self.call(
-            Kind::Mci,
-            Method::EnsureDeleted,
-            &mci.metadata,
-            |cloud, key| cloud.delete(key),
-        );
+    fn delete_balancer(&self, key: BalancerKey) -> Result<(), ProviderError> {
+        let r = self.call(&key, Method::EnsureDeleted, |cloud, key| cloud.delete(key));
         reply(r, || (), |()| ())
     }
 }
 
-impl MultiClusterServiceLoadBalancer for FakeProvider {
-    fn get(&self, mcs: &MultiClusterService) -> Result<Option<LoadBalancerStatus>, ProviderError> {
-        let r = self.call(Kind::Mcs, Method::Get, &mcs.metadata, get);
-        reply_get(r, || Some(service_status("not-an-ip")))
-    }
+/// Implements one kind's SDK trait with the methods above.
+macro_rules! balancer {
+    ($trait:ident for $kind:expr, $object:ty => $status:ty) => {
+        impl $trait for FakeProvider {
+            fn get(&self, object: &$object) -> Result<Option<$status>, ProviderError> {
+                self.get_balancer(BalancerKey::of($kind, &object.metadata))
+            }
 
-    fn ensure(&self, mcs: &MultiClusterService) -> Result<LoadBalancerStatus, ProviderError> {
-        let r = self.call(Kind::Mcs, Method::Ensure, &mcs.metadata, |cloud, key| {
-            let status = service_status(ENSURED_IP);
-            ensure(cloud, key, &status)?;
-            Ok(status)
-        });
-        reply(r, || service_status("999.1.2.3"), |_| Default::default())
-    }
+            fn ensure(&self, object: &$object) -> Result<$status, ProviderError> {
+                self.ensure_balancer(BalancerKey::of($kind, &object.metadata))
+            }
 
-    fn update(&self, mcs: &MultiClusterService) -> Result<LoadBalancerStatus, ProviderError> {
-        let r = self.call(Kind::Mcs, Method::Update, &mcs.metadata, |cloud, key| {
-            let status = service_status(UPDATED_IP);
-            update(cloud, key, &status)?;
-            Ok(status)
-        });
-        reply(r, || service_status("999.1.2.3"), |_| Default::default())
-    }
+            fn update(&self, object: &$object) -> Result<$status, ProviderError> {
+                self.update_balancer(BalancerKey::of($kind, &object.metadata))
+            }
 
-    fn ensure_deleted(&self, mcs: &MultiClusterService) -> Result<(), ProviderError> {
-        let r = self.call(
-            Kind::Mcs,
-            Method::EnsureDeleted,
-            &mcs.metadata,
-            |cloud, key| cloud.delete(key),
-        );
-        reply(r, || (), |()| ())
-    }
+            fn ensure_deleted(&self, object: &$object) -> Result<(), ProviderError> {
+                self.delete_balancer(BalancerKey::of($kind, &object.metadata))
+            }
+        }
+    };
 }
+
+balancer!(MultiClusterIngressLoadBalancer for Kind::Mci, MultiClusterIngress => IngressLoadBalancerStatus);
+balancer!(MultiClusterServiceLoadBalancer for Kind::Mcs, MultiClusterService => LoadBalancerStatus);
 
 impl Provider for FakeProvider {
     fn multicluster_ingress(&self) -> Option<&dyn MultiClusterIngressLoadBalancer> {

@@ -12,6 +12,7 @@ use mcp_interface::ProviderError;
 use serde::{Deserialize, Serialize};
 
 use crate::database::Database;
+use crate::key::{BalancerKey, Method};
 
 /// How many calls, creations and deletions the in-memory store remembers (the oldest are
 /// forgotten first), so a long run does not grow without end. The database keeps them all.
@@ -71,23 +72,24 @@ impl State {
     }
 }
 
-/// What one provider call may do to the cloud. `key` is `mci/<namespace>/<name>` or
-/// `mcs/<namespace>/<name>`; statuses are JSON text.
-pub trait Cloud {
+/// What one provider call may do to the cloud; statuses are JSON text. The implementations are
+/// the storage edge: they keep keys as `key.to_string()` (`mci/<namespace>/<name>`) and log
+/// calls as `method.name(key.kind)` about `key.object()`.
+pub(crate) trait Cloud {
     /// The balancer's status, if it exists.
-    fn status(&mut self, key: &str) -> Result<Option<String>, ProviderError>;
+    fn status(&mut self, key: &BalancerKey) -> Result<Option<String>, ProviderError>;
     /// Creates the balancer (the caller checked that it does not exist).
-    fn create(&mut self, key: &str, status: &str) -> Result<(), ProviderError>;
+    fn create(&mut self, key: &BalancerKey, status: &str) -> Result<(), ProviderError>;
     /// Replaces an existing balancer's status; `false` when there is none.
-    fn set_status(&mut self, key: &str, status: &str) -> Result<bool, ProviderError>;
+    fn set_status(&mut self, key: &BalancerKey, status: &str) -> Result<bool, ProviderError>;
     /// Removes the balancer, if it exists.
-    fn delete(&mut self, key: &str) -> Result<(), ProviderError>;
+    fn delete(&mut self, key: &BalancerKey) -> Result<(), ProviderError>;
     /// Appends a call to the call log; `overlapping` is how many other calls about the same
     /// object this process was still running when it started.
     fn record(
         &mut self,
-        method: &str,
-        object: &str,
+        method: Method,
+        key: &BalancerKey,
         error: Option<&str>,
         overlapping: u32,
     ) -> Result<(), ProviderError>;
@@ -124,24 +126,26 @@ fn push_bounded<T>(list: &mut VecDeque<T>, item: T) {
 }
 
 impl Cloud for Memory {
-    fn status(&mut self, key: &str) -> Result<Option<String>, ProviderError> {
-        Ok(self.balancers.get(key).map(|b| b.status.clone()))
+    fn status(&mut self, key: &BalancerKey) -> Result<Option<String>, ProviderError> {
+        Ok(self
+            .balancers
+            .get(&key.to_string())
+            .map(|b| b.status.clone()))
     }
 
-    fn create(&mut self, key: &str, status: &str) -> Result<(), ProviderError> {
-        self.balancers.insert(
-            key.to_owned(),
-            Stored {
-                status: status.to_owned(),
-                created_by: pid(),
-            },
-        );
-        push_bounded(&mut self.created, key.to_owned());
+    fn create(&mut self, key: &BalancerKey, status: &str) -> Result<(), ProviderError> {
+        let key = key.to_string();
+        let stored = Stored {
+            status: status.to_owned(),
+            created_by: pid(),
+        };
+        self.balancers.insert(key.clone(), stored);
+        push_bounded(&mut self.created, key);
         Ok(())
     }
 
-    fn set_status(&mut self, key: &str, status: &str) -> Result<bool, ProviderError> {
-        Ok(match self.balancers.get_mut(key) {
+    fn set_status(&mut self, key: &BalancerKey, status: &str) -> Result<bool, ProviderError> {
+        Ok(match self.balancers.get_mut(&key.to_string()) {
             Some(balancer) => {
                 status.clone_into(&mut balancer.status);
                 true
@@ -150,17 +154,18 @@ impl Cloud for Memory {
         })
     }
 
-    fn delete(&mut self, key: &str) -> Result<(), ProviderError> {
-        if self.balancers.remove(key).is_some() {
-            push_bounded(&mut self.deleted, key.to_owned());
+    fn delete(&mut self, key: &BalancerKey) -> Result<(), ProviderError> {
+        let key = key.to_string();
+        if self.balancers.remove(&key).is_some() {
+            push_bounded(&mut self.deleted, key);
         }
         Ok(())
     }
 
     fn record(
         &mut self,
-        method: &str,
-        object: &str,
+        method: Method,
+        key: &BalancerKey,
         error: Option<&str>,
         overlapping: u32,
     ) -> Result<(), ProviderError> {
@@ -168,8 +173,8 @@ impl Cloud for Memory {
         let record = CallRecord {
             seq: self.next_seq,
             pid: pid(),
-            method: method.to_owned(),
-            object: object.to_owned(),
+            method: method.name(key.kind),
+            object: key.object(),
             error: error.map(str::to_owned),
             overlapping,
         };
@@ -228,7 +233,7 @@ impl StateStore {
     /// Runs `f` on the cloud atomically: under the lock in memory, in one transaction (that
     /// other processes wait for) in the database. What `f` did is kept even when it returns an
     /// error (a refused call is still recorded).
-    pub fn update<T>(
+    pub(crate) fn update<T>(
         &self,
         f: impl FnOnce(&mut dyn Cloud) -> Result<T, ProviderError>,
     ) -> Result<T, ProviderError> {
@@ -258,6 +263,7 @@ pub fn write_state_file(path: &Path, state: &State) -> Result<(), ProviderError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::key::Kind;
 
     #[test]
     fn memory_history_is_bounded() {
@@ -265,10 +271,10 @@ mod tests {
         for i in 0..MEMORY_HISTORY + 5 {
             store
                 .update(|cloud| {
-                    let key = format!("mci/ns/{i}");
+                    let key = BalancerKey::new(Kind::Mci, "ns", &i.to_string());
                     cloud.create(&key, "{}")?;
                     cloud.delete(&key)?;
-                    cloud.record("mci_ensure", &key, None, 0)
+                    cloud.record(Method::Ensure, &key, None, 0)
                 })
                 .unwrap();
         }

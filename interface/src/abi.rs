@@ -28,12 +28,7 @@ use abi_stable::{
 ///
 /// It is the version abi_stable stores in each library header. A library loads when its major
 /// version equals the host's; minor versions may differ in both directions (see the module docs).
-#[cfg(not(feature = "__fixture_next_interface"))]
 pub const INTERFACE_VERSION: &str = env!("CARGO_PKG_VERSION");
-/// Test fixture build: the same interface with one more appended method, as the next minor
-/// release would ship it.
-#[cfg(feature = "__fixture_next_interface")]
-pub const INTERFACE_VERSION: &str = "1.2.0";
 
 /// The interface major version: libraries of another major version are refused.
 pub const INTERFACE_MAJOR: u32 = parse_major(INTERFACE_VERSION);
@@ -192,9 +187,6 @@ pub struct ProviderModule {
     /// so the instance can stop work the host no longer waits for (the async SDK cancels the
     /// call's future). The host calls it after `create` and whenever the bound changes.
     pub set_call_timeout: extern "C" fn(InstanceId, u64),
-    /// Test fixture only: the method the next minor interface version would append.
-    #[cfg(feature = "__fixture_next_interface")]
-    pub next_fixture_method: extern "C" fn(InstanceId, RStr<'_>) -> FfiResult,
 }
 
 impl RootModule for ProviderModuleRef {

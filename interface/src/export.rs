@@ -68,17 +68,15 @@ pub fn root_module(
         install_host: ffi_install_host,
         create: ffi_create,
         capabilities: ffi_capabilities,
-        mci_get,
-        mci_ensure,
-        mci_update,
-        mci_ensure_deleted,
-        mcs_get,
-        mcs_ensure,
-        mcs_update,
-        mcs_ensure_deleted,
+        mci_get: mci::get,
+        mci_ensure: mci::ensure,
+        mci_update: mci::update,
+        mci_ensure_deleted: mci::ensure_deleted,
+        mcs_get: mcs::get,
+        mcs_ensure: mcs::ensure,
+        mcs_update: mcs::update,
+        mcs_ensure_deleted: mcs::ensure_deleted,
         set_call_timeout: ffi_set_call_timeout,
-        #[cfg(feature = "__fixture_next_interface")]
-        next_fixture_method,
     }
     .leak_into_prefix()
 }
@@ -241,108 +239,68 @@ fn not_supported(what: &str) -> ProviderError {
     )
 }
 
-fn with_mci<T: Serialize>(
+/// Runs one provider method: finds the instance's balancer of the kind (`balancer`), decodes the
+/// `object` it is given, calls `f` and encodes its result.
+fn with<B: ?Sized + 'static, O: DeserializeOwned, T: Serialize>(
+    object: &str,
     method: &str,
-    id: InstanceId,
-    input: RStr<'_>,
-    f: impl FnOnce(
-        &dyn MultiClusterIngressLoadBalancer,
-        &MultiClusterIngress,
-    ) -> Result<T, ProviderError>,
+    (id, input): (InstanceId, RStr<'_>),
+    balancer: impl FnOnce(&'static dyn Provider) -> Option<&'static B>,
+    f: impl FnOnce(&B, &O) -> Result<T, ProviderError>,
 ) -> FfiResult {
     to_ffi(guard(method, || {
-        let lb = instance(id)?
-            .multicluster_ingress()
-            .ok_or_else(|| not_supported("MultiClusterIngress load balancers"))?;
-        let mci: MultiClusterIngress = decode("MultiClusterIngress", input)?;
-        encode(&f(lb, &mci)?)
+        let lb = balancer(instance(id)?)
+            .ok_or_else(|| not_supported(&format!("{object} load balancers")))?;
+        encode(&f(lb, &decode(object, input)?)?)
     }))
 }
 
-fn with_mcs<T: Serialize>(
-    method: &str,
-    id: InstanceId,
-    input: RStr<'_>,
-    f: impl FnOnce(
-        &dyn MultiClusterServiceLoadBalancer,
-        &MultiClusterService,
-    ) -> Result<T, ProviderError>,
-) -> FfiResult {
-    to_ffi(guard(method, || {
-        let lb = instance(id)?
-            .multicluster_service()
-            .ok_or_else(|| not_supported("MultiClusterService load balancers"))?;
-        let mcs: MultiClusterService = decode("MultiClusterService", input)?;
-        encode(&f(lb, &mcs)?)
-    }))
+/// The four entry points of one kind of balancer, in a module of their own (`mci::get`, ...):
+/// each calls the vendor's method of the same name through [`with`].
+macro_rules! entry_points {
+    ($module:ident: $object:ident, $balancer:ident, $capability:ident) => {
+        mod $module {
+            use super::*;
+
+            fn call<T: Serialize>(
+                method: &str,
+                args: (InstanceId, RStr<'_>),
+                f: impl FnOnce(&(dyn $balancer + 'static), &$object) -> Result<T, ProviderError>,
+            ) -> FfiResult {
+                with(stringify!($object), method, args, |p| p.$capability(), f)
+            }
+
+            pub(super) extern "C" fn get(id: InstanceId, input: RStr<'_>) -> FfiResult {
+                let method = concat!(stringify!($object), " get");
+                call(method, (id, input), |lb, o| {
+                    let status = lb.get(o)?;
+                    Ok(GetResult {
+                        exists: status.is_some(),
+                        status,
+                    })
+                })
+            }
+
+            pub(super) extern "C" fn ensure(id: InstanceId, input: RStr<'_>) -> FfiResult {
+                let method = concat!(stringify!($object), " ensure");
+                call(method, (id, input), |lb, o| lb.ensure(o))
+            }
+
+            pub(super) extern "C" fn update(id: InstanceId, input: RStr<'_>) -> FfiResult {
+                let method = concat!(stringify!($object), " update");
+                call(method, (id, input), |lb, o| lb.update(o))
+            }
+
+            pub(super) extern "C" fn ensure_deleted(id: InstanceId, input: RStr<'_>) -> FfiResult {
+                let method = concat!(stringify!($object), " ensure_deleted");
+                call(method, (id, input), |lb, o| lb.ensure_deleted(o))
+            }
+        }
+    };
 }
 
-extern "C" fn mci_get(id: InstanceId, input: RStr<'_>) -> FfiResult {
-    with_mci("MultiClusterIngress get", id, input, |lb, mci| {
-        let status = lb.get(mci)?;
-        Ok(GetResult {
-            exists: status.is_some(),
-            status,
-        })
-    })
-}
-
-extern "C" fn mci_ensure(id: InstanceId, input: RStr<'_>) -> FfiResult {
-    with_mci("MultiClusterIngress ensure", id, input, |lb, mci| {
-        lb.ensure(mci)
-    })
-}
-
-extern "C" fn mci_update(id: InstanceId, input: RStr<'_>) -> FfiResult {
-    with_mci("MultiClusterIngress update", id, input, |lb, mci| {
-        lb.update(mci)
-    })
-}
-
-extern "C" fn mci_ensure_deleted(id: InstanceId, input: RStr<'_>) -> FfiResult {
-    with_mci(
-        "MultiClusterIngress ensure_deleted",
-        id,
-        input,
-        |lb, mci| lb.ensure_deleted(mci),
-    )
-}
-
-extern "C" fn mcs_get(id: InstanceId, input: RStr<'_>) -> FfiResult {
-    with_mcs("MultiClusterService get", id, input, |lb, mcs| {
-        let status = lb.get(mcs)?;
-        Ok(GetResult {
-            exists: status.is_some(),
-            status,
-        })
-    })
-}
-
-extern "C" fn mcs_ensure(id: InstanceId, input: RStr<'_>) -> FfiResult {
-    with_mcs("MultiClusterService ensure", id, input, |lb, mcs| {
-        lb.ensure(mcs)
-    })
-}
-
-extern "C" fn mcs_update(id: InstanceId, input: RStr<'_>) -> FfiResult {
-    with_mcs("MultiClusterService update", id, input, |lb, mcs| {
-        lb.update(mcs)
-    })
-}
-
-extern "C" fn mcs_ensure_deleted(id: InstanceId, input: RStr<'_>) -> FfiResult {
-    with_mcs(
-        "MultiClusterService ensure_deleted",
-        id,
-        input,
-        |lb, mcs| lb.ensure_deleted(mcs),
-    )
-}
-
-#[cfg(feature = "__fixture_next_interface")]
-extern "C" fn next_fixture_method(_id: InstanceId, _input: RStr<'_>) -> FfiResult {
-    to_ffi(Ok(RString::from("null")))
-}
+entry_points!(mci: MultiClusterIngress, MultiClusterIngressLoadBalancer, multicluster_ingress);
+entry_points!(mcs: MultiClusterService, MultiClusterServiceLoadBalancer, multicluster_service);
 
 /// Exports a provider from a `cdylib` crate: the only line of boundary code a vendor writes.
 ///

@@ -132,51 +132,32 @@ pub trait AsyncMultiClusterServiceLoadBalancer: Send + Sync {
     ) -> impl Future<Output = Result<(), ProviderError>>;
 }
 
+/// Implements an async balancer trait for [`NotOffered`], which has no values.
+macro_rules! never_called {
+    ($trait:ident: $object:ty => $status:ty) => {
+        impl $trait for NotOffered {
+            async fn get(&self, _: &$object) -> Result<Option<$status>, ProviderError> {
+                match *self {}
+            }
+            async fn ensure(&self, _: &$object) -> Result<$status, ProviderError> {
+                match *self {}
+            }
+            async fn update(&self, _: &$object) -> Result<$status, ProviderError> {
+                match *self {}
+            }
+            async fn ensure_deleted(&self, _: &$object) -> Result<(), ProviderError> {
+                match *self {}
+            }
+        }
+    };
+}
+
 /// The type of a capability an [`AsyncProvider`] does not offer (the defaults' `None`). Never
 /// called.
 pub enum NotOffered {}
 
-impl AsyncMultiClusterIngressLoadBalancer for NotOffered {
-    async fn get(
-        &self,
-        _: &MultiClusterIngress,
-    ) -> Result<Option<IngressLoadBalancerStatus>, ProviderError> {
-        match *self {}
-    }
-    async fn ensure(
-        &self,
-        _: &MultiClusterIngress,
-    ) -> Result<IngressLoadBalancerStatus, ProviderError> {
-        match *self {}
-    }
-    async fn update(
-        &self,
-        _: &MultiClusterIngress,
-    ) -> Result<IngressLoadBalancerStatus, ProviderError> {
-        match *self {}
-    }
-    async fn ensure_deleted(&self, _: &MultiClusterIngress) -> Result<(), ProviderError> {
-        match *self {}
-    }
-}
-
-impl AsyncMultiClusterServiceLoadBalancer for NotOffered {
-    async fn get(
-        &self,
-        _: &MultiClusterService,
-    ) -> Result<Option<LoadBalancerStatus>, ProviderError> {
-        match *self {}
-    }
-    async fn ensure(&self, _: &MultiClusterService) -> Result<LoadBalancerStatus, ProviderError> {
-        match *self {}
-    }
-    async fn update(&self, _: &MultiClusterService) -> Result<LoadBalancerStatus, ProviderError> {
-        match *self {}
-    }
-    async fn ensure_deleted(&self, _: &MultiClusterService) -> Result<(), ProviderError> {
-        match *self {}
-    }
-}
+never_called!(AsyncMultiClusterIngressLoadBalancer: MultiClusterIngress => IngressLoadBalancerStatus);
+never_called!(AsyncMultiClusterServiceLoadBalancer: MultiClusterService => LoadBalancerStatus);
 
 /// How long dropping an instance waits for its runtime's tasks.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -277,11 +258,14 @@ impl<P: AsyncProvider> AsyncInstance<P> {
     }
 }
 
-fn not_offered(what: &str) -> ProviderError {
-    ProviderError::new(
-        ErrorKind::NotSupported,
-        format!("the provider does not offer {what}"),
-    )
+/// The async provider's balancer for `object`s, or the error saying it offers none.
+fn offered<B>(balancer: Option<B>, object: &str) -> Result<B, ProviderError> {
+    balancer.ok_or_else(|| {
+        ProviderError::new(
+            ErrorKind::NotSupported,
+            format!("the provider does not offer {object} load balancers"),
+        )
+    })
 }
 
 impl<P: AsyncProvider> Provider for AsyncInstance<P> {
@@ -305,210 +289,38 @@ impl<P: AsyncProvider> Provider for AsyncInstance<P> {
     }
 }
 
-impl<P: AsyncProvider> MultiClusterIngressLoadBalancer for AsyncInstance<P> {
-    fn get(
-        &self,
-        mci: &MultiClusterIngress,
-    ) -> Result<Option<IngressLoadBalancerStatus>, ProviderError> {
-        let lb = self.provider.multicluster_ingress();
-        let lb = lb.ok_or_else(|| not_offered("MultiClusterIngress load balancers"))?;
-        self.call("get", lb.get(mci))
-    }
+/// Implements a synchronous balancer trait for [`AsyncInstance`]: each method runs the async
+/// provider's method of the same name through [`AsyncInstance::call`].
+macro_rules! blocking_balancer {
+    ($trait:ident for $capability:ident: $object:ident => $status:ty) => {
+        impl<P: AsyncProvider> $trait for AsyncInstance<P> {
+            fn get(&self, object: &$object) -> Result<Option<$status>, ProviderError> {
+                let lb = offered(self.provider.$capability(), stringify!($object))?;
+                self.call("get", lb.get(object))
+            }
 
-    fn ensure(
-        &self,
-        mci: &MultiClusterIngress,
-    ) -> Result<IngressLoadBalancerStatus, ProviderError> {
-        let lb = self.provider.multicluster_ingress();
-        let lb = lb.ok_or_else(|| not_offered("MultiClusterIngress load balancers"))?;
-        self.call("ensure", lb.ensure(mci))
-    }
+            fn ensure(&self, object: &$object) -> Result<$status, ProviderError> {
+                let lb = offered(self.provider.$capability(), stringify!($object))?;
+                self.call("ensure", lb.ensure(object))
+            }
 
-    fn update(
-        &self,
-        mci: &MultiClusterIngress,
-    ) -> Result<IngressLoadBalancerStatus, ProviderError> {
-        let lb = self.provider.multicluster_ingress();
-        let lb = lb.ok_or_else(|| not_offered("MultiClusterIngress load balancers"))?;
-        self.call("update", lb.update(mci))
-    }
+            fn update(&self, object: &$object) -> Result<$status, ProviderError> {
+                let lb = offered(self.provider.$capability(), stringify!($object))?;
+                self.call("update", lb.update(object))
+            }
 
-    fn ensure_deleted(&self, mci: &MultiClusterIngress) -> Result<(), ProviderError> {
-        let lb = self.provider.multicluster_ingress();
-        let lb = lb.ok_or_else(|| not_offered("MultiClusterIngress load balancers"))?;
-        self.call("ensure_deleted", lb.ensure_deleted(mci))
-    }
+            fn ensure_deleted(&self, object: &$object) -> Result<(), ProviderError> {
+                let lb = offered(self.provider.$capability(), stringify!($object))?;
+                self.call("ensure_deleted", lb.ensure_deleted(object))
+            }
+        }
+    };
 }
 
-impl<P: AsyncProvider> MultiClusterServiceLoadBalancer for AsyncInstance<P> {
-    fn get(&self, mcs: &MultiClusterService) -> Result<Option<LoadBalancerStatus>, ProviderError> {
-        let lb = self.provider.multicluster_service();
-        let lb = lb.ok_or_else(|| not_offered("MultiClusterService load balancers"))?;
-        self.call("get", lb.get(mcs))
-    }
-
-    fn ensure(&self, mcs: &MultiClusterService) -> Result<LoadBalancerStatus, ProviderError> {
-        let lb = self.provider.multicluster_service();
-        let lb = lb.ok_or_else(|| not_offered("MultiClusterService load balancers"))?;
-        self.call("ensure", lb.ensure(mcs))
-    }
-
-    fn update(&self, mcs: &MultiClusterService) -> Result<LoadBalancerStatus, ProviderError> {
-        let lb = self.provider.multicluster_service();
-        let lb = lb.ok_or_else(|| not_offered("MultiClusterService load balancers"))?;
-        self.call("update", lb.update(mcs))
-    }
-
-    fn ensure_deleted(&self, mcs: &MultiClusterService) -> Result<(), ProviderError> {
-        let lb = self.provider.multicluster_service();
-        let lb = lb.ok_or_else(|| not_offered("MultiClusterService load balancers"))?;
-        self.call("ensure_deleted", lb.ensure_deleted(mcs))
-    }
-}
+blocking_balancer!(MultiClusterIngressLoadBalancer for multicluster_ingress:
+    MultiClusterIngress => IngressLoadBalancerStatus);
+blocking_balancer!(MultiClusterServiceLoadBalancer for multicluster_service:
+    MultiClusterService => LoadBalancerStatus);
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
-
-    use super::*;
-
-    /// Sets its flag when dropped: proves a future was dropped (cancelled), not completed.
-    struct DropFlag(Arc<AtomicBool>);
-
-    impl Drop for DropFlag {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::SeqCst);
-        }
-    }
-
-    struct Slow {
-        dropped: Arc<AtomicBool>,
-        runtime_thread: std::sync::Mutex<Option<String>>,
-    }
-
-    impl AsyncProvider for Slow {
-        fn multicluster_ingress(&self) -> Option<&impl AsyncMultiClusterIngressLoadBalancer> {
-            Some(self)
-        }
-    }
-
-    impl AsyncMultiClusterIngressLoadBalancer for Slow {
-        async fn get(
-            &self,
-            mci: &MultiClusterIngress,
-        ) -> Result<Option<IngressLoadBalancerStatus>, ProviderError> {
-            // Work spawned onto the provider's runtime runs on its named threads.
-            let name = tokio::spawn(async { std::thread::current().name().map(str::to_owned) })
-                .await
-                .map_err(|e| ProviderError::retryable(e.to_string()))?;
-            *self.runtime_thread.lock().unwrap() = name;
-            Ok(mci
-                .metadata
-                .name
-                .as_ref()
-                .map(|_| IngressLoadBalancerStatus::default()))
-        }
-        async fn ensure(
-            &self,
-            _: &MultiClusterIngress,
-        ) -> Result<IngressLoadBalancerStatus, ProviderError> {
-            let _flag = DropFlag(self.dropped.clone());
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-            Ok(IngressLoadBalancerStatus::default())
-        }
-        async fn update(
-            &self,
-            _: &MultiClusterIngress,
-        ) -> Result<IngressLoadBalancerStatus, ProviderError> {
-            panic!("update panics")
-        }
-        async fn ensure_deleted(&self, _: &MultiClusterIngress) -> Result<(), ProviderError> {
-            Ok(())
-        }
-    }
-
-    fn instance() -> AsyncInstance<Slow> {
-        AsyncRuntime::start("slow")
-            .unwrap()
-            .create(async {
-                Ok(Slow {
-                    dropped: Arc::default(),
-                    runtime_thread: Default::default(),
-                })
-            })
-            .unwrap()
-    }
-
-    fn mci() -> MultiClusterIngress {
-        let mut mci = MultiClusterIngress::default();
-        mci.metadata.name = Some("web".into());
-        mci
-    }
-
-    #[test]
-    fn capabilities_follow_the_async_provider() {
-        let instance = instance();
-        assert!(Provider::multicluster_ingress(&instance).is_some());
-        assert!(Provider::multicluster_service(&instance).is_none());
-        let got = MultiClusterIngressLoadBalancer::get(&instance, &mci()).unwrap();
-        assert_eq!(got, Some(IngressLoadBalancerStatus::default()));
-        assert_eq!(
-            instance
-                .provider()
-                .runtime_thread
-                .lock()
-                .unwrap()
-                .as_deref(),
-            Some("slow-provider")
-        );
-        let err = MultiClusterServiceLoadBalancer::get(&instance, &MultiClusterService::default())
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::NotSupported);
-    }
-
-    #[test]
-    fn a_call_pending_at_the_call_timeout_is_cancelled() {
-        let instance = instance();
-        instance.set_call_timeout(Duration::from_millis(50));
-        let err = MultiClusterIngressLoadBalancer::ensure(&instance, &mci()).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Retryable);
-        assert!(
-            err.message()
-                .contains("ensure cancelled after the controller's call timeout"),
-            "{err}"
-        );
-        // The future was dropped at its `.await`, not left running.
-        assert!(instance.provider().dropped.load(Ordering::SeqCst));
-    }
-
-    #[test]
-    fn a_panic_in_a_future_reaches_the_caller_thread() {
-        // The export layer's catch_unwind sits around the call: the panic must unwind through
-        // `block_on` on the calling thread, not vanish on a runtime thread.
-        let instance = instance();
-        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let _ = MultiClusterIngressLoadBalancer::update(&instance, &mci());
-        }));
-        assert!(caught.is_err());
-    }
-
-    #[test]
-    fn a_failing_factory_shuts_its_runtime_down() {
-        let runtime = AsyncRuntime::start("failing").unwrap();
-        let handle = runtime.runtime.handle().clone();
-        let result = runtime.create::<Slow>(async {
-            tokio::spawn(async { tokio::time::sleep(Duration::from_secs(3600)).await });
-            Err(ProviderError::permanent("bad credentials"))
-        });
-        assert_eq!(result.err().unwrap().message(), "bad credentials");
-        // The runtime is gone: its handle can no longer run tasks.
-        let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            handle.block_on(tokio::spawn(async {}))
-        }));
-        assert!(
-            !matches!(spawned, Ok(Ok(()))),
-            "the runtime still runs tasks"
-        );
-    }
-}
+mod tests;
