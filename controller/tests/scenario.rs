@@ -1,12 +1,15 @@
 //! The Go original's scenario, end to end with all five controllers: IngressClass `fake`
 //! (default), examples/mci.yaml and application.yaml, and the ResourceBinding Karmada would write
-//! placing `serve` on member1 and member2 (`Env::apply_karmada_state`).
+//! placing `serve` on member1 and member2 (`Env::apply_karmada_state`). The controller runs as it
+//! is deployed: as the user deploy/karmada-rbac.yaml binds, with that RBAC, so a request the
+//! scenario needs and the RBAC refuses shows as `forbidden` in its log (rbac.rs checks the RBAC
+//! itself, rule by rule).
 
 mod common;
 
 use std::time::Duration;
 
-use common::{ControllerOptions, Env, eventually, fake_state};
+use common::{ControllerOptions, DEPLOY_RBAC, Env, eventually, fake_state};
 use kube::api::{Api, DeleteParams};
 use mcp_interface::api::mcs::ServiceExport;
 use mcp_interface::api::networking::MultiClusterIngress;
@@ -16,7 +19,7 @@ const WAIT: Duration = Duration::from_secs(60);
 
 #[tokio::test]
 async fn the_original_scenario() {
-    let env = Env::start().await;
+    let (env, kubeconfig) = Env::start_with_rbac(DEPLOY_RBAC, Vec::new()).await;
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("fake-cloud.db");
     env.apply(common::INGRESS_CLASS, "default").await;
@@ -26,7 +29,9 @@ async fn the_original_scenario() {
         .await;
     env.apply_karmada_state("default").await;
     let mut controller = env.controller(
-        ControllerOptions::new(dir.path()).cloud_config(&format!("stateFile: {}", state.display())),
+        ControllerOptions::new(dir.path())
+            .cloud_config(&format!("stateFile: {}", state.display()))
+            .with_kubeconfig(&kubeconfig),
     );
     controller.wait_ready(WAIT).await;
 
@@ -103,7 +108,11 @@ async fn the_original_scenario() {
         s["deleted"],
         serde_json::json!(["mci/default/minimal-ingress"])
     );
-    assert!(!controller.logs().contains("forbidden"));
+    let logs = controller.logs();
+    assert!(
+        !logs.contains("forbidden"),
+        "a request was refused:\n{logs}"
+    );
     let status = controller.terminate(WAIT).await;
     assert!(status.success());
 }

@@ -60,8 +60,8 @@ fn documented_dependency() -> (String, String) {
 }
 
 /// A git repository holding this working tree (tracked and new files), tagged `tag`: what the
-/// GitHub repository holds at that release.
-fn local_origin(dir: &Path, tag: &str) -> PathBuf {
+/// GitHub repository holds at that release. `name` is its directory's name.
+fn local_origin(dir: &Path, name: &str, tag: &str) -> PathBuf {
     let root = common::repo_root();
     let files = run(git(&root).args([
         "ls-files",
@@ -70,7 +70,7 @@ fn local_origin(dir: &Path, tag: &str) -> PathBuf {
         "--others",
         "--exclude-standard",
     ]));
-    let origin = dir.join("multicluster-cloud-provider");
+    let origin = dir.join(name);
     for file in files.split('\0').filter(|f| !f.is_empty()) {
         let source = root.join(file);
         if !source.is_file() {
@@ -87,18 +87,50 @@ fn local_origin(dir: &Path, tag: &str) -> PathBuf {
     origin
 }
 
+/// Removes, when dropped, what cargo keeps in `$CARGO_HOME/git` for the origin repository named
+/// `.0` (cargo names its clones `<last segment of the URL>-<hash>`): each run's origin has a URL
+/// of its own, so its clones would otherwise pile up run after run.
+struct GitCache(String);
+
+impl Drop for GitCache {
+    fn drop(&mut self) {
+        let home = std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+        let Some(home) = home else { return };
+        let prefix = format!("{}-", self.0);
+        for kind in ["db", "checkouts"] {
+            let Ok(entries) = std::fs::read_dir(home.join("git").join(kind)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn a_vendor_crate_outside_the_repository_builds_with_the_documented_dependency_and_passes_verify() {
     let (documented, tag) = documented_dependency();
-    // A fixed place under target/, so cargo's git cache for it does not grow run after run.
+    // The crate and its origin in a directory of this run's own (two runs at once do not
+    // collide), beside one target directory all runs share (cargo locks it), so the vendor
+    // crate's dependencies stay built from run to run.
     let work = common::target_dir().join("vendor-kit");
-    let _ = std::fs::remove_dir_all(work.join("multicluster-cloud-provider"));
-    let _ = std::fs::remove_dir_all(work.join("mycloud"));
     std::fs::create_dir_all(&work).unwrap();
-    let origin = local_origin(&work, &tag);
+    let run_dir = tempfile::Builder::new()
+        .prefix("run-")
+        .tempdir_in(&work)
+        .unwrap();
+    let run_name = run_dir.path().file_name().unwrap().to_string_lossy();
+    let origin_name = format!("multicluster-cloud-provider-{run_name}");
+    let _git_cache = GitCache(origin_name.clone());
+    let origin = local_origin(run_dir.path(), &origin_name, &tag);
 
     // The vendor's crate: examples/provider, copied out, with the documented dependency line.
-    let vendor = work.join("mycloud");
+    let vendor = run_dir.path().join("mycloud");
     std::fs::create_dir_all(vendor.join("src")).unwrap();
     let example = common::repo_root().join("examples/provider");
     for file in ["src/lib.rs", "Cargo.lock"] {
@@ -132,7 +164,10 @@ fn a_vendor_crate_outside_the_repository_builds_with_the_documented_dependency_a
         "mcp-interface does not come from the tagged git repository"
     );
 
-    let library = target.join("release/libmcp_provider_example.so");
+    // Copied out at once: a concurrent run's build (of the same sources) replaces the shared
+    // target's copy.
+    let library = run_dir.path().join("libmcp_provider_example.so");
+    std::fs::copy(target.join("release/libmcp_provider_example.so"), &library).unwrap();
     let inspect = run(Command::new(env!("CARGO_BIN_EXE_multicluster-provider"))
         .args(["inspect", "--json"])
         .arg(&library));

@@ -629,12 +629,73 @@ fn resource_trait_constants() {
     );
 }
 
+/// `Metadata` reads and writes the very `metadata` the wire carries: what `metadata()` gives of
+/// a published object is its YAML's `metadata`, and a change through `metadata_mut()` is, once
+/// encoded, the only change to the object's JSON.
+fn metadata_on_the_wire<T>(doc: &serde_yaml::Value, origin: &str)
+where
+    T: k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>
+        + Serialize
+        + DeserializeOwned,
+{
+    let published: Value = serde_json::to_value(doc).expect("YAML document as JSON");
+    let mut typed: T = serde_yaml::from_value(doc.clone()).expect("YAML -> typed");
+    let read = serde_json::to_value(typed.metadata()).expect("ObjectMeta -> JSON");
+    assert_eq!(read, published["metadata"], "{origin}: metadata() differs");
+    assert!(
+        read["name"].is_string(),
+        "{origin}: a published object has a name"
+    );
+
+    typed.metadata_mut().name = Some("renamed".into());
+    typed
+        .metadata_mut()
+        .labels
+        .get_or_insert_with(Default::default)
+        .insert("round-trip".into(), "yes".into());
+    let mut expected = published.clone();
+    expected["metadata"]["name"] = json!("renamed");
+    expected["metadata"]["labels"]["round-trip"] = json!("yes");
+    let encoded = serde_json::to_value(&typed).expect("typed -> JSON");
+    assert_eq!(encoded, expected, "{origin}: metadata_mut() changed more");
+    let decoded: T = serde_json::from_str(&encoded.to_string()).expect("JSON text -> typed");
+    assert_eq!(
+        decoded.metadata().name.as_deref(),
+        Some("renamed"),
+        "{origin}"
+    );
+}
+
 #[test]
-fn metadata_trait_gives_object_meta() {
-    use k8s_openapi::Metadata;
-    let mut mcs = MultiClusterService::default();
-    mcs.metadata_mut().name = Some("foo".into());
-    assert_eq!(mcs.metadata().name.as_deref(), Some("foo"));
+fn metadata_trait_is_the_encoded_metadata() {
+    let mut kinds = BTreeSet::new();
+    for file in yaml_files(&data_dir())
+        .into_iter()
+        .chain(yaml_files(&examples_dir()))
+    {
+        for (i, doc) in documents(&file).iter().enumerate() {
+            let origin = format!("{} #{i}", file.display());
+            let kind = doc.get("kind").and_then(serde_yaml::Value::as_str);
+            match kind.unwrap_or_default() {
+                "MultiClusterIngress" => metadata_on_the_wire::<MultiClusterIngress>(doc, &origin),
+                "MultiClusterService" => metadata_on_the_wire::<MultiClusterService>(doc, &origin),
+                "ResourceBinding" => metadata_on_the_wire::<ResourceBinding>(doc, &origin),
+                "ClusterResourceBinding" => {
+                    metadata_on_the_wire::<ClusterResourceBinding>(doc, &origin)
+                }
+                "PropagationPolicy" => metadata_on_the_wire::<PropagationPolicy>(doc, &origin),
+                "ClusterPropagationPolicy" => {
+                    metadata_on_the_wire::<ClusterPropagationPolicy>(doc, &origin)
+                }
+                "Cluster" => metadata_on_the_wire::<Cluster>(doc, &origin),
+                "ServiceExport" => metadata_on_the_wire::<ServiceExport>(doc, &origin),
+                "ServiceImport" => metadata_on_the_wire::<ServiceImport>(doc, &origin),
+                _ => continue,
+            }
+            kinds.insert(kind.unwrap_or_default().to_owned());
+        }
+    }
+    assert_eq!(kinds.len(), 9, "every Karmada kind is checked: {kinds:?}");
 }
 
 #[cfg(feature = "schema")]

@@ -30,7 +30,7 @@ const CLUSTER_NAME: &str = "mcp-testenv";
 /// The Service IP range: as large as kubeadm's default, so thousands of Services fit.
 pub const SERVICE_CLUSTER_IP_RANGE: &str = "10.96.0.0/12";
 /// How often a start is retried when a freshly picked port was taken meanwhile.
-const PORT_CLASH_RETRIES: usize = 3;
+pub(crate) const PORT_CLASH_RETRIES: usize = 3;
 
 /// How to start a [`ControlPlane`].
 #[derive(Debug, Clone)]

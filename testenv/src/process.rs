@@ -434,6 +434,19 @@ impl ProcessGroup {
     pub(crate) fn stop(&self) {
         stop_group(self.group);
     }
+
+    /// Stops every server and forgets them, so the group starts over (a start retried after a
+    /// port clash): their exits are no longer reported by [`ProcessGroup::check`], and their
+    /// logs move aside (`<log>.before-restart`), so a later failure is not read as the old one.
+    pub(crate) fn reset(&self) {
+        stop_group(self.group);
+        let servers = std::mem::take(&mut *self.servers.lock().unwrap_or_else(|e| e.into_inner()));
+        for server in servers {
+            let mut aside = server.log.clone().into_os_string();
+            aside.push(".before-restart");
+            let _ = std::fs::rename(&server.log, aside);
+        }
+    }
 }
 
 impl Drop for ProcessGroup {

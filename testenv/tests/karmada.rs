@@ -1,8 +1,12 @@
 //! The Karmada mode itself: Karmada's components really run and do their jobs, errors carry the
-//! failing component's log, and teardown leaves nothing behind.
+//! failing component's log, and teardown leaves nothing behind: no process (pids gone) and no
+//! directory.
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
@@ -276,6 +280,7 @@ async fn a_dying_component_fails_the_start_with_its_log() {
     .unwrap();
     std::fs::set_permissions(&broken, std::fs::Permissions::from_mode(0o755)).unwrap();
     let base = tempfile::tempdir().unwrap();
+    let watcher = ProcessWatcher::start(base.path());
     let error = KarmadaEnv::start(KarmadaOptions {
         karmada: Some(mcp_testenv::KarmadaBinaries {
             dir: dir.path().to_owned(),
@@ -300,11 +305,89 @@ async fn a_dying_component_fails_the_start_with_its_log() {
         "{message}"
     );
     assert!(message.contains("kube-apiserver.log"), "{message}");
-    // Nothing is left: the environment's directories are gone.
+    // Nothing is left running: every process the start ran (seen while it ran: the servers'
+    // command lines and working directories are under `base`) is gone, and none is found now.
+    let seen = watcher.stop();
+    for server in ["etcd", "kube-apiserver"] {
+        assert!(
+            seen.values().any(|command| command.contains(server)),
+            "the watcher never saw {server} run: {seen:?}"
+        );
+    }
+    for (pid, command) in &seen {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "pid {pid} ({command}) survived the failed start"
+        );
+    }
+    let running = processes_under(base.path());
+    assert!(running.is_empty(), "left running: {running:?}");
+    // Nor on disk: the environment's directories are gone.
     let left: Vec<_> = std::fs::read_dir(base.path())
         .unwrap()
         .flatten()
         .map(|e| e.file_name())
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// Children of this process (the test binary's servers) that run under `base`: their command
+/// line names a path in it, or it is their working directory. Pid -> command line.
+fn processes_under(base: &Path) -> BTreeMap<u32, String> {
+    let me = std::process::id().to_string();
+    let base = base.to_string_lossy().into_owned();
+    let mut found = BTreeMap::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let proc_dir = entry.path();
+        // The parent pid is the field after the state, after the parenthesised command name.
+        let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else {
+            continue;
+        };
+        let parent = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1).map(str::to_owned));
+        if parent.as_deref() != Some(me.as_str()) {
+            continue;
+        }
+        let command = std::fs::read(proc_dir.join("cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .unwrap_or_default();
+        let cwd = std::fs::read_link(proc_dir.join("cwd")).unwrap_or_default();
+        if command.contains(&base) || cwd.starts_with(&base) {
+            found.insert(pid, command);
+        }
+    }
+    found
+}
+
+/// Records, from a thread of its own, every process [`processes_under`] `base` finds while it
+/// runs.
+struct ProcessWatcher {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<BTreeMap<u32, String>>,
+}
+
+impl ProcessWatcher {
+    fn start(base: &Path) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let base = base.to_owned();
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut seen = BTreeMap::new();
+            while !flag.load(Ordering::Relaxed) {
+                seen.extend(processes_under(&base));
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            seen
+        });
+        Self { stop, thread }
+    }
+
+    fn stop(self) -> BTreeMap<u32, String> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
 }

@@ -298,6 +298,52 @@ impl KarmadaEnv {
     ) -> Result<StartupReport> {
         let deadline = Instant::now() + options.start_timeout;
         let client = self.karmada.admin_client().await?;
+        // A port picked free may be taken by another process before the component binds it:
+        // the component exits with "address already in use", and they all start again on new
+        // ports (what registers them is applied again, with the new ones).
+        let mut attempt = 1;
+        loop {
+            match self
+                .start_components(&client, pki, options, deadline, &mut phases)
+                .await
+            {
+                Ok(()) => break,
+                Err(error)
+                    if attempt < crate::control_plane::PORT_CLASH_RETRIES
+                        && matches!(self.components.check(), Err(Error::PortInUse { .. })) =>
+                {
+                    tracing::warn!(
+                        attempt,
+                        "port clash, restarting Karmada's components on new ports: {error}"
+                    );
+                    self.components.reset();
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+
+        let names = self.member_names();
+        for name in &names {
+            self.join(&client, name).await?;
+        }
+        for name in &names {
+            self.wait_cluster_ready(&client, name, deadline).await?;
+        }
+        phases.done(format!("join {} and wait until Ready", names.join(", ")));
+        Ok(phases.finish())
+    }
+
+    /// Starts Karmada's components on ports picked now, registers them, and waits until they
+    /// serve.
+    async fn start_components(
+        &self,
+        client: &Client,
+        pki: &Pki,
+        options: &KarmadaOptions,
+        deadline: Instant,
+        phases: &mut Phases,
+    ) -> Result<()> {
         let ports = components::Ports::pick()?;
         let apiserver_ca = self.karmada.dir().join("pki/apiserver.crt");
         let service_account_key = self.karmada.service_account_key_path();
@@ -318,11 +364,10 @@ impl KarmadaEnv {
         components::start_webhook(&self.components, &paths, &ports, pki)?;
         phases.done("start kube-controller-manager, karmada-aggregated-apiserver, karmada-webhook");
 
-        install::apply_module_manifest(&client, &self.binaries.module_dir, "namespace.yaml")
-            .await?;
+        install::apply_module_manifest(client, &self.binaries.module_dir, "namespace.yaml").await?;
         let webhook_url = format!("https://127.0.0.1:{}", ports.webhook);
         install::install_crds(
-            &client,
+            client,
             &self.binaries.module_dir,
             &webhook_url,
             &pki.karmada_ca.ca_bundle(),
@@ -331,7 +376,7 @@ impl KarmadaEnv {
         phases.done("install Karmada's CRDs");
 
         install::register_aggregated_apiserver(
-            &client,
+            client,
             &self.binaries.module_dir,
             ports.aggregated_apiserver,
             &pki.karmada_ca.ca_bundle(),
@@ -344,7 +389,7 @@ impl KarmadaEnv {
         })
         .await?;
         install::register_webhooks(
-            &client,
+            client,
             &self.binaries.module_dir,
             &webhook_url,
             &pki.karmada_ca.ca_bundle(),
@@ -353,14 +398,14 @@ impl KarmadaEnv {
         self.wait(
             deadline,
             "APIService v1alpha1.cluster.karmada.io to be Available",
-            || install::apiservice_available(&client),
+            || install::apiservice_available(client),
         )
         .await?;
         for manifest in [
             "admin-clusterrole-aggregation.yaml",
             "cluster-proxy-admin-rbac.yaml",
         ] {
-            install::apply_module_manifest(&client, &self.binaries.module_dir, manifest).await?;
+            install::apply_module_manifest(client, &self.binaries.module_dir, manifest).await?;
         }
         phases.done("register karmada-aggregated-apiserver and karmada-webhook");
 
@@ -385,16 +430,7 @@ impl KarmadaEnv {
             .await?;
         }
         phases.done("start karmada-scheduler and karmada-controller-manager");
-
-        let names = self.member_names();
-        for name in &names {
-            self.join(&client, name).await?;
-        }
-        for name in &names {
-            self.wait_cluster_ready(&client, name, deadline).await?;
-        }
-        phases.done(format!("join {} and wait until Ready", names.join(", ")));
-        Ok(phases.finish())
+        Ok(())
     }
 
     /// Polls `check` until it returns `Ok`, a process dies (error with every log), or the
