@@ -5,7 +5,7 @@
 //! its balancers in the fake cloud. Ours takes the Lease over, reconciles everything and writes
 //! nothing; then, as things change, does what the Go controller does.
 
-mod common;
+pub mod common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The crd-installation controller on a real control plane.
 
-mod common;
+pub mod common;
 
 use std::time::Duration;
 

@@ -11,7 +11,7 @@
 //! the controller (garbage collection) takes [`exclusive`]; every other test holds
 //! [`shared_lock`].
 
-mod common;
+pub mod common;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

@@ -3,7 +3,7 @@
 //! the Lease only once no provider call runs; a hanging API server ends leadership within the
 //! renew deadline. The fake's `stateFile` is the shared cloud, its call log names each caller.
 
-mod common;
+pub mod common;
 
 use std::time::{Duration, Instant, SystemTime};
 

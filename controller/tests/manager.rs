@@ -2,7 +2,7 @@
 //! election, shutdown, restarts and faults, with the real binary, the real fake library and a
 //! real control plane.
 
-mod common;
+pub mod common;
 
 use std::collections::BTreeMap;
 use std::process::Command;

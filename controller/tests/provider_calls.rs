@@ -2,7 +2,7 @@
 //! fake provider: the finalizer stays until the balancer is really deleted, two calls about one
 //! object never overlap, and an object deleted while failing leaves no retry behind.
 
-mod common;
+pub mod common;
 
 use std::path::Path;
 use std::time::Duration;

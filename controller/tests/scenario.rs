@@ -2,7 +2,7 @@
 //! (default), examples/mci.yaml and application.yaml, and the ResourceBinding Karmada would write
 //! placing `serve` on member1 and member2 (`Env::apply_karmada_state`).
 
-mod common;
+pub mod common;
 
 use std::time::Duration;
 

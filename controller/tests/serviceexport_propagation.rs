@@ -1,7 +1,7 @@
 //! The serviceexport-propagation controller on a real control plane (which has no garbage
 //! collector: every deletion seen here is the controller's).
 
-mod common;
+pub mod common;
 
 use std::time::Duration;
 
