@@ -255,8 +255,8 @@ async fn a_retry_waits_for_the_call_that_timed_out() {
 /// bucket allows. Both bounds are upper bounds with room to spare, so a slow machine passes.
 #[tokio::test]
 async fn writes_and_retries_keep_to_their_rate_limits() {
-    const API_QPS: f64 = 10.0;
-    const API_BURST: f64 = 2.0;
+    const API_QPS: f64 = 2.0;
+    const API_BURST: f64 = 1.0;
     const RETRY_QPS: f64 = 2.0;
     const RETRY_BUCKET: f64 = 2.0;
     let env = Env::start().await;
