@@ -26,7 +26,7 @@
 #[path = "scale/churn.rs"]
 mod churn;
 #[path = "../tests/common/mod.rs"]
-mod common;
+pub mod common;
 #[path = "scale/measure.rs"]
 mod measure;
 #[path = "scale/objects.rs"]

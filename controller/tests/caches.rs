@@ -1,7 +1,7 @@
 //! The shared caches on a real control plane: a relist after a watch gap, objects our model
 //! cannot decode, and a watch task that dies (the manager in this process).
 
-mod common;
+pub mod common;
 
 use std::future::Future;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! The crd-installation controller on a real control plane.
 
-mod common;
+pub mod common;
 
 use std::time::Duration;
 
@@ -155,7 +155,7 @@ async fn what_others_add_to_the_policy_is_kept_and_an_unchanged_policy_is_not_re
     );
 
     // Karmada's webhook and a user add their own bits (a spec change: reconciled, and left).
-    let reconciled = controller.settled("crd-installation", WAIT).await;
+    let reconciled = controller.quiet("crd-installation", WAIT).await;
     let edited = api
         .patch(
             POLICY,

@@ -3,7 +3,7 @@
 //! kubectl steps (everything but building and loading the image and starting pods) work against
 //! the local control plane, idempotently, leaving a kubeconfig Secret the controller runs with.
 
-mod common;
+pub mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

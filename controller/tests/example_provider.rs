@@ -4,7 +4,7 @@
 //! address; a call the controller stopped waiting for is cancelled inside the library. Also: the
 //! controller refuses to run a controller whose capability the provider lacks.
 
-mod common;
+pub mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

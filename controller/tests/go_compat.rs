@@ -3,7 +3,7 @@
 //! labels; the profiling endpoint; Events as Go's recorders and Kubernetes' load-balancer
 //! controller write them, as `kubectl` shows them.
 
-mod common;
+pub mod common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -13,7 +13,7 @@
 //! and adds its own member clusters when it needs to break one. The one test that stops the
 //! controller (garbage collection) takes `exclusive`; every other test holds `shared_lock`.
 
-mod common;
+pub mod common;
 mod karmada;
 #[path = "karmada/multiclusterservice.rs"]
 mod multiclusterservice;

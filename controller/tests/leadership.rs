@@ -3,7 +3,7 @@
 //! the Lease only once no provider call runs; a hanging API server ends leadership within the
 //! renew deadline. The fake's `stateFile` is the shared cloud, its call log names each caller.
 
-mod common;
+pub mod common;
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -17,6 +17,9 @@ use mcp_interface::api::networking::MultiClusterIngress;
 const WAIT: Duration = Duration::from_secs(60);
 const LEASE: &str = "multicluster-controller-manager";
 const SIGTERM: i32 = 15;
+/// A series the MCI controller has from its start on (none before).
+const MCI_CONTROLLER_SERIES: &str =
+    "controller_runtime_active_workers{controller=\"multiclusteringress-controller\"}";
 
 fn leases(env: &Env) -> Api<Lease> {
     Api::namespaced(env.client.clone(), "karmada-system")
@@ -193,9 +196,13 @@ async fn a_leader_whose_lease_is_taken_exits_and_restarts_as_a_standby() {
     );
 
     // Restarted (as the Deployment would), it waits while the intruder holds the Lease: its
-    // MCI cache handles a new MCI, and nothing is queued or reconciled for it.
+    // MCI cache handles a new MCI, and nothing is queued or reconciled for it. The cache's
+    // counter moves before a request could reach a controller, so that is not proof enough: no
+    // controller runs at all (a controller's controller-runtime series exist from its start,
+    // as the end of this test shows), so none can take the request later either.
     let mut restarted = env.controller(options);
     restarted.wait_ready(WAIT).await;
+    let controller_started = || restarted.metrics().contains(MCI_CONTROLLER_SERIES);
     let mci_events = || {
         restarted.metric_sum(
             "multicluster_provider_cache_events_total",
@@ -208,6 +215,7 @@ async fn a_leader_whose_lease_is_taken_exits_and_restarts_as_a_standby() {
         (mci_events() > events).then_some(())
     })
     .await;
+    assert!(!controller_started(), "{}", restarted.metrics());
     assert_eq!(restarted.queued("multiclusteringress"), 0.0);
     assert_eq!(restarted.reconciles("multiclusteringress"), 0.0);
     assert!(
@@ -229,6 +237,7 @@ async fn a_leader_whose_lease_is_taken_exits_and_restarts_as_a_standby() {
         common::mci_ip(&api.get("while-deposed").await.ok()?).map(|_| ())
     })
     .await;
+    assert!(controller_started(), "{}", restarted.metrics());
     restarted.stop(WAIT).await;
 }
 
@@ -291,7 +300,7 @@ async fn shutdown_releases_the_lease_only_once_no_provider_call_runs() {
     // 2. The call outlives the grace period: exit non-zero, the Lease is not released.
     let (mut second, pid) = terminated_in_call("two", 60000, "3s").await;
     let status = second.wait_exit(WAIT).await;
-    assert!(!status.success(), "exit {status}");
+    assert_eq!(status.code(), Some(1), "exit {status}");
     assert!(
         second
             .logs()

@@ -2,7 +2,7 @@
 //! election, shutdown, restarts and faults, with the real binary, the real fake library and a
 //! real control plane.
 
-mod common;
+pub mod common;
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -14,6 +14,9 @@ use kube::api::{Api, DeleteParams};
 use mcp_interface::api::networking::MultiClusterIngress;
 
 const WAIT: Duration = Duration::from_secs(60);
+/// A series the MCI controller has from its start on (none before).
+const MCI_CONTROLLER_SERIES: &str =
+    "controller_runtime_active_workers{controller=\"multiclusteringress-controller\"}";
 
 fn binary() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_multicluster-provider"));
@@ -239,8 +242,16 @@ async fn probes_metrics_and_a_clean_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     env.apply(common::INGRESS_CLASS, "default").await;
     env.apply(&mci_yaml("web"), "default").await;
-    let mut controller =
-        env.controller(ControllerOptions::new(dir.path()).arg("--controllers=multiclusteringress"));
+    env.apply(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: elections}\n",
+        "default",
+    )
+    .await;
+    let mut controller = env.controller(
+        ControllerOptions::new(dir.path())
+            .arg("--controllers=multiclusteringress")
+            .arg("--leader-elect-resource-namespace=elections"),
+    );
     controller.wait_ready(WAIT).await;
     assert_eq!(controller.health("/healthz").unwrap().0, 200);
     let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
@@ -261,10 +272,26 @@ async fn probes_metrics_and_a_clean_sigterm() {
         );
     }
 
+    // The Lease is in the namespace the flag names, and only there.
+    let leases: Api<Lease> = Api::namespaced(env.client.clone(), "elections");
+    let held = leases.get("multicluster-controller-manager").await.unwrap();
+    assert!(
+        held.spec.and_then(|s| s.holder_identity).is_some(),
+        "{}",
+        controller.logs()
+    );
+    let default_namespace: Api<Lease> = Api::namespaced(env.client.clone(), "karmada-system");
+    assert!(
+        default_namespace
+            .get_opt("multicluster-controller-manager")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
     let status = controller.terminate(WAIT).await;
     assert!(status.success(), "exit {status}:\n{}", controller.logs());
     // The lease was released on the way out: no holder.
-    let leases: Api<Lease> = Api::namespaced(env.client.clone(), "karmada-system");
     let lease = leases.get("multicluster-controller-manager").await.unwrap();
     assert_eq!(
         lease.spec.unwrap().holder_identity,
@@ -283,10 +310,11 @@ async fn two_replicas_one_leader_and_a_handover_without_double_creation() {
     let opts = ControllerOptions::new(dir.path())
         .cloud_config(&format!("stateFile: {}", state.display()))
         .arg("--controllers=multiclusteringress")
-        // Short lease timings keep the test quick; the defaults are 15s/10s/2s.
-        .arg("--leader-elect-lease-duration=4s")
-        .arg("--leader-elect-renew-deadline=3s")
-        .arg("--leader-elect-retry-period=500ms");
+        // Shorter than the defaults (15s/10s/2s) to keep the test quick, with a renew deadline
+        // a loaded machine still meets: a spurious loss ends the leader (and the count below).
+        .arg("--leader-elect-lease-duration=8s")
+        .arg("--leader-elect-renew-deadline=6s")
+        .arg("--leader-elect-retry-period=1s");
     let mut first = env.controller(opts.clone());
     first.wait_ready(WAIT).await;
     let mut second = env.controller(opts);
@@ -320,6 +348,23 @@ async fn two_replicas_one_leader_and_a_handover_without_double_creation() {
     );
     assert!(leader.metrics().contains("multicluster_provider_leader 1"));
     assert!(standby.metrics().contains("multicluster_provider_leader 0"));
+    // The standby's caches saw the MCIs, and no controller of it runs (its controller-runtime
+    // series exist from a controller's start, as the leader's show), so none queued or
+    // reconciled them, nor can later: the cache's counter alone moves before a request reaches
+    // a controller.
+    eventually(WAIT, "the standby's cache to see every MCI", || async {
+        let seen = standby.metric_sum(
+            "multicluster_provider_cache_events_total",
+            &[("kind", "MultiClusterIngress")],
+        );
+        (seen >= names.len() as f64).then_some(())
+    })
+    .await;
+    let started = |c: &common::ControllerProcess| c.metrics().contains(MCI_CONTROLLER_SERIES);
+    assert!(started(&leader), "{}", leader.metrics());
+    assert!(!started(&standby), "{}", standby.metrics());
+    assert_eq!(standby.queued("multiclusteringress"), 0.0);
+    assert_eq!(standby.reconciles("multiclusteringress"), 0.0);
     assert!(
         !standby.logs().contains("created the load balancer"),
         "the standby must not reconcile"
@@ -342,6 +387,7 @@ async fn two_replicas_one_leader_and_a_handover_without_double_creation() {
     all.extend(["after-0".to_owned(), "after-1".to_owned()]);
     all_have_addresses(&api, &all).await;
     assert!(standby.logs().contains("became the leader"));
+    assert!(started(&standby), "{}", standby.metrics());
     let lease = leases.get("multicluster-controller-manager").await.unwrap();
     let spec = lease.spec.as_ref().unwrap();
     assert!(
@@ -529,7 +575,8 @@ faults:
 
 /// `ErrorKind::Permanent` says so: a permanent error is retried with the same per-object backoff
 /// as any failure (here the defaults, 5 ms doubling), not at the slowest delay (1000 s), so the
-/// object converges as soon as the provider stops failing.
+/// object converges as soon as the provider stops failing. Then `--resync-period` reconciles it
+/// again without any change.
 #[tokio::test]
 async fn a_permanent_provider_error_is_retried_with_the_usual_backoff() {
     let env = Env::start().await;
@@ -540,7 +587,8 @@ async fn a_permanent_provider_error_is_retried_with_the_usual_backoff() {
     let mut controller = env.controller(
         ControllerOptions::new(dir.path())
             .cloud_config(config)
-            .arg("--controllers=multiclusteringress"),
+            .arg("--controllers=multiclusteringress")
+            .arg("--resync-period=1s"),
     );
     controller.wait_ready(WAIT).await;
     let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
@@ -552,6 +600,27 @@ async fn a_permanent_provider_error_is_retried_with_the_usual_backoff() {
         ),
         "{metrics}"
     );
+
+    // Nobody changes anything, yet the MCI is reconciled again and again (its balancer asked
+    // for each time).
+    let (reconciled, asked) = (
+        controller.reconciles("multiclusteringress"),
+        fake_calls(&controller, "multiclusteringress_get"),
+    );
+    eventually(WAIT, "two resyncs", || async {
+        (controller.reconciles("multiclusteringress") >= reconciled + 2.0
+            && fake_calls(&controller, "multiclusteringress_get") >= asked + 2.0)
+            .then_some(())
+    })
+    .await;
     let status = controller.terminate(WAIT).await;
     assert!(status.success(), "{status}\n{}", controller.logs());
+}
+
+/// Provider calls of `method` the controller made.
+fn fake_calls(controller: &common::ControllerProcess, method: &str) -> f64 {
+    controller.metric_sum(
+        "multicluster_provider_provider_calls_total",
+        &[("method", method)],
+    )
 }

@@ -1,6 +1,6 @@
 //! The mci-service-locations controller on a real control plane.
 
-mod common;
+pub mod common;
 
 use std::time::Duration;
 
@@ -119,10 +119,7 @@ spec:
 
     // Written only when changed: each MCI is reconciled at start (a write) and once more for
     // that write (nothing to write); once those four reconciles are done, nothing has moved.
-    eventually(WAIT, "four reconciles", || async {
-        (controller.reconciles("mci-service-locations") >= 4.0).then_some(())
-    })
-    .await;
+    assert_eq!(controller.quiet("mci-service-locations", WAIT).await, 4.0);
     assert_eq!(controller.queued("mci-service-locations"), 4.0);
     assert_eq!(
         mcis.get("minimal-ingress")
@@ -152,10 +149,33 @@ spec:
     )
     .await;
 
-    // A second backend without a binding is skipped (its reconcile writes nothing); once bound,
-    // it is listed, sorted by name. An unrelated binding triggers nothing.
+    // An unrelated binding triggers nothing. Once the binding cache has handled it (its
+    // mappers have run), any request it made is queued before the next one of this
+    // controller (the rules change below), so once that one is reconciled and nothing is left
+    // in the queue, it is the only request since the baseline.
     // (First every request so far, the writes' own follow-ups included, is reconciled.)
-    let reconciled = controller.settled("mci-service-locations", WAIT).await;
+    let reconciled = controller.quiet("mci-service-locations", WAIT).await;
+    let queued = controller.queued("mci-service-locations");
+    let binding_events = || {
+        controller.metric_sum(
+            "multicluster_provider_cache_events_total",
+            &[("kind", "ResourceBinding")],
+        )
+    };
+    let seen = binding_events();
+    bindings
+        .create(&pp, &binding("unrelated", &["member9"]))
+        .await
+        .unwrap();
+    eventually(
+        WAIT,
+        "the binding cache to handle the new binding",
+        || async { (binding_events() > seen).then_some(()) },
+    )
+    .await;
+
+    // A second backend without a binding is skipped (its reconcile writes nothing); once bound,
+    // it is listed, sorted by name.
     let rules = json!({"spec": {"rules": [{"http": {"paths": [
         {"path": "/testpath", "pathType": "Prefix",
          "backend": {"service": {"name": "serve", "port": {"number": 80}}}},
@@ -169,14 +189,19 @@ spec:
     )
     .await
     .unwrap();
-    bindings
-        .create(&pp, &binding("unrelated", &["member9"]))
-        .await
-        .unwrap();
     eventually(WAIT, "the reconcile of the new backend", || async {
         (controller.reconciles("mci-service-locations") > reconciled).then_some(())
     })
     .await;
+    assert_eq!(
+        controller.quiet("mci-service-locations", WAIT).await,
+        reconciled + 1.0
+    );
+    assert_eq!(
+        controller.queued("mci-service-locations"),
+        queued + 1.0,
+        "the unrelated binding triggered a reconcile"
+    );
     assert_eq!(
         status(&mcis.get("minimal-ingress").await.unwrap())["serviceLocations"],
         json!([{"name": "serve", "clusters": ["member1", "member3"]}])

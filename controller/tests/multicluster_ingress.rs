@@ -1,6 +1,6 @@
 //! The multiclusteringress controller on a real control plane with the real fake provider.
 
-mod common;
+pub mod common;
 
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use kube::api::{Api, DeleteParams, ListParams};
 use mcp_interface::api::networking::MultiClusterIngress;
 
 const MCI: &str = include_str!("../../examples/mci.yaml");
-const WAIT: Duration = Duration::from_secs(30);
+const WAIT: Duration = Duration::from_secs(60);
 
 #[tokio::test]
 async fn an_mci_of_our_class_gets_a_finalizer_and_a_balancer_and_loses_both_on_deletion() {
@@ -427,11 +427,9 @@ async fn class_selection_and_adoption_of_go_written_objects() {
         (calls_for(&state, "default/adopted") == ["mci_get", "mci_ensure"]).then_some(())
     })
     .await;
-    // Both MCIs of our class have been reconciled (their writes re-trigger nothing).
-    eventually(WAIT, "the reconciles of both MCIs", || async {
-        (controller.reconciles("multiclusteringress") >= 2.0).then_some(())
-    })
-    .await;
+    // Every request queued so far (both MCIs of our class, and anything their writes or the
+    // other class's MCI triggered) has been handled.
+    controller.quiet("multiclusteringress", WAIT).await;
     let adopted = api.get("adopted").await.unwrap();
     assert_eq!(
         adopted.metadata.finalizers.as_ref().unwrap().len(),
@@ -613,11 +611,22 @@ async fn a_second_deployment_leaves_the_deletion_of_another_class_alone() {
         .await
         .unwrap();
     common::wait_gone(&api, "theirs", WAIT).await;
+    // Proof that each deployment handled the other's deletion: an MCI cache sees changes in
+    // the order they happened and queues requests in that order, so a request for the other's
+    // MCI would have been queued before a request for a later change of its own class (for
+    // `other`, the deletion of `theirs`; for `fake`, a new MCI). Once each has handled every
+    // queued request, neither touched the other's MCI.
+    env.apply(&MCI.replace("minimal-ingress", "later"), "default")
+        .await;
+    wait_ip(&api, "later", "1.2.3.4", "the fake class's later MCI").await;
+    fake.quiet("multiclusteringress", WAIT).await;
+    other.quiet("multiclusteringress", WAIT).await;
     assert_eq!(
         fake_state(&state_other)["deleted"],
         serde_json::json!(["mci/default/theirs"])
     );
     assert!(calls_for(&state_fake, "default/theirs").is_empty());
+    assert!(calls_for(&state_other, "default/ours").is_empty());
     fake.stop(WAIT).await;
     other.stop(WAIT).await;
 }

@@ -1,6 +1,6 @@
 //! The multiclusterservice controller on a real control plane with the real fake provider.
 
-mod common;
+pub mod common;
 
 use std::path::Path;
 use std::time::Duration;

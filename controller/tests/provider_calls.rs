@@ -2,10 +2,10 @@
 //! fake provider: the finalizer stays until the balancer is really deleted, two calls about one
 //! object never overlap, and an object deleted while failing leaves no retry behind.
 
-mod common;
+pub mod common;
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{ControllerOptions, ControllerProcess, Env, eventually, fake_state};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
@@ -152,11 +152,12 @@ async fn failing_deletion_keeps_the_finalizer<K: Balanced>(kind: &Kind) {
 /// returns, the retry deletes (once) and the finalizer goes.
 async fn hanging_deletion_keeps_the_finalizer<K: Balanced>(kind: &Kind) {
     let faults = format!(
-        "[{{method: {}_ensure_deleted, action: hang, hangMs: 4000, times: 1}}]",
+        "[{{method: {}_ensure_deleted, action: hang, hangMs: 8000, times: 1}}]",
         kind.fake
     );
+    // A timeout long enough for the calls that do not hang, even on a loaded machine.
     let (_env, dir, mut controller, api) =
-        balanced::<K>(kind, &faults, &["--provider-call-timeout=500ms"]).await;
+        balanced::<K>(kind, &faults, &["--provider-call-timeout=2s"]).await;
     api.delete("minimal-ingress", &DeleteParams::default())
         .await
         .unwrap();
@@ -208,8 +209,9 @@ async fn mcis_and_mcss_keep_their_finalizer_while_ensure_deleted_hangs() {
 async fn a_retry_waits_for_the_call_that_timed_out() {
     let (_env, dir, mut controller, api) = start::<MultiClusterIngress>(
         &INGRESS,
-        "[{method: mci_get, action: hang, hangMs: 3000, times: 1}]",
-        &["--provider-call-timeout=300ms"],
+        "[{method: mci_get, action: hang, hangMs: 6000, times: 1}]",
+        // A timeout long enough for the calls that do not hang, even on a loaded machine.
+        &["--provider-call-timeout=2s"],
     )
     .await;
     let state = dir.path().join("lbs.json");
@@ -242,6 +244,94 @@ async fn a_retry_waits_for_the_call_that_timed_out() {
         controller.logs().contains("has not returned yet"),
         "{}",
         controller.logs()
+    );
+    controller.stop(WAIT).await;
+}
+
+/// The client-side limit of one kind's requests (`--kube-api-qps`, `--kube-api-burst`) and the
+/// overall retry bucket (`--rate-limiter-qps`, `--rate-limiter-bucket-size`), end to end: MCIs
+/// get their addresses no faster than their kind's requests allow (each needs a status write),
+/// and failing MCIs, whose own backoff is negligible here, are retried no faster than the
+/// bucket allows. Both bounds are upper bounds with room to spare, so a slow machine passes.
+#[tokio::test]
+async fn writes_and_retries_keep_to_their_rate_limits() {
+    const API_QPS: f64 = 2.0;
+    const API_BURST: f64 = 1.0;
+    const RETRY_QPS: f64 = 2.0;
+    const RETRY_BUCKET: f64 = 2.0;
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    env.apply(common::INGRESS_CLASS, "default").await;
+    let healthy: Vec<String> = (0..12).map(|i| format!("healthy-{i}")).collect();
+    for name in healthy
+        .iter()
+        .map(String::as_str)
+        .chain(["failing-0", "failing-1"])
+    {
+        env.apply(&common::mci_yaml(name), "default").await;
+    }
+    let config = "faults: [{method: mci_ensure, object: default/failing-0, action: fail, message: no quota}, {method: mci_ensure, object: default/failing-1, action: fail, message: no quota}]";
+    let spawned = Instant::now();
+    let mut controller = env.controller(
+        ControllerOptions::new(dir.path())
+            .cloud_config(config)
+            .arg("--controllers=multiclusteringress")
+            .arg(format!("--kube-api-qps={API_QPS}"))
+            .arg(format!("--kube-api-burst={API_BURST}"))
+            .arg("--rate-limiter-base-delay=1ms")
+            .arg("--rate-limiter-max-delay=1ms")
+            .arg(format!("--rate-limiter-qps={RETRY_QPS}"))
+            .arg(format!("--rate-limiter-bucket-size={RETRY_BUCKET}")),
+    );
+    let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
+    // Each address written since the last list that showed none took one MultiClusterIngress
+    // request (its status write) after that list began; two requests to spare for rounding.
+    let mut none_seen = Instant::now();
+    loop {
+        assert!(spawned.elapsed() < WAIT, "{}", controller.logs());
+        let listed = Instant::now();
+        let list = api.list(&Default::default()).await.unwrap();
+        let addressed = list
+            .items
+            .iter()
+            .filter(|m| common::mci_ip(m).is_some())
+            .count();
+        if addressed == 0 {
+            none_seen = listed;
+        } else {
+            let allowed = API_BURST + API_QPS * none_seen.elapsed().as_secs_f64() + 2.0;
+            assert!(
+                addressed as f64 <= allowed,
+                "{addressed} MCIs written within {:?}, more than --kube-api-qps allows",
+                none_seen.elapsed()
+            );
+        }
+        if addressed == healthy.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Retries over a window: the bucket's size plus its rate over the window, a few to spare.
+    let retries = || {
+        controller.metric_sum(
+            "workqueue_retries_total",
+            &[("name", "multiclusteringress-controller")],
+        )
+    };
+    let start = Instant::now();
+    let first = retries();
+    let last = eventually(WAIT, "a few retries", || async {
+        let now = retries();
+        (now >= first + 6.0).then_some(now)
+    })
+    .await;
+    let allowed = RETRY_BUCKET + RETRY_QPS * start.elapsed().as_secs_f64() + 2.0;
+    assert!(
+        last - first <= allowed,
+        "{} retries within {:?}, more than --rate-limiter-qps allows",
+        last - first,
+        start.elapsed()
     );
     controller.stop(WAIT).await;
 }

@@ -10,7 +10,7 @@
 //! API server may add for the owner references the controller writes; the one granted permission
 //! no request uses (update of services/finalizers) is shown to be needed there.
 
-mod common;
+pub mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -5,7 +5,7 @@
 //! scenario needs and the RBAC refuses shows as `forbidden` in its log (rbac.rs checks the RBAC
 //! itself, rule by rule).
 
-mod common;
+pub mod common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The serviceexport-propagation controller on a real control plane (which has no garbage
 //! collector: every deletion seen here is the controller's).
 
-mod common;
+pub mod common;
 
 use std::time::Duration;
 
@@ -405,12 +405,13 @@ async fn objects_as_karmada_and_the_go_provider_left_them_are_not_rewritten() {
 
     let (_dir, mut controller) = start(&env).await;
     controller.wait_ready(WAIT).await;
-    // The start-up reconcile of `serve` (the only key there is) has run, and then some time.
+    // The start-up reconcile of `serve` (the only key there is) has run, and every request
+    // queued since.
     eventually(WAIT, "a reconcile", || async {
         reconciles(&controller).filter(|n| *n >= 1.0)
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    controller.quiet("serviceexport-propagation", WAIT).await;
     let export_now = apis.exports.get("serve").await.unwrap();
     let policy_now = apis.policies.get("propagate-service-serve").await.unwrap();
     assert_eq!(export_now.resource_version(), export.resource_version());
@@ -474,9 +475,17 @@ async fn clusters_are_placed_once_they_serve_the_service_export_api() {
     env.join_clusters(&["member5"]).await;
     apis.wait_exported("serve", &["member1", "member5"]).await;
 
-    // Losing it again (e.g. an incomplete discovery) does not take an existing placement away.
+    // Losing it again (e.g. an incomplete discovery) does not take an existing placement away:
+    // the reconcile the loss triggers (counted past every earlier request) leaves the policy
+    // as it was, unwritten.
     let clusters: Api<mcp_interface::api::cluster::Cluster> = Api::all(env.client.clone());
-    let before = reconciles(&controller).unwrap_or(0.0);
+    let before = controller.quiet("serviceexport-propagation", WAIT).await;
+    let placed = apis
+        .policies
+        .get("propagate-service-serve")
+        .await
+        .unwrap()
+        .resource_version();
     clusters
         .patch_status(
             "member5",
@@ -493,6 +502,13 @@ async fn clusters_are_placed_once_they_serve_the_service_export_api() {
         || async { (reconciles(&controller)? > before).then_some(()) },
     )
     .await;
-    apis.wait_exported("serve", &["member1", "member5"]).await;
+    controller.quiet("serviceexport-propagation", WAIT).await;
+    let (_, policy) = apis.wait_exported("serve", &["member1", "member5"]).await;
+    assert_eq!(
+        policy.resource_version(),
+        placed,
+        "the policy was rewritten:\n{}",
+        controller.logs()
+    );
     assert!(controller.running());
 }

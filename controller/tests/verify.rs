@@ -3,7 +3,7 @@
 //! (tests/fixtures/broken-provider) fails it, each defect in the checks that cover it; dry runs
 //! call nothing; `--cleanup` removes what an interrupted run left; a hung call is bounded.
 
-mod common;
+pub mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
