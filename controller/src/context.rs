@@ -155,6 +155,20 @@ macro_rules! caches {
                     })
                 }
             )*
+
+            /// These caches with `cache` as the cache of its kind, for tests that build a
+            /// [`Context`] without a watch.
+            #[cfg(test)]
+            pub fn with<K: Cacheable>(mut self, cache: SharedCache<K>) -> Self {
+                let mut cache = Some(cache);
+                $(if let Some(field) = (&mut self.$field as &mut dyn std::any::Any)
+                    .downcast_mut::<Option<SharedCache<K>>>()
+                {
+                    *field = cache.take();
+                })*
+                assert!(cache.is_none(), "no cache holds objects of this type");
+                self
+            }
         }
     };
 }

@@ -1,4 +1,6 @@
-//! The multiclusteringress controller on a real control plane with the real fake provider.
+//! The multiclusteringress controller on a real control plane with the real fake provider: what
+//! needs an API server (watches and re-triggers, classes coming and going, two deployments, the
+//! binary end to end). Each reconcile case is a unit test (`src/controllers/multicluster_ingress`).
 
 pub mod common;
 
@@ -492,63 +494,6 @@ async fn annotate(api: &Api<MultiClusterIngress>, name: &str, note: &str) -> Mul
     )
     .await
     .unwrap()
-}
-
-/// A provider answer without addresses clears `status.loadBalancer` (a merge patch of `{}`
-/// would keep the stale addresses), and once cleared nothing more is written.
-#[tokio::test]
-async fn a_status_without_addresses_clears_the_load_balancer_status() {
-    let (env, dir) = (Env::start().await, tempfile::tempdir().unwrap());
-    let state = dir.path().join("lbs.json");
-    env.apply(common::INGRESS_CLASS, "default").await;
-    env.apply(MCI, "default").await;
-    let mut controller = start_with_faults(
-        &env,
-        dir.path(),
-        &state,
-        "[{method: mci_update, action: noaddress}]",
-    )
-    .await;
-    let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
-    wait_ip(&api, "minimal-ingress", "1.2.3.4", "the first balancer").await;
-
-    // The balancer is updated and loses its addresses.
-    annotate(&api, "minimal-ingress", "v2").await;
-    eventually(WAIT, "the load balancer status to be cleared", || async {
-        let mci = api.get("minimal-ingress").await.ok()?;
-        let lb = mci.status.as_ref()?.load_balancer.as_ref();
-        lb.is_none_or(|lb| lb.ingress.as_deref().unwrap_or_default().is_empty())
-            .then_some(())
-    })
-    .await;
-
-    // Another update with the same answer writes nothing: once its reconcile has finished, the
-    // object is as the annotation left it.
-    let reconciled = controller.reconciles("multiclusteringress");
-    let annotated = annotate(&api, "minimal-ingress", "v3").await;
-    eventually(WAIT, "the reconcile of the annotation change", || async {
-        (controller.reconciles("multiclusteringress") > reconciled).then_some(())
-    })
-    .await;
-    assert_eq!(
-        calls_for(&state, "default/minimal-ingress"),
-        [
-            "mci_get",
-            "mci_ensure",
-            "mci_get",
-            "mci_update",
-            "mci_get",
-            "mci_update"
-        ]
-    );
-    let now = api.get("minimal-ingress").await.unwrap();
-    assert_eq!(
-        now.metadata.resource_version,
-        annotated.metadata.resource_version,
-        "an unchanged (empty) status was written again:\n{}",
-        controller.logs()
-    );
-    controller.stop(WAIT).await;
 }
 
 /// Two deployments serving two IngressClasses share the finalizer name: each handles only the

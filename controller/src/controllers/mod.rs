@@ -4,7 +4,8 @@
 //!
 //! Each controller is a folder: `mod.rs` says what it does and wires its watches (`run`),
 //! `reconcile.rs` makes the world match one object, `mappers.rs` has one named function per
-//! watched kind (which objects a change re-triggers), `tests.rs` the unit tests. What several
+//! watched kind (which objects a change re-triggers), `tests.rs` the unit tests (a reconcile's
+//! against `testing.rs`'s mocked API server and in-memory provider). What several
 //! controllers share lives beside them: [`runtime`] (the kube-runtime controller with backoff,
 //! metrics and spans), [`trigger`] (from cache changes to reconcile requests), [`mappers`] (the
 //! shared watch mappings), [`references`] (what refers to what), [`writes`] (finalizer, status
@@ -22,6 +23,8 @@ pub mod multicluster_service;
 pub mod references;
 pub mod runtime;
 pub mod serviceexport_propagation;
+#[cfg(test)]
+pub mod testing;
 pub mod trigger;
 pub mod workqueue;
 

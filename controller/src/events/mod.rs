@@ -158,3 +158,28 @@ impl Recorder {
         }
     }
 }
+
+/// The events a [`Recorder::capturing`] recorder was given, in order, as the reconcile tests
+/// read them: type, reason and message. Nothing is written anywhere.
+#[cfg(test)]
+pub struct Captured(mpsc::Receiver<Box<Recorded>>);
+
+#[cfg(test)]
+impl Recorder {
+    /// A recorder without a writer task: [`Captured`] holds what is recorded.
+    pub fn capturing() -> (Recorder, Captured) {
+        let (tx, rx) = mpsc::channel(MAX_QUEUED);
+        let dropped = Arc::new(AtomicU64::new(0));
+        (Recorder { tx, dropped }, Captured(rx))
+    }
+}
+
+#[cfg(test)]
+impl Captured {
+    /// The events recorded since the last call: `(type, reason, message)`.
+    pub fn take(&mut self) -> Vec<(EventType, &'static str, String)> {
+        std::iter::from_fn(|| self.0.try_recv().ok())
+            .map(|e| (e.type_, e.reason, e.message))
+            .collect()
+    }
+}

@@ -37,6 +37,8 @@
 mod mappers;
 mod reconcile;
 #[cfg(test)]
+mod reconcile_tests;
+#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;

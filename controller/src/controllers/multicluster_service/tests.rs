@@ -1,11 +1,17 @@
 use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus};
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
 use mcp_interface::api::networking::MultiClusterService;
+use mcp_provider_fake::{ENSURED_IP, UPDATED_IP};
+use serde_json::{Value, json};
 
 use super::mappers::Mappers;
-use super::reconcile::same_status;
+use super::reconcile::{reconcile, same_status};
 use super::{FINALIZER, is_ours};
 use crate::cache::{CachedService, Change};
+use crate::context::Caches;
 use crate::controllers::fixtures::{deleting, endpoint_slice, names, object, store};
+use crate::controllers::testing::{Cloud, Harness, Sent, first_writes, load_balancer};
 
 fn mcs(yaml: &str) -> MultiClusterService {
     serde_yaml::from_str(yaml).unwrap()
@@ -47,14 +53,14 @@ fn statuses_compare_as_stored() {
     assert!(same_status(None, Some(&LoadBalancerStatus::default())));
     assert!(same_status(Some(&lb(&[])), None));
     assert!(same_status(
-        Some(&lb(&["1.2.3.4"])),
-        Some(&lb(&["1.2.3.4"]))
+        Some(&lb(&[ENSURED_IP])),
+        Some(&lb(&[ENSURED_IP]))
     ));
     assert!(!same_status(
-        Some(&lb(&["1.2.3.4"])),
-        Some(&lb(&["1.2.3.5"]))
+        Some(&lb(&[ENSURED_IP])),
+        Some(&lb(&[UPDATED_IP]))
     ));
-    assert!(!same_status(None, Some(&lb(&["1.2.3.4"]))));
+    assert!(!same_status(None, Some(&lb(&[ENSURED_IP]))));
 }
 
 #[test]
@@ -124,4 +130,197 @@ fn a_service_or_its_endpoint_slices_trigger_the_mcs_of_its_name_when_ours() {
         names(m.endpoint_slice(&Change::created(&slice))),
         ["ns/web"]
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reconcile, against a mocked API server and the fake provider in memory (controllers::testing).
+// ---------------------------------------------------------------------------------------------
+
+const GET: &str = "multiclusterservice_get";
+const ENSURE: &str = "multiclusterservice_ensure";
+const UPDATE: &str = "multiclusterservice_update";
+const ENSURE_DELETED: &str = "multiclusterservice_ensure_deleted";
+
+/// MCS `ns/web` of type LoadBalancer at resourceVersion 1, with a condition as Karmada writes it
+/// (never ours to touch).
+fn web() -> MultiClusterService {
+    mcs(r#"
+metadata: {name: web, namespace: ns, resourceVersion: '1'}
+spec: {types: [LoadBalancer], ports: [{port: 80}]}
+status:
+  conditions:
+  - {type: ServiceApplied, status: 'True', reason: ServiceAppliedSuccess, message: applied, lastTransitionTime: '2026-01-02T03:04:05Z'}
+"#)
+}
+
+/// MCS `web` of type CrossCluster only, with `finalizers`.
+fn cross(finalizers: &[&str]) -> MultiClusterService {
+    let mut mcs = web();
+    mcs.spec.types = vec!["CrossCluster".into()];
+    mcs.metadata.finalizers = Some(finalizers.iter().map(|f| f.to_string()).collect());
+    mcs
+}
+
+fn harness(mcs: &MultiClusterService, cloud: &str) -> Harness {
+    Harness::new(mcs, Cloud::fake(cloud), Caches::default())
+}
+
+/// MCS `web` reconciled once (its balancer made), with `cloud`: the harness, its records emptied,
+/// and the MCS as the API server then holds it.
+async fn created(cloud: &str) -> (Harness, MultiClusterService) {
+    let mut h = harness(&web(), cloud);
+    let mcs = h.reconciled(reconcile, &[GET, ENSURE]).await;
+    (h, mcs)
+}
+
+fn status_patch(load_balancer: Value) -> Sent {
+    Sent::status(json!({ "loadBalancer": load_balancer }))
+}
+
+fn conditions(mcs: &MultiClusterService) -> Value {
+    serde_json::to_value(mcs.status.as_ref().and_then(|s| s.conditions.clone())).unwrap()
+}
+
+/// The one Event, a Warning of reason `MCSLoadBalance`: its message.
+fn warning(h: &mut Harness) -> String {
+    let events = h.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let message = events[0].strip_prefix("Warning MCSLoadBalance: ");
+    message.unwrap_or_else(|| panic!("{events:?}")).to_owned()
+}
+
+#[tokio::test]
+async fn creation_adds_the_finalizer_ensures_the_balancer_and_writes_its_status_alone() {
+    let mut h = harness(&web(), "");
+    assert_eq!(
+        h.run(reconcile, web()).await.unwrap(),
+        Action::await_change()
+    );
+    assert_eq!(h.cloud.take(), [GET, ENSURE]);
+    assert_eq!(h.api.take(), first_writes(FINALIZER));
+    assert_eq!(h.events(), Vec::<String>::new());
+    assert_eq!(
+        h.cloud.mcs_balancer(&web()).await,
+        Some(load_balancer(ENSURED_IP))
+    );
+    let stored: MultiClusterService = h.api.object();
+    assert_eq!(stored.finalizers(), [FINALIZER]);
+    assert_eq!(conditions(&stored), conditions(&web()));
+}
+
+/// Also the adoption of an MCS the Go controller wrote: its finalizer is not added again.
+#[tokio::test]
+async fn an_existing_balancer_is_updated_and_a_status_written_only_when_it_changed() {
+    let (h, mcs) = created("").await;
+    h.run(reconcile, mcs).await.unwrap();
+    assert_eq!(h.cloud.take(), [GET, UPDATE]);
+    assert_eq!(h.api.take(), [status_patch(load_balancer(UPDATED_IP))]);
+
+    // The same answer again: the update is made, nothing is written.
+    h.run(reconcile, h.api.object()).await.unwrap();
+    assert_eq!(h.cloud.take(), [GET, UPDATE]);
+    assert_eq!(h.api.take(), Vec::<Sent>::new());
+}
+
+/// As the Go original: while its types hold LoadBalancer, a deleted MCS's balancer is deleted
+/// without asking `get` (a provider whose `get` lags behind its creates must not leak it).
+#[tokio::test]
+async fn deletion_deletes_the_balancer_without_asking_then_removes_the_finalizer() {
+    // The second cloud's `get` says there is no balancer although there is one.
+    for cloud in ["", "faults: [{method: mcs_get, action: absent}]"] {
+        let (h, _) = created(cloud).await;
+        let mcs = h.api.delete::<MultiClusterService>();
+        h.run(reconcile, mcs.clone()).await.unwrap();
+        assert_eq!(h.cloud.take(), [ENSURE_DELETED], "{cloud}");
+        let version = mcs.resource_version().unwrap();
+        assert_eq!(h.api.take(), [Sent::finalizers(&version, &[])]);
+        if cloud.is_empty() {
+            assert_eq!(h.cloud.mcs_balancer(&mcs).await, None);
+        }
+    }
+}
+
+/// LoadBalancer dropped from the types: `get` first, the balancer deleted, the status cleared
+/// (Karmada's conditions kept) and the finalizer removed, in one pass: the finalizer write
+/// carries the resourceVersion the status write returned.
+#[tokio::test]
+async fn dropping_the_load_balancer_type_deletes_the_balancer_and_clears_the_status() {
+    let (h, _) = created("").await;
+    let mcs = h
+        .api
+        .edit(|m: &mut MultiClusterService| m.spec.types = vec!["CrossCluster".into()]);
+    h.run(reconcile, mcs.clone()).await.unwrap();
+    assert_eq!(h.cloud.take(), [GET, ENSURE_DELETED]);
+    let written = mcs.resource_version().unwrap().parse::<u64>().unwrap() + 1;
+    assert_eq!(
+        h.api.take(),
+        [
+            status_patch(Value::Null),
+            Sent::finalizers(&written.to_string(), &[]),
+        ]
+    );
+    let stored: MultiClusterService = h.api.object();
+    assert!(stored.finalizers().is_empty());
+    assert_eq!(stored.status.as_ref().unwrap().load_balancer, None);
+    assert_eq!(conditions(&stored), conditions(&web()));
+    assert_eq!(h.cloud.mcs_balancer(&mcs).await, None);
+
+    // With our finalizer but no balancer (nor status): asked, nothing deleted, finalizer gone.
+    let h = harness(&cross(&[FINALIZER]), "");
+    h.run(reconcile, cross(&[FINALIZER])).await.unwrap();
+    assert_eq!(h.cloud.take(), [GET]);
+    assert_eq!(h.api.take(), [Sent::finalizers("1", &[])]);
+
+    // Neither LoadBalancer nor our finalizer: not ours.
+    let h = harness(&cross(&[]), "");
+    let done = h.run(reconcile, cross(&[])).await.unwrap();
+    assert_eq!(done, Action::await_change());
+    assert_eq!((h.cloud.take(), h.api.take()), (vec![], vec![]));
+}
+
+/// A failure is a Warning and an error, with no status written; the retry converges.
+#[tokio::test]
+async fn a_failed_call_is_a_warning_and_an_error_and_the_retry_converges() {
+    let fault = "faults: [{method: mcs_ensure, action: fail, times: 1, message: quota exceeded}]";
+    let mut h = harness(&web(), fault);
+    let error = h.run(reconcile, web()).await.unwrap_err();
+    assert!(error.to_string().contains("quota exceeded"), "{error}");
+    assert_eq!(
+        h.cloud.take(),
+        [GET.to_owned(), format!("{ENSURE}: retryable")]
+    );
+    assert_eq!(h.api.take(), [Sent::finalizers("1", &[FINALIZER])]);
+    let message = warning(&mut h);
+    assert!(
+        message.starts_with("EnsureLoadBalancer failed") && message.ends_with("quota exceeded"),
+        "{message}"
+    );
+
+    h.run(reconcile, h.api.object()).await.unwrap();
+    assert_eq!(h.cloud.take(), [GET, ENSURE]);
+    assert_eq!(h.api.take(), [status_patch(load_balancer(ENSURED_IP))]);
+}
+
+#[tokio::test]
+async fn a_failed_deletion_keeps_the_finalizer_and_the_balancer() {
+    let faults = "faults: [{method: mcs_ensure_deleted, action: fail, message: cloud unavailable}]";
+    let (mut h, _) = created(faults).await;
+    let mcs = h.api.delete::<MultiClusterService>();
+    h.run(reconcile, mcs.clone()).await.unwrap_err();
+    assert_eq!(h.cloud.take(), [format!("{ENSURE_DELETED}: retryable")]);
+    assert_eq!(h.api.take(), Vec::<Sent>::new());
+    assert!(warning(&mut h).starts_with("DeleteLoadBalancer failed"));
+    assert!(h.cloud.mcs_balancer(&mcs).await.is_some());
+}
+
+#[tokio::test]
+async fn a_panic_in_the_provider_is_a_failed_call() {
+    let (mut h, mcs) = created("faults: [{method: mcs_update, action: panic}]").await;
+    h.run(reconcile, mcs).await.unwrap_err();
+    assert_eq!(
+        h.cloud.take(),
+        [GET.to_owned(), format!("{UPDATE}: panicked")]
+    );
+    assert_eq!(h.api.take(), Vec::<Sent>::new());
+    assert!(warning(&mut h).contains("panicked"));
 }
