@@ -39,7 +39,9 @@ pub fn build_fake_provider(release: bool) -> io::Result<PathBuf> {
         cargo(&["build", "--release", "-p", "mcp-fake-provider"])?;
         Ok(target_dir().join("release"))
     } else {
-        cargo(&["build", "-p", "mcp-fake-provider"])?;
+        // The whole workspace, as `make build` builds it: with `-p` alone the dependencies
+        // would be built again with that package's own feature set.
+        cargo(&["build", "--workspace"])?;
         Ok(target_dir().join("debug"))
     }
 }
