@@ -90,44 +90,40 @@ pub(crate) trait Backend<K: Kind>: Sync {
     async fn ensure_deleted(&self, object: &K::Object) -> Result<(), CallError>;
 }
 
-impl Backend<Ingress> for mcp_loader::Provider {
-    async fn get(
-        &self,
-        o: &MultiClusterIngress,
-    ) -> Result<Option<IngressLoadBalancerStatus>, CallError> {
-        self.mci_get(o).await
-    }
-    async fn ensure(
-        &self,
-        o: &MultiClusterIngress,
-    ) -> Result<IngressLoadBalancerStatus, CallError> {
-        self.mci_ensure(o).await
-    }
-    async fn update(
-        &self,
-        o: &MultiClusterIngress,
-    ) -> Result<IngressLoadBalancerStatus, CallError> {
-        self.mci_update(o).await
-    }
-    async fn ensure_deleted(&self, o: &MultiClusterIngress) -> Result<(), CallError> {
-        self.mci_ensure_deleted(o).await
-    }
+/// Answers a kind's calls with the loaded provider's four methods for it.
+macro_rules! provider_backend {
+    ($kind:ty: $get:ident, $ensure:ident, $update:ident, $ensure_deleted:ident) => {
+        impl Backend<$kind> for mcp_loader::Provider {
+            async fn get(
+                &self,
+                object: &<$kind as Kind>::Object,
+            ) -> Result<Option<<$kind as Kind>::Status>, CallError> {
+                self.$get(object).await
+            }
+            async fn ensure(
+                &self,
+                object: &<$kind as Kind>::Object,
+            ) -> Result<<$kind as Kind>::Status, CallError> {
+                self.$ensure(object).await
+            }
+            async fn update(
+                &self,
+                object: &<$kind as Kind>::Object,
+            ) -> Result<<$kind as Kind>::Status, CallError> {
+                self.$update(object).await
+            }
+            async fn ensure_deleted(
+                &self,
+                object: &<$kind as Kind>::Object,
+            ) -> Result<(), CallError> {
+                self.$ensure_deleted(object).await
+            }
+        }
+    };
 }
 
-impl Backend<Service> for mcp_loader::Provider {
-    async fn get(&self, o: &MultiClusterService) -> Result<Option<LoadBalancerStatus>, CallError> {
-        self.mcs_get(o).await
-    }
-    async fn ensure(&self, o: &MultiClusterService) -> Result<LoadBalancerStatus, CallError> {
-        self.mcs_ensure(o).await
-    }
-    async fn update(&self, o: &MultiClusterService) -> Result<LoadBalancerStatus, CallError> {
-        self.mcs_update(o).await
-    }
-    async fn ensure_deleted(&self, o: &MultiClusterService) -> Result<(), CallError> {
-        self.mcs_ensure_deleted(o).await
-    }
-}
+provider_backend!(Ingress: mci_get, mci_ensure, mci_update, mci_ensure_deleted);
+provider_backend!(Service: mcs_get, mcs_ensure, mcs_update, mcs_ensure_deleted);
 
 /// A provider that honours the contract, in memory, recording every call: what `--dry-run`
 /// runs the suite against to list the calls a real run makes.

@@ -4,14 +4,20 @@ use super::*;
 use crate::key::Kind;
 use crate::state::StateStore;
 
+/// A path for a state file in a directory of its own (removed when the guard is dropped).
+fn state_file() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    (dir, path)
+}
+
 fn key(name: &str) -> BalancerKey {
     BalancerKey::new(Kind::Mci, "ns", name)
 }
 
 #[test]
 fn the_database_is_shared_between_stores() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.db");
+    let (_dir, path) = state_file();
     let a = StateStore::file(&path).unwrap();
     let b = StateStore::file(&path).unwrap();
     a.update(|cloud| cloud.create(&key("x"), r#"{"ingress": []}"#))
@@ -25,8 +31,7 @@ fn the_database_is_shared_between_stores() {
 
 #[test]
 fn calls_through_separate_connections_are_atomic() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.db");
+    let (_dir, path) = state_file();
     let threads: Vec<_> = (0..4)
         .map(|t| {
             let path = path.clone();
@@ -60,8 +65,7 @@ fn calls_through_separate_connections_are_atomic() {
 
 #[test]
 fn a_failed_statement_keeps_nothing_of_the_call() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.db");
+    let (_dir, path) = state_file();
     let store = StateStore::file(&path).unwrap();
     store.update(|cloud| cloud.create(&key("x"), "{}")).unwrap();
     // Creating it again breaks the primary key: the call log entry goes too.
@@ -79,8 +83,7 @@ fn a_failed_statement_keeps_nothing_of_the_call() {
 
 #[test]
 fn a_state_round_trips_through_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.db");
+    let (_dir, path) = state_file();
     let state: State = serde_json::from_value(serde_json::json!({
         "balancers": {"mcs/a/b": {"status": {"ingress": [{"ip": "1.2.3.4"}]}, "createdBy": 7}},
         "created": ["mcs/a/b", "mci/a/c"], "deleted": ["mci/a/c"],
