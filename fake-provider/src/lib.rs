@@ -17,6 +17,7 @@ mod config;
 mod database;
 mod key;
 mod state;
+mod store;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -30,9 +31,8 @@ use state::Cloud;
 
 pub use config::{Capability, Config, Fault, FaultAction};
 pub use key::{BalancerKey, Kind};
-pub use state::{
-    Balancer, CallRecord, MEMORY_HISTORY, State, StateStore, read_state_file, write_state_file,
-};
+pub use state::{Balancer, CallRecord, State};
+pub use store::{MEMORY_HISTORY, StateStore, read_state_file, write_state_file};
 
 /// The name `--cloud-provider` selects.
 pub const NAME: &str = "fake";

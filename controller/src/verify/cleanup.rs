@@ -4,9 +4,10 @@
 use futures::future::join_all;
 use mcp_loader::CallError;
 
+use super::Plan;
+use super::backend::{Backend, Kind};
 use super::objects;
-use super::report::{Outcome, Row};
-use super::suite::{Backend, CLEANUP, Kind, Plan, failed};
+use super::report::{CLEANUP, Outcome, Row, failed};
 
 /// Deletes `leftovers` (balancers failed checks left behind); the clean-up row, if there were
 /// any. A call about one of them still running in the provider makes it a skip, not a failure:

@@ -26,7 +26,18 @@ use serde_json::json;
 use crate::cli::{ProviderArgs, VerifyArgs};
 use crate::provider;
 use report::{ProviderSummary, Report, Row};
-use suite::{Backend, Ingress, Kind, Model, Plan, Service};
+use suite::{Backend, Ingress, Kind, Model, Service};
+
+/// What one run of the suite should do.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    /// Namespace of the objects.
+    pub namespace: String,
+    /// Objects in the parallel check.
+    pub parallel: usize,
+    /// Delete every balancer the run created at the end.
+    pub cleanup: bool,
+}
 
 /// Per-method call durations, filled by the loader's call observer.
 type Samples = Arc<Mutex<BTreeMap<&'static str, Vec<Duration>>>>;

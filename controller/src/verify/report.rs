@@ -4,8 +4,19 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use mcp_loader::{LibraryInfo, Method};
+use mcp_loader::{CallError, LibraryInfo, Method};
 use serde::Serialize;
+
+/// The label of the clean-up row.
+pub(crate) const CLEANUP: &str = "clean-up: ensure_deleted of what this run created";
+
+/// A failed call, with its metric label (a provider error's message already names its kind).
+pub(crate) fn failed(error: &CallError) -> String {
+    match error {
+        CallError::Provider { .. } => error.to_string(),
+        _ => format!("{error} ({})", error.label()),
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

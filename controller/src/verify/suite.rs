@@ -3,7 +3,6 @@
 //! provider that honours the contract.
 
 use std::collections::BTreeMap;
-use std::fmt::Debug;
 use std::sync::Mutex;
 
 use futures::future::join_all;
@@ -11,20 +10,11 @@ use mcp_interface::ErrorKind;
 use mcp_loader::CallError;
 use serde::Serialize;
 
+use super::Plan;
 use super::objects;
-use super::report::{Outcome, Row};
+use super::report::{Outcome, Row, failed};
 
 pub(crate) use super::backend::{Backend, Ingress, Kind, Model, Service, lock};
-/// What one run of the suite should do.
-#[derive(Debug, Clone)]
-pub(crate) struct Plan {
-    /// Namespace of the objects.
-    pub namespace: String,
-    /// Objects in the parallel check.
-    pub parallel: usize,
-    /// Delete every balancer the run created at the end.
-    pub cleanup: bool,
-}
 
 /// Balancers a run created and has not seen deleted, by `namespace/name`.
 struct Created<O> {
@@ -53,7 +43,6 @@ const DELETE_AGAIN: &str = "ensure_deleted of a deleted balancer succeeds";
 const GET_AFTER_DELETE: &str = "get after ensure_deleted is absent";
 const UPDATE_MISSING: &str = "update of a missing balancer is not_found (or re-creates it)";
 const PARALLEL: &str = "calls for different objects in parallel";
-pub(crate) const CLEANUP: &str = "clean-up: ensure_deleted of what this run created";
 
 /// The checks, in order, for `--dry-run` and the docs.
 pub(crate) const CHECKS: [&str; 10] = [
@@ -71,14 +60,6 @@ pub(crate) const CHECKS: [&str; 10] = [
 
 fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|e| format!("<{e}>"))
-}
-
-/// A failed call, with its metric label (a provider error's message already names its kind).
-pub(crate) fn failed(error: &CallError) -> String {
-    match error {
-        CallError::Provider { .. } => error.to_string(),
-        _ => format!("{error} ({})", error.label()),
-    }
 }
 
 /// Runs every check for the capability `K` and returns a row per check.

@@ -9,8 +9,9 @@ use mcp_interface::ProviderError;
 use mcp_interface::api::networking::MultiClusterIngress;
 use mcp_loader::{CallError, Method};
 
+use super::Plan;
 use super::report::{Outcome, Row};
-use super::suite::{self, Backend, Ingress, Kind, Model, Plan, Service};
+use super::suite::{self, Backend, Ingress, Kind, Model, Service};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Defect {

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::key::Kind;
-use crate::state::StateStore;
+use crate::store::StateStore;
 
 /// A path for a state file in a directory of its own (removed when the guard is dropped).
 fn state_file() -> (tempfile::TempDir, std::path::PathBuf) {
