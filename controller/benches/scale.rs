@@ -23,6 +23,8 @@
 //! server's view by verb and resource. With more than one N, the memory slope per
 //! Service + MCI + MCS between the smallest and the largest N.
 
+#![forbid(unsafe_code)]
+
 #[path = "scale/churn.rs"]
 mod churn;
 #[path = "../tests/common/mod.rs"]

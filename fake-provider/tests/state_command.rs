@@ -1,5 +1,7 @@
 //! `mcp-fake-state PATH` prints the state database as the JSON the tests read.
 
+#![forbid(unsafe_code)]
+
 use std::process::Command;
 
 use mcp_interface::prelude::*;

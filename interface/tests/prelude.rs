@@ -1,6 +1,8 @@
 //! A provider reads its objects and writes its statuses with nothing but the prelude: no
 //! k8s-openapi paths of its own (its k8s-openapi may even be another version).
 
+#![forbid(unsafe_code)]
+
 use mcp_interface::prelude::*;
 
 fn mci() -> MultiClusterIngress {

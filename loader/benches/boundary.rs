@@ -10,6 +10,8 @@
 //!
 //! The process allocates with jemalloc, as the controller does.
 
+#![forbid(unsafe_code)]
+
 use std::time::{Duration, Instant};
 
 use abi_stable::std_types::{RResult, RStr};

@@ -1,5 +1,7 @@
 //! Every provider method across the real boundary, against the real fake library.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use std::sync::Arc;

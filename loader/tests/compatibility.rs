@@ -3,6 +3,8 @@
 //! The next minor version is the fixtures' `next-interface`: this interface's own source with one
 //! more method appended to the vtable. `next-host` is the loader's source built against it.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use std::path::Path;

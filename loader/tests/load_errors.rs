@@ -1,5 +1,7 @@
 //! Each way loading can fail, with a real broken library, gives one clear paragraph.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use std::path::Path;

@@ -1,6 +1,8 @@
 //! Provider `tracing` events reach the host's subscriber, with the host's format, filter and
 //! span context. Its own test binary: it installs a global subscriber.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use std::io::Write;

@@ -3,6 +3,8 @@
 //! owner and mode, and the fix; `allow_insecure_permissions` (the controller's
 //! `--allow-insecure-provider-permissions`) loads it anyway.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use std::os::unix::fs::{PermissionsExt, chown};

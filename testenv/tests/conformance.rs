@@ -9,6 +9,8 @@
 //!    control plane running our CRDs and by one running the published CRDs; an invalid status
 //!    is rejected by both.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -2,6 +2,8 @@
 //! failing component's log, and teardown leaves nothing behind: no process (pids gone) and no
 //! directory.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;

@@ -1,5 +1,7 @@
 //! Start/stop behaviour of a dedicated control plane (not the shared one).
 
+#![forbid(unsafe_code)]
+
 use std::time::Instant;
 
 use k8s_openapi::api::core::v1::Namespace;

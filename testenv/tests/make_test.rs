@@ -2,6 +2,8 @@
 //! `cfg` on `feature`) runs only if the Makefile's `test` recipe passes that feature to that
 //! crate.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeSet;
 
 #[test]

@@ -1,6 +1,8 @@
 //! Smoke tests of the project's CRDs on a real kube-apiserver: create, list, watch and update
 //! the status of every kind; apply the examples and read them back.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use futures::StreamExt as _;

@@ -8,20 +8,25 @@
 //!   beside the Karmada one.
 //!
 //! `down` stops it and removes its files; it is idempotent.
+//!
+//! The state directory's files are in `state.rs`; the `serve` process in `serve.rs`.
 
 #![forbid(unsafe_code)]
 
+mod serve;
+mod state;
+
 use std::os::unix::process::CommandExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
-use mcp_testenv::{
-    ControlPlane, ControlPlaneOptions, KarmadaEnv, KarmadaOptions, install_crds, locate_binaries,
-    locate_karmada_binaries, log_tail,
-};
+use mcp_testenv::{locate_binaries, locate_karmada_binaries, log_tail};
+
+use serve::serve;
+use state::{State, default_state_dir};
 
 #[derive(Parser)]
 #[command(
@@ -70,69 +75,6 @@ enum Cmd {
         #[arg(long, value_delimiter = ',')]
         members: Vec<String>,
     },
-}
-
-fn default_state_dir() -> PathBuf {
-    let state_home = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
-            PathBuf::from(home).join(".local/state")
-        });
-    state_home.join("multicluster-provider/testenv")
-}
-
-/// Files in the state directory.
-struct State {
-    dir: PathBuf,
-}
-
-impl State {
-    fn pid_file(&self) -> PathBuf {
-        self.dir.join("serve.pid")
-    }
-    fn ready_file(&self) -> PathBuf {
-        self.dir.join("ready")
-    }
-    fn log_file(&self) -> PathBuf {
-        self.dir.join("serve.log")
-    }
-    fn default_kubeconfig(&self) -> PathBuf {
-        self.dir.join("kubeconfig")
-    }
-    /// What `serve` started, for `status`: a report and one `name pid` line per process.
-    fn report_file(&self) -> PathBuf {
-        self.dir.join("startup-report.txt")
-    }
-    fn processes_file(&self) -> PathBuf {
-        self.dir.join("processes")
-    }
-    /// Member kubeconfigs of the Karmada mode are written here as `<member>.config`.
-    fn kubeconfig_dir(&self) -> PathBuf {
-        self.dir.join("kubeconfigs")
-    }
-    /// Pid of a live `serve` process, if any.
-    fn running_pid(&self) -> Option<u32> {
-        let pid: u32 = std::fs::read_to_string(self.pid_file())
-            .ok()?
-            .trim()
-            .parse()
-            .ok()?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let zombie = stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
-        let ours = std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
-            .is_ok_and(|cmdline| cmdline.contains("mcp-testenv") && cmdline.contains("serve"));
-        (!zombie && ours).then_some(pid)
-    }
-    /// The kubeconfig path recorded by the running `serve`.
-    fn ready_kubeconfig(&self) -> Option<PathBuf> {
-        std::fs::read_to_string(self.ready_file())
-            .ok()
-            .map(|s| PathBuf::from(s.trim()))
-    }
 }
 
 fn main() -> ExitCode {
@@ -352,106 +294,4 @@ fn status(state: &State) -> ExitCode {
             ExitCode::from(3)
         }
     }
-}
-
-/// What `serve` keeps running: one of the two modes.
-enum Running {
-    Light(ControlPlane),
-    Karmada(Box<KarmadaEnv>),
-}
-
-impl Running {
-    fn check_health(&self) -> mcp_testenv::Result<()> {
-        match self {
-            Running::Light(plane) => plane.check_health(),
-            Running::Karmada(env) => env.check_health(),
-        }
-    }
-}
-
-fn serve(
-    state: &State,
-    kubeconfig: &Path,
-    bin_dir: Option<PathBuf>,
-    members: Option<Vec<String>>,
-) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        // Survive the terminal going away.
-        let mut hangup = signal(SignalKind::hangup())?;
-
-        if let Some(parent) = kubeconfig.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let running = match members {
-            None => {
-                let plane = ControlPlane::start(ControlPlaneOptions {
-                    bin_dir,
-                    base_dir: Some(state.dir.clone()),
-                    ..Default::default()
-                })
-                .await?;
-                let crds = install_crds(&plane.admin_client().await?).await?;
-                tracing::info!(crds = crds.len(), "CRDs installed");
-                plane.write_kubeconfig(mcp_testenv::ADMIN_USER, kubeconfig)?;
-                plane.kubeconfig_path_for(mcp_testenv::RESTRICTED_USER)?;
-                let processes = format!(
-                    "etcd {}\nkube-apiserver {}\n",
-                    plane.pids()[0],
-                    plane.pids()[1]
-                );
-                std::fs::write(state.processes_file(), processes)?;
-                tracing::info!(url = plane.server_url(), dir = %plane.dir().display(), "control plane up");
-                Running::Light(plane)
-            }
-            Some(members) => {
-                let env = KarmadaEnv::start(KarmadaOptions {
-                    members,
-                    bin_dir,
-                    base_dir: Some(state.dir.clone()),
-                    ..Default::default()
-                })
-                .await?;
-                env.karmada()
-                    .write_kubeconfig(mcp_testenv::karmada::KARMADA_ADMIN, kubeconfig)?;
-                let _ = std::fs::remove_dir_all(state.kubeconfig_dir());
-                env.write_kubeconfigs(&state.kubeconfig_dir())?;
-                std::fs::write(state.report_file(), env.startup_report().to_string())?;
-                let processes: String = env
-                    .memory()
-                    .iter()
-                    .map(|p| format!("{} {}\n", p.name, p.pid))
-                    .collect();
-                std::fs::write(state.processes_file(), processes)?;
-                tracing::info!(url = env.karmada().server_url(), dir = %env.dir().display(), "Karmada up");
-                Running::Karmada(Box::new(env))
-            }
-        };
-        std::fs::write(state.ready_file(), kubeconfig.display().to_string())?;
-
-        let mut health = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tokio::select! {
-                _ = term.recv() => break,
-                _ = int.recv() => break,
-                _ = hangup.recv() => {}
-                _ = health.tick() => {
-                    if let Err(error) = running.check_health() {
-                        let _ = std::fs::remove_file(state.ready_file());
-                        return Err(anyhow::Error::new(error).context("control plane failed"));
-                    }
-                }
-            }
-        }
-        tracing::info!("stopping");
-        drop(running);
-        let _ = std::fs::remove_file(state.ready_file());
-        Ok(())
-    })
 }

@@ -1,30 +1,33 @@
 //! Starting and stopping one etcd + kube-apiserver pair on loopback.
+//!
+//! Its token users, their kubeconfigs and clients are in `users.rs`; where its directory lives,
+//! and the sweep of directories left by dead processes, in `dirs.rs`.
+
+mod dirs;
+mod users;
+
+pub use dirs::{TMPDIR_ENV, default_base_dir, sweep_stale_dirs};
+pub use users::User;
+
+use dirs::DIR_PREFIX;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client, Config};
+use kube::Api;
 
 use crate::binaries::{check_dir, locate_binaries};
 use crate::error::{Error, Result};
 use crate::keys;
-use crate::process::{self, ServerProcess, pid_alive};
+use crate::process::{self, ServerProcess};
 
 /// User in `system:masters`: may do anything.
 pub const ADMIN_USER: &str = "mcp-admin";
 /// User with no groups beyond `system:authenticated`: may do only what RBAC grants it.
 pub const RESTRICTED_USER: &str = "mcp-restricted";
-/// Environment variable naming the directory in which control-plane directories are created
-/// (default: the system temp directory).
-pub const TMPDIR_ENV: &str = "MCP_TESTENV_TMPDIR";
-
-/// Prefix of every control-plane directory: `mcp-testenv-<owner pid>-<random>`.
-const DIR_PREFIX: &str = "mcp-testenv-";
 /// Default cluster and context name in written kubeconfigs.
 const CLUSTER_NAME: &str = "mcp-testenv";
 /// The Service IP range: as large as kubeadm's default, so thousands of Services fit.
@@ -60,32 +63,6 @@ impl Default for ControlPlaneOptions {
             extra_users: Vec::new(),
             extra_apiserver_args: Vec::new(),
         }
-    }
-}
-
-/// A token-authenticated identity of the control plane.
-#[derive(Clone)]
-pub struct User {
-    /// User name as RBAC sees it.
-    pub name: String,
-    /// Groups besides `system:authenticated`.
-    pub groups: Vec<String>,
-    token: String,
-}
-
-impl User {
-    /// The bearer token of this user.
-    pub fn token(&self) -> &str {
-        &self.token
-    }
-}
-
-impl std::fmt::Debug for User {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("User")
-            .field("name", &self.name)
-            .field("groups", &self.groups)
-            .finish_non_exhaustive()
     }
 }
 
@@ -172,38 +149,8 @@ impl ControlPlane {
                 .map(|()| path)
         };
 
-        let mut users = vec![
-            User {
-                name: ADMIN_USER.into(),
-                groups: vec!["system:masters".into()],
-                token: keys::random_token(),
-            },
-            User {
-                name: RESTRICTED_USER.into(),
-                groups: Vec::new(),
-                token: keys::random_token(),
-            },
-        ];
-        for (name, groups) in &options.extra_users {
-            users.push(User {
-                name: name.clone(),
-                groups: groups.clone(),
-                token: keys::random_token(),
-            });
-        }
-        let tokens: String = users
-            .iter()
-            .map(|u| {
-                format!(
-                    "{},{},{},\"{}\"\n",
-                    u.token,
-                    u.name,
-                    u.name,
-                    u.groups.join(",")
-                )
-            })
-            .collect();
-        let tokens_file = write("tokens.csv", tokens.as_bytes())?;
+        let users = users::with_tokens(&options.extra_users);
+        let tokens_file = write("tokens.csv", users::token_file(&users).as_bytes())?;
         let (sa_key, sa_pub) = keys::service_account_key_pair();
         let sa_key_file = write("sa.key", sa_key.as_bytes())?;
         let sa_pub_file = write("sa.pub", sa_pub.as_bytes())?;
@@ -409,114 +356,6 @@ impl ControlPlane {
         [self.etcd.pid, self.apiserver.pid]
     }
 
-    /// All token users ([`ADMIN_USER`], [`RESTRICTED_USER`] and the extra ones).
-    pub fn users(&self) -> &[User] {
-        &self.users
-    }
-
-    /// A user by name.
-    pub fn user(&self, name: &str) -> Result<&User> {
-        self.users
-            .iter()
-            .find(|u| u.name == name)
-            .ok_or_else(|| Error::UnknownUser(name.into()))
-    }
-
-    /// Path of the admin kubeconfig.
-    pub fn kubeconfig_path(&self) -> &Path {
-        &self.kubeconfig
-    }
-
-    /// The kubeconfig of `user` as YAML.
-    pub fn kubeconfig_yaml(&self, user: &str) -> Result<String> {
-        let user = self.user(user)?;
-        let cluster = self.name.as_str();
-        // An administrator's context is named after the cluster (as `karmada-apiserver` in
-        // Karmada's kubeconfig); other users' contexts carry the user name.
-        let context =
-            if user.name == ADMIN_USER || user.groups.iter().any(|g| g == "system:masters") {
-                cluster.to_string()
-            } else {
-                format!("{cluster}-{}", user.name)
-            };
-        let ca = base64::engine::general_purpose::STANDARD.encode(&self.ca_pem);
-        let config = serde_json::json!({
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": cluster, "cluster": {
-                "server": self.server_url,
-                "certificate-authority-data": ca,
-            }}],
-            "users": [{"name": user.name, "user": {"token": user.token}}],
-            "contexts": [{"name": context, "context": {
-                "cluster": cluster,
-                "user": user.name,
-                "namespace": "default",
-            }}],
-            "current-context": context,
-        });
-        Ok(serde_yaml::to_string(&config).expect("a JSON value serializes as YAML"))
-    }
-
-    /// Writes the kubeconfig of `user` to `path` (mode 0600) and returns `path`.
-    pub fn write_kubeconfig(&self, user: &str, path: &Path) -> Result<PathBuf> {
-        use std::io::Write as _;
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let yaml = self.kubeconfig_yaml(user)?;
-        let tmp = path.with_extension("tmp");
-        let mut file = std::fs::File::options()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(Error::io(format!("writing {}", tmp.display())))?;
-        file.write_all(yaml.as_bytes())
-            .map_err(Error::io(format!("writing {}", tmp.display())))?;
-        std::fs::rename(&tmp, path).map_err(Error::io(format!("writing {}", path.display())))?;
-        Ok(path.to_path_buf())
-    }
-
-    /// Writes the kubeconfig of `user` into the control plane's directory and returns its path.
-    pub fn kubeconfig_path_for(&self, user: &str) -> Result<PathBuf> {
-        if user == ADMIN_USER {
-            return Ok(self.kubeconfig.clone());
-        }
-        self.write_kubeconfig(user, &self.dir.join(format!("kubeconfig-{user}")))
-    }
-
-    /// A `kube::Config` for `user`.
-    pub async fn config_for(&self, user: &str) -> Result<Config> {
-        let yaml = self.kubeconfig_yaml(user)?;
-        let kubeconfig_error = |source| Error::Kubeconfig {
-            user: user.into(),
-            source,
-        };
-        let kubeconfig = Kubeconfig::from_yaml(&yaml).map_err(kubeconfig_error)?;
-        let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-            .await
-            .map_err(kubeconfig_error)?;
-        config.connect_timeout = Some(Duration::from_secs(5));
-        Ok(config)
-    }
-
-    /// A client acting as `user`. Build clients inside the runtime that uses them: a client's
-    /// connections belong to the runtime it first ran on.
-    pub async fn client_for(&self, user: &str) -> Result<Client> {
-        let config = self.config_for(user).await?;
-        Client::try_from(config).map_err(Error::kube(format!("building a client for {user}")))
-    }
-
-    /// A client in `system:masters`.
-    pub async fn admin_client(&self) -> Result<Client> {
-        self.client_for(ADMIN_USER).await
-    }
-
-    /// A client for [`RESTRICTED_USER`] (no permissions until RBAC grants some).
-    pub async fn restricted_client(&self) -> Result<Client> {
-        self.client_for(RESTRICTED_USER).await
-    }
-
     /// Stops both servers and removes the directory (same as dropping).
     pub fn stop(self) {}
 }
@@ -531,35 +370,6 @@ impl Drop for ControlPlane {
             tracing::warn!(dir = %self.dir.display(), "could not remove control-plane directory: {e}");
         }
     }
-}
-
-/// `$MCP_TESTENV_TMPDIR`, else the system temp directory.
-pub fn default_base_dir() -> PathBuf {
-    match std::env::var_os(TMPDIR_ENV) {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => std::env::temp_dir(),
-    }
-}
-
-/// Removes control-plane directories in `base` whose owner process is gone; returns how many.
-pub fn sweep_stale_dirs(base: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(base) else {
-        return 0;
-    };
-    let mut removed = 0;
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(DIR_PREFIX)) else {
-            continue;
-        };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if !pid_alive(pid) && std::fs::remove_dir_all(entry.path()).is_ok() {
-            removed += 1;
-        }
-    }
-    removed
 }
 
 /// Three distinct free loopback ports. They are free when picked; a race with another process
