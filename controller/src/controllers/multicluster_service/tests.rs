@@ -2,9 +2,9 @@ use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus};
 use mcp_interface::api::networking::MultiClusterService;
 
 use super::mappers::Mappers;
-use super::reconcile::same_status;
 use super::{FINALIZER, is_ours};
 use crate::cache::{CachedService, Change};
+use crate::controllers::balancer;
 use crate::controllers::fixtures::{deleting, endpoint_slice, names, object, store};
 
 fn mcs(yaml: &str) -> MultiClusterService {
@@ -44,6 +44,7 @@ fn ours_means_load_balancer_type_or_our_finalizer() {
 
 #[test]
 fn statuses_compare_as_stored() {
+    let same_status = balancer::same_status::<MultiClusterService>;
     assert!(same_status(None, Some(&LoadBalancerStatus::default())));
     assert!(same_status(Some(&lb(&[])), None));
     assert!(same_status(
