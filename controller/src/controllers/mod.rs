@@ -6,8 +6,9 @@
 //! `reconcile.rs` makes the world match one object, `mappers.rs` has one named function per
 //! watched kind (which objects a change re-triggers), `tests.rs` the unit tests. What several
 //! controllers share lives beside them: [`runtime`] (the kube-runtime controller with spans),
-//! [`tracker`] (a request's backoff, admission and metrics), [`trigger`] (from cache changes to reconcile requests), [`mappers`] (the
-//! shared watch mappings), [`references`] (what refers to what), [`writes`] (finalizer, status
+//! [`tracker`] (a request's backoff, admission and metrics), [`balancer`] (the reconcile MCI and
+//! MCS share), [`trigger`] (from cache changes to reconcile requests), [`mappers`] (the shared
+//! watch mappings), [`references`] (what refers to what), [`writes`] (finalizer, status
 //! and delete requests) and [`events`] (Kubernetes Events on our objects).
 
 mod admission;

@@ -77,7 +77,7 @@ fn key_store() -> Store<ClusterPropagationPolicy> {
 }
 
 pub fn run(
-    controller: &'static Controller,
+    row: &'static Controller,
     ctx: Arc<Context>,
     shutdown: Shutdown,
 ) -> BoxFuture<'static, ()> {
@@ -90,7 +90,7 @@ pub fn run(
         // Reconciled once on start: creates the policy or catches up with what changed meanwhile.
         trigger.enqueue(policy_key());
         run_controller(
-            controller,
+            row,
             ctx,
             key_store(),
             triggers,

@@ -42,7 +42,7 @@ pub const CACHES: &[CacheKind] = &[
 ];
 
 pub fn run(
-    controller: &'static Controller,
+    row: &'static Controller,
     ctx: Arc<Context>,
     shutdown: Shutdown,
 ) -> BoxFuture<'static, ()> {
@@ -56,14 +56,6 @@ pub fn run(
             .on(caches.mcis(), Mappers::mci)
             .on(caches.bindings(), Mappers::binding);
         watches.replay(&mcis, Mappers::mci);
-        run_controller(
-            controller,
-            ctx,
-            caches.mcis(),
-            triggers,
-            reconcile,
-            shutdown,
-        )
-        .await;
+        run_controller(row, ctx, caches.mcis(), triggers, reconcile, shutdown).await;
     })
 }

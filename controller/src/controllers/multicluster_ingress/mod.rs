@@ -73,7 +73,7 @@ pub const CACHES: &[CacheKind] = &[
 ];
 
 pub fn run(
-    controller: &'static Controller,
+    row: &'static Controller,
     ctx: Arc<Context>,
     shutdown: Shutdown,
 ) -> BoxFuture<'static, ()> {
@@ -95,14 +95,6 @@ pub fn run(
             .on(caches.clusters(), Mappers::cluster)
             .on(caches.ingress_classes(), Mappers::ingress_class);
         watches.replay(&mcis, Mappers::mci);
-        run_controller(
-            controller,
-            ctx,
-            caches.mcis(),
-            triggers,
-            reconcile,
-            shutdown,
-        )
-        .await;
+        run_controller(row, ctx, caches.mcis(), triggers, reconcile, shutdown).await;
     })
 }

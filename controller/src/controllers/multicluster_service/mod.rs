@@ -68,7 +68,7 @@ fn is_ours(mcs: &MultiClusterService) -> bool {
 }
 
 pub fn run(
-    controller: &'static Controller,
+    row: &'static Controller,
     ctx: Arc<Context>,
     shutdown: Shutdown,
 ) -> BoxFuture<'static, ()> {
@@ -83,14 +83,6 @@ pub fn run(
             .on(caches.services(), Mappers::service)
             .on(caches.endpoint_slices(), Mappers::endpoint_slice);
         watches.replay(&mcss, Mappers::mcs);
-        run_controller(
-            controller,
-            ctx,
-            caches.mcss(),
-            triggers,
-            reconcile,
-            shutdown,
-        )
-        .await;
+        run_controller(row, ctx, caches.mcss(), triggers, reconcile, shutdown).await;
     })
 }

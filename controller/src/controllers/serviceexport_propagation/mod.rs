@@ -97,7 +97,7 @@ pub const CACHES: &[CacheKind] = &[
 ];
 
 pub fn run(
-    controller: &'static Controller,
+    row: &'static Controller,
     ctx: Arc<Context>,
     shutdown: Shutdown,
 ) -> BoxFuture<'static, ()> {
@@ -128,6 +128,6 @@ pub fn run(
 
         let reconcile_keys = keys.clone();
         let reconcile = move |key, ctx| reconcile::reconcile(key, ctx, reconcile_keys.clone());
-        run_controller(controller, ctx, store, triggers, reconcile, shutdown).await;
+        run_controller(row, ctx, store, triggers, reconcile, shutdown).await;
     })
 }
