@@ -11,7 +11,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use kube::Resource;
@@ -80,7 +80,6 @@ impl<K: Resource<DynamicType = ()> + 'static> Tracker<K> {
         object: &K,
         reconcile: impl Future<Output = Result<Action, Error>>,
     ) -> Result<Action, Error> {
-        let started = Instant::now();
         let key = ObjectKey::of(object);
         self.queue.started(&key);
         let (name, go_name) = (self.controller.name, self.controller.go_name);
@@ -91,7 +90,6 @@ impl<K: Resource<DynamicType = ()> + 'static> Tracker<K> {
         self.admission.ended(&key);
         let action = result?;
         self.backoff.forget(&key);
-        tracing::debug!(elapsed = ?started.elapsed(), "reconciled");
         self.set_pending();
         let waits = action == Action::await_change();
         let result = if waits {
