@@ -7,12 +7,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::key::ObjectKey;
 use crate::settings::BackoffSettings;
 use crate::token_bucket::TokenBucket;
 
 pub struct Backoff {
     settings: BackoffSettings,
-    failures: Mutex<HashMap<String, u32>>,
+    failures: Mutex<HashMap<ObjectKey, u32>>,
     bucket: Mutex<TokenBucket>,
 }
 
@@ -29,15 +30,15 @@ impl Backoff {
     }
 
     /// The delay before retrying `key` after one more failure.
-    pub fn next_delay(&self, key: &str) -> Duration {
+    pub fn next_delay(&self, key: &ObjectKey) -> Duration {
         self.next_delay_at(key, Instant::now())
     }
 
     /// [`Backoff::next_delay`] at the instant `now` (tests give the clock).
-    fn next_delay_at(&self, key: &str, now: Instant) -> Duration {
+    fn next_delay_at(&self, key: &ObjectKey, now: Instant) -> Duration {
         let failures = {
             let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-            let n = map.entry(key.to_owned()).or_default();
+            let n = map.entry(key.clone()).or_default();
             let current = *n;
             *n = n.saturating_add(1);
             current
@@ -58,7 +59,7 @@ impl Backoff {
 
     /// Forgets `key`'s failures (after a success or when the object is gone); whether it had
     /// any.
-    pub fn forget(&self, key: &str) -> bool {
+    pub fn forget(&self, key: &ObjectKey) -> bool {
         self.failures
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -79,6 +80,10 @@ impl Backoff {
 mod tests {
     use super::*;
 
+    fn key(name: &str) -> ObjectKey {
+        ObjectKey::new(Some("ns"), name)
+    }
+
     fn settings() -> BackoffSettings {
         BackoffSettings {
             base_delay: Duration::from_millis(5),
@@ -91,15 +96,15 @@ mod tests {
     #[test]
     fn delays_double_per_object_up_to_the_max() {
         let b = Backoff::new(settings());
-        let delays: Vec<_> = (0..4).map(|_| b.next_delay("a")).collect();
+        let delays: Vec<_> = (0..4).map(|_| b.next_delay(&key("a"))).collect();
         assert_eq!(delays, [5, 10, 20, 40].map(Duration::from_millis));
-        assert_eq!(b.next_delay("other"), Duration::from_millis(5));
+        assert_eq!(b.next_delay(&key("other")), Duration::from_millis(5));
         for _ in 0..40 {
-            b.next_delay("a");
+            b.next_delay(&key("a"));
         }
-        assert_eq!(b.next_delay("a"), Duration::from_secs(1000));
-        b.forget("a");
-        assert_eq!(b.next_delay("a"), Duration::from_millis(5));
+        assert_eq!(b.next_delay(&key("a")), Duration::from_secs(1000));
+        b.forget(&key("a"));
+        assert_eq!(b.next_delay(&key("a")), Duration::from_millis(5));
         assert_eq!(b.failing(), 2);
     }
 
@@ -113,11 +118,11 @@ mod tests {
         // between): two tokens, then the third retry waits for one (100 ms at 10 qps), more
         // than its own 5 ms.
         let now = Instant::now();
-        assert_eq!(b.next_delay_at("x1", now), Duration::from_millis(5));
-        assert_eq!(b.next_delay_at("x2", now), Duration::from_millis(5));
-        assert_eq!(b.next_delay_at("x3", now), Duration::from_millis(100));
+        assert_eq!(b.next_delay_at(&key("x1"), now), Duration::from_millis(5));
+        assert_eq!(b.next_delay_at(&key("x2"), now), Duration::from_millis(5));
+        assert_eq!(b.next_delay_at(&key("x3"), now), Duration::from_millis(100));
         // Half a second later five tokens came back (at most two are kept).
         let later = now + Duration::from_millis(500);
-        assert_eq!(b.next_delay_at("x4", later), Duration::from_millis(5));
+        assert_eq!(b.next_delay_at(&key("x4"), later), Duration::from_millis(5));
     }
 }

@@ -14,9 +14,6 @@ pub enum Error {
     /// The object or its surroundings are invalid (e.g. several default IngressClasses).
     #[error("{0}")]
     Invalid(String),
-
-    #[error("could not encode a request: {0}")]
-    Serialization(#[from] serde_json::Error),
 }
 
 impl Error {
@@ -26,7 +23,6 @@ impl Error {
             Error::Kube(_) => "kube_api",
             Error::Provider(e) => e.label(),
             Error::Invalid(_) => "invalid",
-            Error::Serialization(_) => "serialization",
         }
     }
 

@@ -16,6 +16,7 @@ pub mod duration;
 pub mod error;
 pub mod events;
 pub mod inspect;
+pub mod key;
 pub mod leader;
 pub mod manager;
 pub mod metrics;

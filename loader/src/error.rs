@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mcp_interface::{ErrorKind, INTERFACE_VERSION, ProviderError};
 
-use crate::handle::Method;
+use crate::kind::Method;
 use crate::search::{SearchDir, display_available, display_dirs};
 
 #[derive(Debug, thiserror::Error)]

@@ -9,14 +9,15 @@ use abi_stable::std_types::{RResult, RStr};
 use k8s_openapi::api::core::v1::LoadBalancerStatus;
 use k8s_openapi::api::networking::v1::IngressLoadBalancerStatus;
 use mcp_interface::ProviderError;
-use mcp_interface::abi::{Capabilities, GetResult, InstanceId, ProviderMethod};
+use mcp_interface::abi::{Capabilities, GetResult, InstanceId};
 use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
 use crate::error::CallError;
-use crate::gates::{ObjectGate, ObjectGates};
+use crate::kind::{Method, ObjectKind, Operation};
 use crate::library::{Library, LibraryInfo};
+use crate::object_lock::{ObjectLock, ObjectLocks};
 use crate::payload::{Encoded, Payload};
 use crate::pool::CallThreads;
 use crate::status::ValidStatus;
@@ -25,52 +26,6 @@ use crate::status::ValidStatus;
 /// keeps its blocking thread (a thread cannot be cancelled) and its slot until it returns, so
 /// this also bounds how many threads a hanging provider can hold.
 pub const MAX_IN_FLIGHT: usize = 64;
-
-/// A provider method, for errors, logs and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Method {
-    MciGet,
-    MciEnsure,
-    MciUpdate,
-    MciEnsureDeleted,
-    McsGet,
-    McsEnsure,
-    McsUpdate,
-    McsEnsureDeleted,
-}
-
-impl Method {
-    pub const ALL: [Method; 8] = [
-        Method::MciGet,
-        Method::MciEnsure,
-        Method::MciUpdate,
-        Method::MciEnsureDeleted,
-        Method::McsGet,
-        Method::McsEnsure,
-        Method::McsUpdate,
-        Method::McsEnsureDeleted,
-    ];
-
-    /// A stable name, used as the metric label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::MciGet => "multiclusteringress_get",
-            Method::MciEnsure => "multiclusteringress_ensure",
-            Method::MciUpdate => "multiclusteringress_update",
-            Method::MciEnsureDeleted => "multiclusteringress_ensure_deleted",
-            Method::McsGet => "multiclusterservice_get",
-            Method::McsEnsure => "multiclusterservice_ensure",
-            Method::McsUpdate => "multiclusterservice_update",
-            Method::McsEnsureDeleted => "multiclusterservice_ensure_deleted",
-        }
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// The outcome of one call, as reported to a [`CallObserver`].
 #[derive(Debug, Clone, Copy)]
@@ -89,7 +44,7 @@ struct Inner {
     capabilities: Capabilities,
     timeout: Duration,
     in_flight: Arc<Semaphore>,
-    objects: Arc<ObjectGates>,
+    objects: Arc<ObjectLocks>,
     threads: Arc<CallThreads>,
     observer: Option<CallObserver>,
     /// Set once no call may reach the provider any more ([`Provider::fence`]).
@@ -183,10 +138,6 @@ impl Provider {
         self.inner.library.info()
     }
 
-    pub fn call_timeout(&self) -> Duration {
-        self.inner.timeout
-    }
-
     /// From now on no call of this instance (any handle) reaches the provider: calls not yet
     /// handed to it fail with [`CallError::Fenced`]. For a replica that lost its leadership or
     /// is shutting down: another replica may act on the same balancers. Calls already inside
@@ -213,71 +164,33 @@ impl Provider {
         let _all = self.inner.in_flight.acquire_many(all).await;
     }
 
-    fn methods(&self, methods: [Option<ProviderMethod>; 4]) -> bool {
-        methods.iter().all(Option::is_some)
+    /// Whether the provider offers load balancers for objects of kind `K` (the instance says
+    /// so and the library has all four methods).
+    pub fn supports<K: ObjectKind>(&self) -> bool {
+        self.inner.capabilities.has(K::CAPABILITY)
+            && K::entries(self.inner.library.module())
+                .iter()
+                .all(Option::is_some)
     }
 
-    /// Whether the provider offers MultiClusterIngress load balancers (the instance says so and
-    /// the library has all four methods).
     pub fn supports_multicluster_ingress(&self) -> bool {
-        let m = self.inner.library.module();
-        self.inner
-            .capabilities
-            .has(Capabilities::MULTICLUSTER_INGRESS)
-            && self.methods([
-                m.mci_get(),
-                m.mci_ensure(),
-                m.mci_update(),
-                m.mci_ensure_deleted(),
-            ])
+        self.supports::<MultiClusterIngress>()
     }
 
-    /// Whether the provider offers MultiClusterService load balancers.
     pub fn supports_multicluster_service(&self) -> bool {
-        let m = self.inner.library.module();
-        self.inner
-            .capabilities
-            .has(Capabilities::MULTICLUSTER_SERVICE)
-            && self.methods([
-                m.mcs_get(),
-                m.mcs_ensure(),
-                m.mcs_update(),
-                m.mcs_ensure_deleted(),
-            ])
-    }
-
-    fn raw(&self, method: Method) -> Option<ProviderMethod> {
-        let m = self.inner.library.module();
-        let (capability, f) = match method {
-            Method::MciGet => (Capabilities::MULTICLUSTER_INGRESS, m.mci_get()),
-            Method::MciEnsure => (Capabilities::MULTICLUSTER_INGRESS, m.mci_ensure()),
-            Method::MciUpdate => (Capabilities::MULTICLUSTER_INGRESS, m.mci_update()),
-            Method::MciEnsureDeleted => {
-                (Capabilities::MULTICLUSTER_INGRESS, m.mci_ensure_deleted())
-            }
-            Method::McsGet => (Capabilities::MULTICLUSTER_SERVICE, m.mcs_get()),
-            Method::McsEnsure => (Capabilities::MULTICLUSTER_SERVICE, m.mcs_ensure()),
-            Method::McsUpdate => (Capabilities::MULTICLUSTER_SERVICE, m.mcs_update()),
-            Method::McsEnsureDeleted => {
-                (Capabilities::MULTICLUSTER_SERVICE, m.mcs_ensure_deleted())
-            }
-        };
-        if self.inner.capabilities.has(capability) {
-            f
-        } else {
-            None
-        }
+        self.supports::<MultiClusterService>()
     }
 
     /// Calls `method` with `object`, on a blocking thread, bounded by the call timeout, once no
     /// earlier call about the same object is still running in the provider. Waiting for such a
     /// call is bounded by the call timeout too ([`CallError::Busy`]): a caller never waits
     /// without end for a provider that hangs.
-    async fn call<K: 'static, O: DeserializeOwned>(
+    async fn call<K: ObjectKind, O: DeserializeOwned>(
         &self,
-        method: Method,
+        operation: Operation,
         object: Encoded<K>,
     ) -> Result<O, CallError> {
+        let method = operation.method::<K>();
         let timeout = self.inner.timeout;
         if self.fenced() {
             return Err(CallError::Fenced {
@@ -285,12 +198,12 @@ impl Provider {
                 method,
             });
         }
-        let gate = tokio::time::timeout(timeout, self.inner.objects.enter(object.key(), method));
+        let lock = tokio::time::timeout(timeout, self.inner.objects.lock(object.key(), method));
         // The latency observed is the provider's: it starts once the object's turn has come.
-        let (started, result) = match gate.await {
-            Ok(gate) => {
+        let (started, result) = match lock.await {
+            Ok(lock) => {
                 let started = Instant::now();
-                (started, self.call_inner(method, object, gate).await)
+                (started, self.call_inner(operation, object, lock).await)
             }
             Err(_elapsed) => (
                 Instant::now(),
@@ -311,14 +224,16 @@ impl Provider {
         result
     }
 
-    async fn call_inner<K: 'static, O: DeserializeOwned>(
+    async fn call_inner<K: ObjectKind, O: DeserializeOwned>(
         &self,
-        method: Method,
+        operation: Operation,
         object: Encoded<K>,
-        gate: ObjectGate,
+        lock: ObjectLock,
     ) -> Result<O, CallError> {
+        let method = operation.method::<K>();
         let provider = || self.name().to_owned();
-        let Some(raw) = self.raw(method) else {
+        let entry = operation.entry::<K>(self.inner.library.module());
+        let Some(raw) = entry.filter(|_| self.inner.capabilities.has(K::CAPABILITY)) else {
             return Err(CallError::NotSupported {
                 provider: provider(),
                 method,
@@ -353,7 +268,7 @@ impl Provider {
                 });
                 // Released when the provider returns, not when the caller stops waiting, and
                 // before the reply, so the caller's next call about the object finds it free.
-                drop((gate, permit, object));
+                drop((lock, permit, object));
                 // The caller may have stopped waiting (timeout).
                 let _ = reply.send(output);
             });
@@ -404,83 +319,113 @@ impl Provider {
         })
     }
 
-    async fn call_status<K: 'static, O: DeserializeOwned + ValidStatus>(
+    async fn call_status<K: ObjectKind, O: DeserializeOwned + ValidStatus>(
         &self,
-        method: Method,
+        operation: Operation,
         object: Encoded<K>,
     ) -> Result<O, CallError> {
-        let status: O = self.call(method, object).await?;
+        let status: O = self.call(operation, object).await?;
         status
             .validate()
             .map_err(|detail| CallError::InvalidResponse {
                 provider: self.name().to_owned(),
-                method,
+                method: operation.method::<K>(),
                 detail,
             })?;
         Ok(status)
     }
 
-    /// The MultiClusterIngress balancer's status, or `None` when it does not exist.
+    /// The balancer's status, or `None` when it does not exist.
+    pub async fn get<K: ObjectKind>(
+        &self,
+        object: &impl Payload<K>,
+    ) -> Result<Option<K::Status>, CallError> {
+        let r: GetResult<K::Status> = self.call_status(Operation::Get, object.encoded()).await?;
+        Ok(r.exists.then(|| r.status.unwrap_or_default()))
+    }
+
+    /// Creates the balancer (or finds it made) and returns its status.
+    pub async fn ensure<K: ObjectKind>(
+        &self,
+        object: &impl Payload<K>,
+    ) -> Result<K::Status, CallError> {
+        self.call_status(Operation::Ensure, object.encoded()).await
+    }
+
+    /// Brings the existing balancer in line with the object and returns its status.
+    pub async fn update<K: ObjectKind>(
+        &self,
+        object: &impl Payload<K>,
+    ) -> Result<K::Status, CallError> {
+        self.call_status(Operation::Update, object.encoded()).await
+    }
+
+    /// Deletes the balancer, if there is one.
+    pub async fn ensure_deleted<K: ObjectKind>(
+        &self,
+        object: &impl Payload<K>,
+    ) -> Result<(), CallError> {
+        let _: serde_json::Value = self
+            .call(Operation::EnsureDeleted, object.encoded())
+            .await?;
+        Ok(())
+    }
+
+    // Shorthands for the calls above, kept for the `verify` command's backend.
+
     pub async fn mci_get(
         &self,
         mci: &impl Payload<MultiClusterIngress>,
     ) -> Result<Option<IngressLoadBalancerStatus>, CallError> {
-        let r: GetResult<IngressLoadBalancerStatus> =
-            self.call_status(Method::MciGet, mci.encoded()).await?;
-        Ok(r.exists.then(|| r.status.unwrap_or_default()))
+        self.get(mci).await
     }
 
     pub async fn mci_ensure(
         &self,
         mci: &impl Payload<MultiClusterIngress>,
     ) -> Result<IngressLoadBalancerStatus, CallError> {
-        self.call_status(Method::MciEnsure, mci.encoded()).await
+        self.ensure(mci).await
     }
 
     pub async fn mci_update(
         &self,
         mci: &impl Payload<MultiClusterIngress>,
     ) -> Result<IngressLoadBalancerStatus, CallError> {
-        self.call_status(Method::MciUpdate, mci.encoded()).await
+        self.update(mci).await
     }
 
     pub async fn mci_ensure_deleted(
         &self,
         mci: &impl Payload<MultiClusterIngress>,
     ) -> Result<(), CallError> {
-        let _: serde_json::Value = self.call(Method::MciEnsureDeleted, mci.encoded()).await?;
-        Ok(())
+        self.ensure_deleted(mci).await
     }
 
-    /// The MultiClusterService balancer's status, or `None` when it does not exist.
     pub async fn mcs_get(
         &self,
         mcs: &impl Payload<MultiClusterService>,
     ) -> Result<Option<LoadBalancerStatus>, CallError> {
-        let r: GetResult<LoadBalancerStatus> =
-            self.call_status(Method::McsGet, mcs.encoded()).await?;
-        Ok(r.exists.then(|| r.status.unwrap_or_default()))
+        self.get(mcs).await
     }
 
     pub async fn mcs_ensure(
         &self,
         mcs: &impl Payload<MultiClusterService>,
     ) -> Result<LoadBalancerStatus, CallError> {
-        self.call_status(Method::McsEnsure, mcs.encoded()).await
+        self.ensure(mcs).await
     }
 
     pub async fn mcs_update(
         &self,
         mcs: &impl Payload<MultiClusterService>,
     ) -> Result<LoadBalancerStatus, CallError> {
-        self.call_status(Method::McsUpdate, mcs.encoded()).await
+        self.update(mcs).await
     }
 
     pub async fn mcs_ensure_deleted(
         &self,
         mcs: &impl Payload<MultiClusterService>,
     ) -> Result<(), CallError> {
-        let _: serde_json::Value = self.call(Method::McsEnsureDeleted, mcs.encoded()).await?;
-        Ok(())
+        self.ensure_deleted(mcs).await
     }
 }

@@ -17,10 +17,11 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod error;
-mod gates;
 mod handle;
 mod host_log;
+mod kind;
 mod library;
+mod object_lock;
 mod payload;
 mod permissions;
 mod pool;
@@ -28,9 +29,10 @@ mod search;
 mod status;
 
 pub use error::{CallError, LoadError};
-pub use handle::{CallObserver, CallOutcome, Method, Provider};
+pub use handle::{CallObserver, CallOutcome, Provider};
+pub use kind::{Method, ObjectKind};
 pub use library::{Library, LibraryInfo};
-pub use payload::{Encoded, Object, Payload};
+pub use payload::{Encoded, Payload};
 pub use search::{
     DEFAULT_PROVIDER_DIR, PROVIDER_DIR_ENV, SearchDir, SearchPath, available_providers,
     library_file_name,

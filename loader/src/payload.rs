@@ -13,38 +13,8 @@
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
-use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
-use serde::Serialize;
-
-/// A kind provider calls are about: serialized for the call, and keyed so that calls about the
-/// same object never overlap.
-pub trait Object: Serialize {
-    /// `Kind/namespace/name`.
-    fn key(&self) -> String;
-}
-
-fn object_key(
-    kind: &str,
-    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-) -> String {
-    format!(
-        "{kind}/{}/{}",
-        meta.namespace.as_deref().unwrap_or_default(),
-        meta.name.as_deref().unwrap_or_default()
-    )
-}
-
-impl Object for MultiClusterIngress {
-    fn key(&self) -> String {
-        object_key("MultiClusterIngress", &self.metadata)
-    }
-}
-
-impl Object for MultiClusterService {
-    fn key(&self) -> String {
-        object_key("MultiClusterService", &self.metadata)
-    }
-}
+use crate::kind::ObjectKind;
+use crate::object_lock::ObjectKey;
 
 /// What a provider method accepts for an object of kind `K`: the object (encoded for this call)
 /// or an [`Encoded`] one (shared by the calls of one reconcile).
@@ -52,13 +22,13 @@ pub trait Payload<K> {
     fn encoded(&self) -> Encoded<K>;
 }
 
-impl<K: Object> Payload<K> for K {
+impl<K: ObjectKind> Payload<K> for K {
     fn encoded(&self) -> Encoded<K> {
         Encoded::new(self)
     }
 }
 
-impl<K: Object> Payload<K> for Arc<K> {
+impl<K: ObjectKind> Payload<K> for Arc<K> {
     fn encoded(&self) -> Encoded<K> {
         Encoded::new(self.as_ref())
     }
@@ -77,7 +47,7 @@ pub struct Encoded<K> {
 }
 
 struct Inner {
-    key: String,
+    key: ObjectKey,
     /// The JSON, or why the object could not be encoded (each call reports it).
     json: Result<Buffer, String>,
 }
@@ -91,7 +61,7 @@ impl<K> Clone for Encoded<K> {
     }
 }
 
-impl<K: Object> Encoded<K> {
+impl<K: ObjectKind> Encoded<K> {
     pub fn new(object: &K) -> Self {
         let mut bytes = Buffer::take();
         let json = match serde_json::to_writer(&mut bytes, object) {
@@ -103,7 +73,7 @@ impl<K: Object> Encoded<K> {
         };
         Encoded {
             inner: Arc::new(Inner {
-                key: object.key(),
+                key: ObjectKey::of(object),
                 json,
             }),
             kind: PhantomData,
@@ -120,8 +90,8 @@ impl<K> Encoded<K> {
         }
     }
 
-    /// `Kind/namespace/name`: calls with the same key never overlap.
-    pub(crate) fn key(&self) -> &str {
+    /// Calls with the same key never overlap.
+    pub(crate) fn key(&self) -> &ObjectKey {
         &self.inner.key
     }
 }
@@ -162,6 +132,8 @@ impl Drop for Buffer {
 
 #[cfg(test)]
 mod tests {
+    use mcp_interface::api::networking::MultiClusterIngress;
+
     use super::*;
 
     fn mci(name: &str, host: &str) -> MultiClusterIngress {
@@ -187,7 +159,7 @@ mod tests {
                 serde_json::to_string(object).unwrap()
             );
             assert_eq!(
-                encoded.key(),
+                encoded.key().to_string(),
                 format!(
                     "MultiClusterIngress/shop/{}",
                     object.metadata.name.as_deref().unwrap()

@@ -6,8 +6,9 @@ use mcp_interface::abi::GetResult;
 
 /// Checks a provider's status before the controller writes it into an object: addresses must
 /// parse, hostnames must be DNS names and port protocols known, so a misbehaving provider cannot
-/// put garbage into the Karmada API.
-pub(crate) trait ValidStatus {
+/// put garbage into the Karmada API. (Public in a private module: a bound of
+/// [`crate::ObjectKind`], implemented by the loader only.)
+pub trait ValidStatus {
     fn validate(&self) -> Result<(), String>;
 }
 

@@ -5,17 +5,20 @@
 //! Each controller is a folder: `mod.rs` says what it does and wires its watches (`run`),
 //! `reconcile.rs` makes the world match one object, `mappers.rs` has one named function per
 //! watched kind (which objects a change re-triggers), `tests.rs` the unit tests (a reconcile's
-//! against `testing.rs`'s mocked API server and in-memory provider). What several
-//! controllers share lives beside them: [`runtime`] (the kube-runtime controller with backoff,
-//! metrics and spans), [`trigger`] (from cache changes to reconcile requests), [`mappers`] (the
-//! shared watch mappings), [`references`] (what refers to what), [`writes`] (finalizer, status
-//! and delete requests) and [`events`] (Kubernetes Events on our objects).
+//! against `testing.rs`'s mocked API server and in-memory provider). What several controllers
+//! share lives beside them: [`runtime`] (the kube-runtime controller with spans), [`tracker`]
+//! (a request's backoff, admission and metrics), [`balancer`] (the reconcile MCI and MCS share),
+//! [`calls`] (a provider call, its failure also a Warning Event), [`trigger`] (from cache changes
+//! to reconcile requests), [`mappers`] (the shared watch mappings) and [`references`] (what
+//! refers to what). The API writes ([`crate::writes`]) and Events ([`crate::events`]) are the
+//! crate's, shared with the caches.
 
+mod admission;
+pub mod balancer;
 pub mod calls;
 pub mod crd_installation;
 #[cfg(test)]
 mod fixtures;
-mod gate;
 pub mod mappers;
 pub mod mci_service_locations;
 pub mod multicluster_ingress;
@@ -25,6 +28,7 @@ pub mod runtime;
 pub mod serviceexport_propagation;
 #[cfg(test)]
 pub mod testing;
+pub mod tracker;
 pub mod trigger;
 pub mod workqueue;
 
@@ -51,8 +55,8 @@ pub struct Controller {
     pub caches: &'static [CacheKind],
     pub needs: Option<Capability>,
     /// Runs until the shutdown signal resolves (then finishes its in-flight reconciles) or the
-    /// future is dropped (leadership lost: stop at once).
-    pub run: fn(Arc<Context>, Shutdown) -> BoxFuture<'static, ()>,
+    /// future is dropped (leadership lost: stop at once). Given its own row, for its names.
+    pub run: fn(&'static Controller, Arc<Context>, Shutdown) -> BoxFuture<'static, ()>,
 }
 
 /// Every controller, in the order they start (the Go original's registry).
@@ -122,14 +126,6 @@ pub fn names() -> Vec<&'static str> {
     CONTROLLERS.iter().map(|c| c.name).collect()
 }
 
-/// The Go original's name of controller `name` (for metrics); `name` itself if unknown.
-pub fn go_name(name: &'static str) -> &'static str {
-    CONTROLLERS
-        .iter()
-        .find(|c| c.name == name)
-        .map_or(name, |c| c.go_name)
-}
-
 /// The controllers `selection` enables, in table order.
 pub fn enabled(selection: &ControllerSelection) -> impl Iterator<Item = &'static Controller> + '_ {
     CONTROLLERS.iter().filter(|c| selection.is_enabled(c.name))
@@ -172,7 +168,7 @@ pub fn start_enabled(
     shutdown: &Shutdown,
 ) -> Vec<(&'static str, BoxFuture<'static, ()>)> {
     enabled(&ctx.settings.controllers)
-        .map(|c| (c.name, (c.run)(ctx.clone(), shutdown.clone())))
+        .map(|c| (c.name, (c.run)(c, ctx.clone(), shutdown.clone())))
         .collect()
 }
 

@@ -1,12 +1,9 @@
 //! The kube-runtime controller every controller runs on, with what kube-runtime lacks: a
 //! per-object backoff on errors (the `--rate-limiter-*` flags), the optional resync, metrics per
 //! controller (ours, and controller-runtime's under the Go controller's name, with its workqueue
-//! series from [`QueueMetrics`]), a span with the object's namespace and name, and a [`Gate`]
-//! that hands requests to kube-runtime's scheduler a few at a time (its tables never shrink).
-//!
-//! The backoff forgets an object once it is reconciled, and also once it is deleted (seen in the
-//! primary cache, or when a retry finds it gone), so `pending_objects` counts only objects that
-//! still exist and memory does not grow with churn.
+//! series), a span with the object's namespace and name, and the admission of requests to
+//! kube-runtime's scheduler a few at a time (its tables never shrink). A request's life is
+//! followed by the controller's [`Tracker`]: one call per step.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -15,31 +12,20 @@ use std::time::Instant;
 use futures::StreamExt;
 use futures::channel::mpsc;
 use futures::future::{BoxFuture, Shared};
-use kube::runtime::Controller;
-use kube::runtime::controller::{Action, Config};
+use kube::runtime::Controller as Runtime;
+use kube::runtime::controller::{Action, Config, Error as RuntimeError};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Resource, ResourceExt};
 use tracing::Instrument;
 
-use crate::backoff::Backoff;
+use super::Controller;
+use super::tracker::Tracker;
 use crate::cache::{Cacheable, Change, SharedCache};
 use crate::context::Context;
-use crate::controllers::gate::Gate;
-use crate::controllers::workqueue::QueueMetrics;
 use crate::error::Error;
-use crate::metrics::ReconcileResult;
+use crate::key::ObjectKey;
 
 /// Resolves once on shutdown; every controller waits on a clone of the same one.
 pub type Shutdown = Shared<BoxFuture<'static, ()>>;
-
-/// The backoff key of an object: `namespace/name`.
-fn key<K: Resource>(obj: &K) -> String {
-    key_of(obj.meta().namespace.as_deref(), obj.meta().name.as_deref())
-}
-
-fn key_of(namespace: Option<&str>, name: Option<&str>) -> String {
-    format!("{}/{}", namespace.unwrap_or(""), name.unwrap_or(""))
-}
 
 /// The objects a controller reconciles: a store, and the shared cache behind it when there is
 /// one (its deletions make the backoff forget the object at once).
@@ -64,11 +50,11 @@ impl<K: Cacheable> From<&SharedCache<K>> for Primary<K> {
     }
 }
 
-/// Runs one kube-runtime controller named `name` over `primary`, reconciling the objects
-/// `triggers` names with `reconcile`, until `shutdown` resolves (then in-flight reconciles
-/// finish) or the future is dropped.
+/// Runs `controller` (its row of `CONTROLLERS`: names for logs and metrics) on kube-runtime over
+/// `primary`, reconciling the objects `triggers` names with `reconcile`, until `shutdown`
+/// resolves (then in-flight reconciles finish) or the future is dropped.
 pub async fn run_controller<K, R, Fut>(
-    name: &'static str,
+    controller: &'static Controller,
     ctx: Arc<Context>,
     primary: impl Into<Primary<K>>,
     triggers: mpsc::UnboundedReceiver<ObjectRef<K>>,
@@ -79,93 +65,49 @@ pub async fn run_controller<K, R, Fut>(
     R: Fn(Arc<K>, Arc<Context>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Action, Error>> + Send + 'static,
 {
+    let name = controller.name;
     let Primary { store, cache } = primary.into();
-    let backoff = Arc::new(Backoff::new(ctx.settings.backoff));
+    let (tracker, requests) = Tracker::new(controller, &ctx, triggers);
     let reconcile = Arc::new(reconcile);
-    let policy_backoff = backoff.clone();
-    let gone_backoff = backoff.clone();
-    let concurrency = ctx.settings.concurrent_reconciles;
+    let (policy, gone) = (tracker.clone(), tracker.clone());
     let _forget_deleted = cache.map(|cache| {
-        let (backoff, metrics) = (backoff.clone(), ctx.metrics.clone());
+        let tracker = tracker.clone();
         cache.subscribe(move |change| {
-            if let Change::Deleted(obj) = change
-                && backoff.forget(&key(*obj))
-            {
-                metrics.set_pending(name, backoff.failing());
+            if let Change::Deleted(obj) = change {
+                tracker.deleted(&ObjectKey::of(*obj));
             }
         })
     });
-    let go_name = super::go_name(name);
-    ctx.metrics.controller_started(go_name, concurrency);
-    let queue = Arc::new(QueueMetrics::new(go_name, ctx.metrics.clone()));
-    let (added, policy_queue, dropped) = (queue.clone(), queue.clone(), queue.clone());
-    let queued = ctx.metrics.clone();
-    let triggers = triggers.inspect(move |object| {
-        queued.queued(name);
-        added.added(key_of(object.namespace.as_deref(), Some(&object.name)))
-    });
-    let (gate, triggers) = Gate::new(triggers, 2 * usize::from(concurrency));
-    let gone_gate = gate.clone();
-    let metrics = ctx.metrics.clone();
     tracing::info!(controller = name, "controller started");
-    Controller::for_shared_stream(futures::stream::pending(), store)
-        .reconcile_on(triggers)
-        .with_config(Config::default().concurrency(concurrency))
+    Runtime::for_shared_stream(futures::stream::pending(), store)
+        .reconcile_on(requests)
+        .with_config(Config::default().concurrency(ctx.settings.concurrent_reconciles))
         .graceful_shutdown_on(shutdown)
         .run(
             move |obj: Arc<K>, ctx: Arc<Context>| {
-                let reconcile = reconcile.clone();
-                let backoff = backoff.clone();
-                let queue = queue.clone();
-                let gate = gate.clone();
+                let (reconcile, tracker) = (reconcile.clone(), tracker.clone());
+                let meta = obj.meta();
                 let span = tracing::info_span!(
                     "reconcile",
                     controller = name,
-                    namespace = obj.meta().namespace.as_deref().unwrap_or(""),
-                    name = obj.meta().name.as_deref().unwrap_or("")
+                    namespace = meta.namespace.as_deref().unwrap_or(""),
+                    name = meta.name.as_deref().unwrap_or("")
                 );
                 async move {
-                    let started = Instant::now();
-                    let key = key(obj.as_ref());
-                    queue.started(&key);
-                    let (namespace, object) = (obj.meta().namespace.clone(), obj.name_any());
-                    let result = ctx
-                        .metrics
-                        .count_and_measure(name, go_name, reconcile(obj, ctx.clone()))
-                        .await;
-                    gate.ended(namespace.as_deref(), &object);
-                    let action = result?;
-                    backoff.forget(&key);
+                    let (started, object) = (Instant::now(), obj.clone());
+                    let action = tracker.reconcile(&object, reconcile(obj, ctx)).await?;
+                    // Here, not in the tracker: `--vmodule=runtime=4` shows each reconcile.
                     tracing::debug!(elapsed = ?started.elapsed(), "reconciled");
-                    ctx.metrics.set_pending(name, backoff.failing());
-                    let waits = action == Action::await_change();
-                    ctx.metrics.reconcile_ended(
-                        go_name,
-                        if waits {
-                            ReconcileResult::Success
-                        } else {
-                            ReconcileResult::RequeueAfter
-                        },
-                    );
-                    Ok(match ctx.settings.resync_period {
-                        Some(resync) if waits => {
-                            queue.requeued(key, resync, false);
-                            Action::requeue(resync)
-                        }
-                        _ => action,
-                    })
+                    Ok(action)
                 }
                 .instrument(span)
             },
-            move |obj: Arc<K>, error: &Error, ctx: Arc<Context>| {
-                let delay = policy_backoff.next_delay(&key(obj.as_ref()));
-                ctx.metrics.reconcile_failed(name, error.metric_label());
-                ctx.metrics.reconcile_ended(go_name, ReconcileResult::Error);
-                policy_queue.requeued(key(obj.as_ref()), delay, true);
-                ctx.metrics.set_pending(name, policy_backoff.failing());
+            move |obj: Arc<K>, error: &Error, _ctx: Arc<Context>| {
+                let delay = policy.failed(&obj, error);
+                let meta = obj.meta();
                 let (namespace, object) = (
-                    obj.meta().namespace.as_deref().unwrap_or(""),
-                    obj.meta().name.as_deref().unwrap_or(""),
+                    meta.namespace.as_deref().unwrap_or(""),
+                    meta.name.as_deref().unwrap_or(""),
                 );
                 if error.is_conflict() {
                     tracing::debug!(controller = name, namespace, name = object, retry_in = ?delay, "conflict; retrying: {error}");
@@ -179,16 +121,9 @@ pub async fn run_controller<K, R, Fut>(
         .for_each(|result| {
             match result {
                 // Reconciler errors are logged by the error policy.
-                Ok(_) | Err(kube::runtime::controller::Error::ReconcilerFailed(..)) => {}
+                Ok(_) | Err(RuntimeError::ReconcilerFailed(..)) => {}
                 // A retry of an object deleted meanwhile: nothing is pending for it any more.
-                Err(kube::runtime::controller::Error::ObjectNotFound(gone)) => {
-                    gone_gate.ended(gone.namespace.as_deref(), &gone.name);
-                    let gone = key_of(gone.namespace.as_deref(), Some(&gone.name));
-                    dropped.dropped(&gone);
-                    if gone_backoff.forget(&gone) {
-                        metrics.set_pending(name, gone_backoff.failing());
-                    }
-                }
+                Err(RuntimeError::ObjectNotFound(object)) => gone.gone(&ObjectKey::from(&*object)),
                 Err(e) => tracing::debug!(controller = name, "controller: {e}"),
             }
             futures::future::ready(())

@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::key::ObjectKey;
 use crate::metrics::Metrics;
 
 pub struct QueueMetrics {
@@ -21,10 +22,10 @@ pub struct QueueMetrics {
 /// run) is a count, not a scan, so a burst of N requests costs N log N, not N².
 #[derive(Default)]
 struct Waiting {
-    /// Each waiting object (`namespace/name`) and when it is (or becomes) ready to run.
-    at: HashMap<String, Instant>,
+    /// Each waiting object and when it is (or becomes) ready to run.
+    at: HashMap<ObjectKey, Instant>,
     /// The objects of `at` not ready yet, by the time they become ready.
-    later: BTreeSet<(Instant, String)>,
+    later: BTreeSet<(Instant, ObjectKey)>,
     /// How many objects of `at` are ready (not in `later`).
     ready: usize,
 }
@@ -38,7 +39,7 @@ impl Waiting {
         }
     }
 
-    fn insert(&mut self, key: String, ready_at: Instant, now: Instant) {
+    fn insert(&mut self, key: ObjectKey, ready_at: Instant, now: Instant) {
         if ready_at <= now {
             self.ready += 1;
         } else {
@@ -48,10 +49,10 @@ impl Waiting {
     }
 
     /// Removes `key`, returning when it was ready.
-    fn remove(&mut self, key: &str, now: Instant) -> Option<Instant> {
+    fn remove(&mut self, key: &ObjectKey, now: Instant) -> Option<Instant> {
         let ready_at = self.at.remove(key)?;
         // Not in `later` when its time came (as of this or another thread's clock).
-        let later = ready_at > now && self.later.remove(&(ready_at, key.to_owned()));
+        let later = ready_at > now && self.later.remove(&(ready_at, key.clone()));
         if !later {
             self.ready -= 1;
         }
@@ -84,19 +85,19 @@ impl QueueMetrics {
     }
 
     /// `key` is asked for now (a watch event mapped to it).
-    pub fn added(&self, key: String) {
+    pub fn added(&self, key: ObjectKey) {
         self.requested(key, Duration::ZERO);
     }
 
     /// `key` runs again after `after`: a retry (`retry`) or a resync.
-    pub fn requeued(&self, key: String, after: Duration, retry: bool) {
+    pub fn requeued(&self, key: ObjectKey, after: Duration, retry: bool) {
         if retry {
             self.metrics.queue_retried(self.go_name);
         }
         self.requested(key, after);
     }
 
-    fn requested(&self, key: String, after: Duration) {
+    fn requested(&self, key: ObjectKey, after: Duration) {
         let now = Instant::now();
         let ready_at = now + after;
         let mut waiting = self.lock(now);
@@ -120,7 +121,7 @@ impl QueueMetrics {
     }
 
     /// `key`'s reconcile starts: it leaves the queue.
-    pub fn started(&self, key: &str) {
+    pub fn started(&self, key: &ObjectKey) {
         let now = Instant::now();
         let mut waiting = self.lock(now);
         if let Some(ready_at) = waiting.remove(key, now) {
@@ -131,7 +132,7 @@ impl QueueMetrics {
     }
 
     /// `key` will not run (it left the store before its turn).
-    pub fn dropped(&self, key: &str) {
+    pub fn dropped(&self, key: &ObjectKey) {
         let now = Instant::now();
         let mut waiting = self.lock(now);
         waiting.remove(key, now);
@@ -142,6 +143,10 @@ impl QueueMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn key(name: &str) -> ObjectKey {
+        ObjectKey::new(Some("default"), name)
+    }
 
     fn metric(metrics: &Metrics, series: &str) -> f64 {
         metrics
@@ -159,15 +164,15 @@ mod tests {
         let q = QueueMetrics::new("multiclusteringress-controller", metrics.clone());
         let labels = r#"{name="multiclusteringress-controller",controller="multiclusteringress-controller"}"#;
         let depth = r#"workqueue_depth{name="multiclusteringress-controller",controller="multiclusteringress-controller",priority=""}"#;
-        q.added("default/a".into());
-        q.added("default/a".into());
-        q.added("default/b".into());
+        q.added(key("a"));
+        q.added(key("a"));
+        q.added(key("b"));
         assert_eq!(
             metric(&metrics, &format!("workqueue_adds_total{labels}")),
             2.0
         );
         assert_eq!(metric(&metrics, depth), 2.0);
-        q.started("default/a");
+        q.started(&key("a"));
         assert_eq!(metric(&metrics, depth), 1.0);
         assert_eq!(
             metric(
@@ -177,17 +182,17 @@ mod tests {
             1.0
         );
         // A failure: a retry in an hour is not queued yet.
-        q.requeued("default/a".into(), Duration::from_secs(3600), true);
+        q.requeued(key("a"), Duration::from_secs(3600), true);
         assert_eq!(
             metric(&metrics, &format!("workqueue_retries_total{labels}")),
             1.0
         );
         assert_eq!(metric(&metrics, depth), 1.0);
         // A change meanwhile queues it at once.
-        q.added("default/a".into());
+        q.added(key("a"));
         assert_eq!(metric(&metrics, depth), 2.0);
-        q.dropped("default/b");
-        q.started("default/a");
+        q.dropped(&key("b"));
+        q.started(&key("a"));
         assert_eq!(metric(&metrics, depth), 0.0);
     }
 
@@ -196,19 +201,19 @@ mod tests {
         let metrics = Arc::new(Metrics::new());
         let q = QueueMetrics::new("multiclusterservice-controller", metrics.clone());
         let depth = r#"workqueue_depth{name="multiclusterservice-controller",controller="multiclusterservice-controller",priority=""}"#;
-        q.requeued("default/a".into(), Duration::from_millis(20), true);
-        q.requeued("default/b".into(), Duration::from_secs(3600), true);
+        q.requeued(key("a"), Duration::from_millis(20), true);
+        q.requeued(key("b"), Duration::from_secs(3600), true);
         assert_eq!(metric(&metrics, depth), 0.0);
         let until = Instant::now() + Duration::from_millis(20);
         while Instant::now() < until {
             std::thread::sleep(until - Instant::now());
         }
         // Any operation counts what became ready meanwhile.
-        q.added("default/c".into());
+        q.added(key("c"));
         assert_eq!(metric(&metrics, depth), 2.0);
-        q.started("default/a");
-        q.dropped("default/b");
-        q.started("default/c");
+        q.started(&key("a"));
+        q.dropped(&key("b"));
+        q.started(&key("c"));
         assert_eq!(metric(&metrics, depth), 0.0);
         let waiting = q.waiting.lock().unwrap();
         assert!(waiting.at.is_empty() && waiting.later.is_empty() && waiting.ready == 0);
@@ -218,10 +223,10 @@ mod tests {
     fn a_burst_leaves_no_large_table_behind() {
         let q = QueueMetrics::new("x", Arc::new(Metrics::new()));
         for i in 0..10_000 {
-            q.added(format!("default/{i}"));
+            q.added(key(&i.to_string()));
         }
         for i in 0..10_000 {
-            q.started(&format!("default/{i}"));
+            q.started(&key(&i.to_string()));
         }
         assert!(q.waiting.lock().unwrap().at.capacity() <= 128);
     }

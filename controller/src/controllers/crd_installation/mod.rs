@@ -44,9 +44,9 @@ use mcp_interface::api::constants::SERVICE_EXPORT_CRD_POLICY_NAME;
 use mcp_interface::api::policy::ClusterPropagationPolicy;
 
 use crate::context::{CacheKind, Context};
-use crate::controllers::Shutdown;
 use crate::controllers::runtime::run_controller;
 use crate::controllers::trigger::{Queue, Trigger, Watches};
+use crate::controllers::{Controller, Shutdown};
 use mappers::Mappers;
 
 pub const NAME: &str = "crd-installation";
@@ -76,7 +76,11 @@ fn key_store() -> Store<ClusterPropagationPolicy> {
     store
 }
 
-pub fn run(ctx: Arc<Context>, shutdown: Shutdown) -> BoxFuture<'static, ()> {
+pub fn run(
+    row: &'static Controller,
+    ctx: Arc<Context>,
+    shutdown: Shutdown,
+) -> BoxFuture<'static, ()> {
     Box::pin(async move {
         let (trigger, triggers) = Trigger::<ClusterPropagationPolicy>::new();
         let caches = ctx.caches.clone();
@@ -86,7 +90,7 @@ pub fn run(ctx: Arc<Context>, shutdown: Shutdown) -> BoxFuture<'static, ()> {
         // Reconciled once on start: creates the policy or catches up with what changed meanwhile.
         trigger.enqueue(policy_key());
         run_controller(
-            NAME,
+            row,
             ctx,
             key_store(),
             triggers,

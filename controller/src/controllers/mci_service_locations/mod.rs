@@ -28,9 +28,9 @@ use futures::future::BoxFuture;
 use mcp_interface::api::networking::MultiClusterIngress;
 
 use crate::context::{CacheKind, Context};
-use crate::controllers::Shutdown;
 use crate::controllers::runtime::run_controller;
 use crate::controllers::trigger::{Trigger, Watches};
+use crate::controllers::{Controller, Shutdown};
 use mappers::Mappers;
 use reconcile::reconcile;
 
@@ -41,7 +41,11 @@ pub const CACHES: &[CacheKind] = &[
     CacheKind::ResourceBindings,
 ];
 
-pub fn run(ctx: Arc<Context>, shutdown: Shutdown) -> BoxFuture<'static, ()> {
+pub fn run(
+    row: &'static Controller,
+    ctx: Arc<Context>,
+    shutdown: Shutdown,
+) -> BoxFuture<'static, ()> {
     Box::pin(async move {
         let (trigger, triggers) = Trigger::<MultiClusterIngress>::new();
         let caches = ctx.caches.clone();
@@ -52,6 +56,6 @@ pub fn run(ctx: Arc<Context>, shutdown: Shutdown) -> BoxFuture<'static, ()> {
             .on(caches.mcis(), Mappers::mci)
             .on(caches.bindings(), Mappers::binding);
         watches.replay(&mcis, Mappers::mci);
-        run_controller(NAME, ctx, caches.mcis(), triggers, reconcile, shutdown).await;
+        run_controller(row, ctx, caches.mcis(), triggers, reconcile, shutdown).await;
     })
 }

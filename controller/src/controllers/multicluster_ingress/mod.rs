@@ -44,18 +44,19 @@ mod tests;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use mcp_interface::api::constants::MCI_CONTROLLER_FINALIZER;
 use mcp_interface::api::networking::MultiClusterIngress;
 
 use crate::context::{CacheKind, Context};
-use crate::controllers::Shutdown;
 use crate::controllers::runtime::run_controller;
 use crate::controllers::trigger::{Trigger, Watches};
+use crate::controllers::{Controller, Shutdown};
 use crate::events::Reporter;
 use mappers::Mappers;
 use reconcile::reconcile;
 
 pub const NAME: &str = "multiclusteringress";
-pub const FINALIZER: &str = "karmada.io/multi-cluster-ingress-controller";
+pub const FINALIZER: &str = MCI_CONTROLLER_FINALIZER;
 /// Events come from the Go controller's recorder name.
 pub const EVENTS: Reporter = Reporter {
     component: "multiclusteringress-controller",
@@ -73,7 +74,11 @@ pub const CACHES: &[CacheKind] = &[
     CacheKind::Secrets,
 ];
 
-pub fn run(ctx: Arc<Context>, shutdown: Shutdown) -> BoxFuture<'static, ()> {
+pub fn run(
+    row: &'static Controller,
+    ctx: Arc<Context>,
+    shutdown: Shutdown,
+) -> BoxFuture<'static, ()> {
     Box::pin(async move {
         let (trigger, triggers) = Trigger::<MultiClusterIngress>::new();
         let caches = ctx.caches.clone();
@@ -92,6 +97,6 @@ pub fn run(ctx: Arc<Context>, shutdown: Shutdown) -> BoxFuture<'static, ()> {
             .on(caches.clusters(), Mappers::cluster)
             .on(caches.ingress_classes(), Mappers::ingress_class);
         watches.replay(&mcis, Mappers::mci);
-        run_controller(NAME, ctx, caches.mcis(), triggers, reconcile, shutdown).await;
+        run_controller(row, ctx, caches.mcis(), triggers, reconcile, shutdown).await;
     })
 }

@@ -1,26 +1,27 @@
-//! Reconcile one MultiClusterIngress: finalizer, traffic-blocked clusters, the balancer and its
-//! status; and which MCIs are ours (their IngressClass).
+//! Reconcile one MultiClusterIngress: which MCIs are ours (their IngressClass), then the shared
+//! balancer reconcile (`controllers/balancer.rs`) with what is the MCI's own: traffic-blocked
+//! clusters, Normal Events for the balancer's lifecycle.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use k8s_openapi::api::networking::v1::{IngressClass, IngressLoadBalancerStatus};
+use k8s_openapi::api::networking::v1::{
+    IngressClass, IngressLoadBalancerIngress, IngressLoadBalancerStatus,
+};
 use kube::ResourceExt;
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use mcp_interface::api::cluster::REMEDY_ACTION_TRAFFIC_CONTROL;
 use mcp_interface::api::networking::MultiClusterIngress;
-use mcp_loader::Encoded;
 use serde_json::json;
 
 use super::{DEFAULT_CLASS_ANNOTATION, EVENTS, FINALIZER};
 use crate::context::Context;
-use crate::controllers::calls::provider_call;
+use crate::controllers::balancer::{self, Balanced};
 use crate::error::{Error, Result};
-use crate::writes::{
-    add_finalizer, has_finalizer, namespaced_api, patch_status, patch_status_returning,
-    remove_finalizer,
-};
+use crate::events::Reporter;
+use crate::writes::{has_finalizer, patch_status_returning};
 
 /// Whose MCI it is, as its IngressClass says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,13 +148,51 @@ pub fn traffic_block_clusters(mci: &MultiClusterIngress, ctx: &Context) -> Vec<S
     blocked
 }
 
-pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Result<Action> {
-    let api = namespaced_api(&ctx.client, mci.as_ref());
+impl Balanced for MultiClusterIngress {
+    type Address = IngressLoadBalancerIngress;
+    const EVENTS: Reporter = EVENTS;
+    const FINALIZER: &'static str = FINALIZER;
+    const LIFECYCLE_EVENTS: bool = true;
+    const DELETE_CALL: &'static str = "EnsureLoadBalancerDeleted";
 
+    fn load_balancer(&self) -> Option<&IngressLoadBalancerStatus> {
+        self.status.as_ref().and_then(|s| s.load_balancer.as_ref())
+    }
+    fn addresses(status: &IngressLoadBalancerStatus) -> &[IngressLoadBalancerIngress] {
+        status.ingress.as_deref().unwrap_or_default()
+    }
+    /// As the Go original: only a deletion removes the balancer.
+    fn unwanted(&self) -> bool {
+        self.metadata.deletion_timestamp.is_some()
+    }
+    fn delete_without_get(&self) -> bool {
+        true
+    }
+    /// Writes `status.trafficBlockClusters` when it changed.
+    async fn prepare(self, api: &Api<Self>, ctx: &Context) -> Result<Self> {
+        let blocked = traffic_block_clusters(&self, ctx);
+        let existing = self
+            .status
+            .as_ref()
+            .and_then(|s| s.traffic_block_clusters.as_deref())
+            .unwrap_or_default();
+        if blocked == existing {
+            return Ok(self);
+        }
+        patch_status_returning(
+            api,
+            &self.name_any(),
+            json!({ "trafficBlockClusters": blocked }),
+        )
+        .await
+    }
+}
+
+pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Result<Action> {
     // Before anything else, deletion included: the finalizer name is shared by the deployments
     // of every class, and another class's balancer is not ours to delete.
     match class(&ctx, &mci) {
-        Some(Class::Ours) => {}
+        Some(Class::Ours) => balancer::reconcile(mci, &ctx).await,
         // Whose balancer it is cannot be told, so none is deleted; nor is the deletion dropped:
         // it is retried with backoff, and re-triggered when the class is back.
         Some(Class::Unresolved(missing)) if deletion_pending(&mci) => {
@@ -162,121 +201,11 @@ pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Resu
             );
             ctx.events
                 .warn(EVENTS, mci.as_ref(), "IngressClassNotFound", &message);
-            return Err(Error::Invalid(message));
+            Err(Error::Invalid(message))
         }
         _ => {
             tracing::debug!("not our IngressClass; skipped");
-            return Ok(Action::await_change());
+            Ok(Action::await_change())
         }
     }
-
-    if mci.metadata.deletion_timestamp.is_some() {
-        if !has_finalizer(mci.as_ref(), FINALIZER) {
-            return Ok(Action::await_change());
-        }
-        ctx.events.normal(
-            EVENTS,
-            mci.as_ref(),
-            "DeletingLoadBalancer",
-            "Deleting load balancer",
-        );
-        let delete = ctx.provider.mci_ensure_deleted(&mci);
-        provider_call(
-            &ctx,
-            EVENTS,
-            mci.as_ref(),
-            "EnsureLoadBalancerDeleted",
-            delete,
-        )
-        .await?;
-        tracing::info!("deleted the load balancer");
-        ctx.events.normal(
-            EVENTS,
-            mci.as_ref(),
-            "DeletedLoadBalancer",
-            "Deleted load balancer",
-        );
-        remove_finalizer(&api, mci.as_ref(), FINALIZER).await?;
-        return Ok(Action::await_change());
-    }
-
-    let mut current: MultiClusterIngress = (*mci).clone();
-    if !has_finalizer(mci.as_ref(), FINALIZER) {
-        current = add_finalizer(&api, mci.as_ref(), FINALIZER).await?;
-    }
-
-    let blocked = traffic_block_clusters(&current, &ctx);
-    let existing_blocked = current
-        .status
-        .as_ref()
-        .and_then(|s| s.traffic_block_clusters.clone())
-        .unwrap_or_default();
-    if blocked != existing_blocked {
-        current = patch_status_returning(
-            &api,
-            &current.name_any(),
-            json!({ "trafficBlockClusters": blocked }),
-        )
-        .await?;
-    }
-
-    let existing = current
-        .status
-        .as_ref()
-        .and_then(|s| s.load_balancer.clone())
-        .unwrap_or_default();
-    // Encoded once for both calls (the same JSON as encoding it for each).
-    let payload = Encoded::new(&current);
-    let get = ctx.provider.mci_get(&payload);
-    let status = match provider_call(&ctx, EVENTS, &current, "GetLoadBalancer", get).await? {
-        Some(_) => {
-            let update = ctx.provider.mci_update(&payload);
-            let status =
-                provider_call(&ctx, EVENTS, &current, "UpdateLoadBalancer", update).await?;
-            tracing::info!("updated the load balancer");
-            if !same_status(&existing, &status) {
-                ctx.events.normal(
-                    EVENTS,
-                    &current,
-                    "UpdatedLoadBalancer",
-                    "Updated load balancer",
-                );
-            }
-            status
-        }
-        None => {
-            ctx.events.normal(
-                EVENTS,
-                &current,
-                "EnsuringLoadBalancer",
-                "Ensuring load balancer",
-            );
-            let ensure = ctx.provider.mci_ensure(&payload);
-            let status =
-                provider_call(&ctx, EVENTS, &current, "EnsureLoadBalancer", ensure).await?;
-            tracing::info!("created the load balancer");
-            ctx.events.normal(
-                EVENTS,
-                &current,
-                "EnsuredLoadBalancer",
-                "Ensured load balancer",
-            );
-            status
-        }
-    };
-    if !same_status(&existing, &status) {
-        patch_status::<MultiClusterIngress>(
-            &api,
-            &current.name_any(),
-            json!({ "loadBalancer": status }),
-        )
-        .await?;
-    }
-    Ok(Action::await_change())
-}
-
-/// Compares statuses as the API server stores them (an empty list and no list are the same).
-pub fn same_status(a: &IngressLoadBalancerStatus, b: &IngressLoadBalancerStatus) -> bool {
-    let norm = |s: &IngressLoadBalancerStatus| s.ingress.clone().unwrap_or_default();
-    norm(a) == norm(b)
 }

@@ -4,10 +4,10 @@
 //! finalizer `karmada.io/multi-cluster-service-controller`, `get` the balancer, then `update` it
 //! if it exists else `ensure` it, and write `status.loadBalancer` when it changed, with a merge
 //! patch on `/status` of that one field: Karmada writes `status.conditions` into the same status
-//! and they are never touched. When the MCS is deleted or `LoadBalancer` leaves its types:
-//! `ensure_deleted` if the balancer exists, clear `status.loadBalancer` (when the object lives
-//! on), then remove the finalizer. Each provider failure is also reported as a Warning Event with
-//! reason `MCSLoadBalance` on the MCS.
+//! and they are never touched. When the MCS is deleted: `ensure_deleted`; when `LoadBalancer`
+//! leaves its types: `ensure_deleted` if `get` finds the balancer, and clear
+//! `status.loadBalancer`; then remove the finalizer. Each provider failure is also reported as a
+//! Warning Event with reason `MCSLoadBalance` on the MCS.
 //!
 //! Re-triggered (Go predicates) when an MCS's spec, annotations or deletion state change; when the
 //! Service of the same name is created, deleted or changes spec, annotations or deletion state;
@@ -19,8 +19,6 @@
 //!   when no balancer exists (so such an MCS can never be deleted). Here an MCS without our
 //!   finalizer is never handed to the provider (we add the finalizer before creating anything),
 //!   and the finalizer is always removed once the balancer is gone.
-//! * Go calls `ensure_deleted` directly on deletion; here `get` first, so a balancer that is
-//!   already gone costs no delete call.
 //! * Go reports Events only for failures while deleting; here every provider failure is reported.
 
 mod mappers;
@@ -35,9 +33,9 @@ use mcp_interface::api::constants::MCS_CONTROLLER_FINALIZER;
 use mcp_interface::api::networking::MultiClusterService;
 
 use crate::context::{CacheKind, Context};
-use crate::controllers::Shutdown;
 use crate::controllers::runtime::run_controller;
 use crate::controllers::trigger::{Trigger, Watches};
+use crate::controllers::{Controller, Shutdown};
 use crate::events::Reporter;
 use crate::writes::has_finalizer;
 use mappers::Mappers;
@@ -69,7 +67,11 @@ fn is_ours(mcs: &MultiClusterService) -> bool {
     wants_load_balancer(mcs) || has_finalizer(mcs, FINALIZER)
 }
 
-pub fn run(ctx: Arc<Context>, shutdown: Shutdown) -> BoxFuture<'static, ()> {
+pub fn run(
+    row: &'static Controller,
+    ctx: Arc<Context>,
+    shutdown: Shutdown,
+) -> BoxFuture<'static, ()> {
     Box::pin(async move {
         let (trigger, triggers) = Trigger::<MultiClusterService>::new();
         let caches = ctx.caches.clone();
@@ -81,6 +83,6 @@ pub fn run(ctx: Arc<Context>, shutdown: Shutdown) -> BoxFuture<'static, ()> {
             .on(caches.services(), Mappers::service)
             .on(caches.endpoint_slices(), Mappers::endpoint_slice);
         watches.replay(&mcss, Mappers::mcs);
-        run_controller(NAME, ctx, caches.mcss(), triggers, reconcile, shutdown).await;
+        run_controller(row, ctx, caches.mcss(), triggers, reconcile, shutdown).await;
     })
 }

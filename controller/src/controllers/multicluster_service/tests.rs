@@ -6,10 +6,11 @@ use mcp_provider_fake::{ENSURED_IP, UPDATED_IP};
 use serde_json::{Value, json};
 
 use super::mappers::Mappers;
-use super::reconcile::{reconcile, same_status};
+use super::reconcile::reconcile;
 use super::{FINALIZER, is_ours};
 use crate::cache::{CachedService, Change};
 use crate::context::Caches;
+use crate::controllers::balancer;
 use crate::controllers::fixtures::{deleting, endpoint_slice, names, object, store};
 use crate::controllers::testing::{Cloud, Harness, Sent, first_writes, load_balancer};
 
@@ -50,6 +51,7 @@ fn ours_means_load_balancer_type_or_our_finalizer() {
 
 #[test]
 fn statuses_compare_as_stored() {
+    let same_status = balancer::same_status::<MultiClusterService>;
     assert!(same_status(None, Some(&LoadBalancerStatus::default())));
     assert!(same_status(Some(&lb(&[])), None));
     assert!(same_status(

@@ -13,13 +13,12 @@ use kube::runtime::watcher;
 
 use crate::cache::CachedService;
 use crate::controllers::trigger::{Queue, Trigger};
-
-type Key = (String, String);
+use crate::key::ObjectKey;
 
 struct KeysState {
     writer: Writer<CachedService>,
     /// The generation of each key in the store, bumped on every request.
-    generations: HashMap<Key, u64>,
+    generations: HashMap<ObjectKey, u64>,
     next: u64,
 }
 
@@ -29,11 +28,11 @@ pub struct Keys {
     trigger: Trigger<CachedService>,
 }
 
-fn stub(namespace: &str, name: &str) -> CachedService {
+fn stub(key: &ObjectKey) -> CachedService {
     CachedService {
         metadata: ObjectMeta {
-            name: Some(name.to_owned()),
-            namespace: Some(namespace.to_owned()),
+            name: Some(key.name.clone()),
+            namespace: key.namespace.clone(),
             ..Default::default()
         },
         ..Default::default()
@@ -66,41 +65,38 @@ impl Keys {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Asks for a reconcile of Service `namespace/name`, whether it exists or not.
-    pub fn request(&self, namespace: &str, name: &str) {
-        if name.is_empty() {
+    /// Asks for a reconcile of the Service `key`, whether it exists or not.
+    pub fn request(&self, key: ObjectKey) {
+        if key.name.is_empty() {
             return;
         }
+        let request = key.to_ref();
         {
             let mut state = self.lock();
             state.next += 1;
             let generation = state.next;
-            let key = (namespace.to_owned(), name.to_owned());
+            let stub = stub(&key);
             if state.generations.insert(key, generation).is_none() {
                 state
                     .writer
-                    .apply_watcher_event(&watcher::Event::Apply(stub(namespace, name)));
+                    .apply_watcher_event(&watcher::Event::Apply(stub));
             }
         }
-        self.trigger.enqueue(ObjectRef::new(name).within(namespace));
+        self.trigger.enqueue(request);
     }
 
-    pub fn generation(&self, namespace: &str, name: &str) -> Option<u64> {
-        self.lock()
-            .generations
-            .get(&(namespace.to_owned(), name.to_owned()))
-            .copied()
+    pub fn generation(&self, key: &ObjectKey) -> Option<u64> {
+        self.lock().generations.get(key).copied()
     }
 
     /// Drops the key, unless it was asked for again since `seen` (then that request runs).
-    pub fn forget(&self, namespace: &str, name: &str, seen: Option<u64>) {
+    pub fn forget(&self, key: &ObjectKey, seen: Option<u64>) {
         let mut state = self.lock();
-        let key = (namespace.to_owned(), name.to_owned());
-        if state.generations.get(&key).copied() == seen && seen.is_some() {
-            state.generations.remove(&key);
+        if state.generations.get(key).copied() == seen && seen.is_some() {
+            state.generations.remove(key);
             state
                 .writer
-                .apply_watcher_event(&watcher::Event::Delete(stub(namespace, name)));
+                .apply_watcher_event(&watcher::Event::Delete(stub(key)));
         }
     }
 }
@@ -108,9 +104,6 @@ impl Keys {
 /// Mappers' answers go through [`Keys::request`], which puts the stub in the store first.
 impl Queue<Service> for Arc<Keys> {
     fn enqueue(&self, object: ObjectRef<Service>) {
-        self.request(
-            object.namespace.as_deref().unwrap_or_default(),
-            &object.name,
-        );
+        self.request(ObjectKey::from(object));
     }
 }

@@ -78,9 +78,9 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use crate::context::{CacheKind, Context};
-use crate::controllers::Shutdown;
 use crate::controllers::runtime::run_controller;
 use crate::controllers::trigger::{Queue, Watches};
+use crate::controllers::{Controller, Shutdown};
 use keys::Keys;
 use mappers::Mappers;
 
@@ -96,7 +96,11 @@ pub const CACHES: &[CacheKind] = &[
     CacheKind::Clusters,
 ];
 
-pub fn run(ctx: Arc<Context>, shutdown: Shutdown) -> BoxFuture<'static, ()> {
+pub fn run(
+    row: &'static Controller,
+    ctx: Arc<Context>,
+    shutdown: Shutdown,
+) -> BoxFuture<'static, ()> {
     Box::pin(async move {
         let (keys, store, triggers) = Keys::new();
         let caches = ctx.caches.clone();
@@ -124,6 +128,6 @@ pub fn run(ctx: Arc<Context>, shutdown: Shutdown) -> BoxFuture<'static, ()> {
 
         let reconcile_keys = keys.clone();
         let reconcile = move |key, ctx| reconcile::reconcile(key, ctx, reconcile_keys.clone());
-        run_controller(NAME, ctx, store, triggers, reconcile, shutdown).await;
+        run_controller(row, ctx, store, triggers, reconcile, shutdown).await;
     })
 }

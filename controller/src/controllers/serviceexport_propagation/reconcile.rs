@@ -22,6 +22,7 @@ use crate::cache::{Cacheable, CachedService, SharedCache};
 use crate::context::Context;
 use crate::controllers::references::{is_referenced, service_clusters};
 use crate::error::Result;
+use crate::key::ObjectKey;
 use crate::writes::{create_unless_exists, delete_same, namespaced_api};
 
 async fn ensure_export(ctx: &Context, svc: &CachedService) -> Result<()> {
@@ -205,8 +206,9 @@ pub async fn reconcile(
 ) -> Result<Action> {
     let namespace = key.namespace().unwrap_or_default();
     let name = key.name_any();
+    let key = ObjectKey::of(key.as_ref());
     // Taken before reading the caches: a request after this point keeps the key.
-    let seen = keys.generation(&namespace, &name);
+    let seen = keys.generation(&key);
     let service = ctx.caches.services().get(&namespace, &name);
     let why = match &service {
         None => "the Service is gone",
@@ -222,7 +224,7 @@ pub async fn reconcile(
             ensure_export(&ctx, svc).await?;
             ensure_policy(&ctx, svc).await?;
             if ctx.settings.resync_period.is_none() {
-                keys.forget(&namespace, &name, seen);
+                keys.forget(&key, seen);
             }
             return Ok(Action::await_change());
         }
@@ -232,7 +234,7 @@ pub async fn reconcile(
     };
     if !remove_owned(&ctx, &namespace, &name, why).await? {
         tracing::debug!(reason = why, "nothing to export");
-        keys.forget(&namespace, &name, seen);
+        keys.forget(&key, seen);
     }
     Ok(Action::await_change())
 }

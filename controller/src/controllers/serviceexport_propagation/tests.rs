@@ -11,6 +11,7 @@ use super::mappers::{Mappers, existing};
 use super::owned::{desired_selector, policy_patch, selectors_match};
 use crate::cache::{CachedService, Change};
 use crate::controllers::fixtures::{MCI, deleting, names, object, store};
+use crate::key::ObjectKey;
 
 fn service(uid: &str) -> CachedService {
     serde_json::from_value(json!({
@@ -102,16 +103,17 @@ fn selectors_must_name_only_the_export() {
 fn keys_are_forgotten_only_when_not_asked_for_again() {
     let (keys, store, _triggers) = Keys::new();
     let key = ObjectRef::<CachedService>::new("serve").within("ns");
-    keys.request("ns", "serve");
+    let serve = ObjectKey::from(&key);
+    keys.request(serve.clone());
     assert!(store.get(&key).is_some());
-    let seen = keys.generation("ns", "serve");
-    keys.request("ns", "serve");
-    keys.forget("ns", "serve", seen);
+    let seen = keys.generation(&serve);
+    keys.request(serve.clone());
+    keys.forget(&serve, seen);
     assert!(store.get(&key).is_some(), "a newer request keeps the key");
-    let seen = keys.generation("ns", "serve");
-    keys.forget("ns", "serve", seen);
+    let seen = keys.generation(&serve);
+    keys.forget(&serve, seen);
     assert!(store.get(&key).is_none());
-    assert_eq!(keys.generation("ns", "serve"), None);
+    assert_eq!(keys.generation(&serve), None);
 }
 
 // ---------------------------------------------------------------------------------------------

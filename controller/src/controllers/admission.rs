@@ -3,17 +3,17 @@
 //! kube-runtime's scheduler takes every request its input stream has ready into a hash map and
 //! a delay queue, and neither ever gives memory back: after a start-up with N objects (every
 //! object is requested at once), each controller kept tables sized for N for the rest of its
-//! life (about 2 KiB per Service + MCI + MCS over the four controllers). The [`Gate`] keeps the
-//! waiting requests itself, in order and each once, and passes one on only while fewer than
+//! life (about 2 KiB per Service + MCI + MCS over the four controllers). The [`Admission`] keeps
+//! the waiting requests itself, in order and each once, and passes one on only while fewer than
 //! `limit` passed requests have not finished their reconcile; its own tables shrink when they
 //! empty. With `limit` at twice the controller's concurrency the workers never wait for it.
 //!
 //! A request for an object whose reconcile it passed on and has not seen end waits until that
 //! reconcile ends (kube-runtime would hold it too), so no request is merged away and each passed
-//! request ends exactly once: in the reconciler ([`Gate::ended`] after it returns, success or
-//! error) or as kube-runtime's `ObjectNotFound` (the object left the store before its turn).
-//! Retries and resyncs that kube-runtime schedules itself do not go through the gate; when they
-//! end, `ended` finds nothing passed and does nothing.
+//! request ends exactly once: in the reconciler ([`Admission::ended`] after it returns, success
+//! or error) or as kube-runtime's `ObjectNotFound` (the object left the store before its turn).
+//! Retries and resyncs that kube-runtime schedules itself do not go through the admission; when
+//! they end, `ended` finds nothing passed and does nothing.
 
 use std::collections::{HashSet, VecDeque};
 use std::marker::PhantomData;
@@ -25,28 +25,22 @@ use futures::Stream;
 use kube::Resource;
 use kube::runtime::reflector::ObjectRef;
 
-/// An object's key: namespace and name. Shared between the queue and the set of queued keys:
-/// at start-up every object waits here, in each controller, so a waiting request costs one key.
-type Key = (Option<String>, String);
+use crate::key::ObjectKey;
 
-fn request<K: Resource<DynamicType = ()>>(key: &Key) -> ObjectRef<K> {
-    let object = ObjectRef::new(&key.1);
-    match &key.0 {
-        Some(namespace) => object.within(namespace),
-        None => object,
-    }
-}
+/// A key shared between the queue and the set of queued keys: at start-up every object waits
+/// here, in each controller, so a waiting request costs one key.
+type Key = Arc<ObjectKey>;
 
 struct State<K> {
     /// Requests not passed on yet, oldest first.
-    waiting: VecDeque<Arc<Key>>,
+    waiting: VecDeque<Key>,
     /// The keys in `waiting` (a request already waiting is not added again).
-    queued: HashSet<Arc<Key>>,
+    queued: HashSet<Key>,
     /// Requests passed on whose reconcile has not ended.
-    passed: HashSet<Arc<Key>>,
+    passed: HashSet<Key>,
     /// Requests taken out of `waiting` while their object's reconcile had not ended; each goes
     /// back to the front when it ends.
-    held: Vec<Arc<Key>>,
+    held: Vec<Key>,
     limit: usize,
     /// The stream, when it waits for a reconcile to end.
     waker: Option<Waker>,
@@ -55,7 +49,7 @@ struct State<K> {
 
 impl<K: Resource<DynamicType = ()>> State<K> {
     fn add(&mut self, object: ObjectRef<K>) {
-        let key = (object.namespace, object.name);
+        let key = ObjectKey::from(object);
         if self.queued.contains(&key) || self.held.iter().any(|h| **h == key) {
             return;
         }
@@ -73,14 +67,14 @@ impl<K: Resource<DynamicType = ()>> State<K> {
                 self.held.push(key);
                 continue;
             }
-            let object = request(&key);
+            let object = key.to_ref();
             self.passed.insert(key);
             return Some(object);
         }
         None
     }
 
-    fn ended(&mut self, key: &Key) {
+    fn ended(&mut self, key: &ObjectKey) {
         if !self.passed.remove(key) {
             return;
         }
@@ -101,28 +95,28 @@ impl<K: Resource<DynamicType = ()>> State<K> {
     }
 }
 
-fn shrink(set: &mut HashSet<Arc<Key>>) {
+fn shrink(set: &mut HashSet<Key>) {
     if set.capacity() > 64 && set.len() < set.capacity() / 4 {
         set.shrink_to(set.len() * 2);
     }
 }
 
 /// The handle a controller tells when a passed request's reconcile ends.
-pub struct Gate<K: Resource<DynamicType = ()>> {
+pub struct Admission<K: Resource<DynamicType = ()>> {
     state: Arc<Mutex<State<K>>>,
 }
 
-impl<K: Resource<DynamicType = ()>> Clone for Gate<K> {
+impl<K: Resource<DynamicType = ()>> Clone for Admission<K> {
     fn clone(&self) -> Self {
-        Gate {
+        Admission {
             state: self.state.clone(),
         }
     }
 }
 
-impl<K: Resource<DynamicType = ()>> Gate<K> {
-    /// The gate and the stream of requests to give kube-runtime instead of `requests`.
-    pub fn new<S>(requests: S, limit: usize) -> (Self, Gated<K, S>)
+impl<K: Resource<DynamicType = ()>> Admission<K> {
+    /// The admission and the stream of requests to give kube-runtime instead of `requests`.
+    pub fn new<S>(requests: S, limit: usize) -> (Self, Admitted<K, S>)
     where
         S: Stream<Item = ObjectRef<K>> + Unpin,
     {
@@ -135,25 +129,24 @@ impl<K: Resource<DynamicType = ()>> Gate<K> {
             waker: None,
             kind: PhantomData,
         }));
-        let gate = Gate {
+        let admission = Admission {
             state: state.clone(),
         };
-        let stream = Gated {
+        let stream = Admitted {
             requests,
             state,
             done: false,
         };
-        (gate, stream)
+        (admission, stream)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State<K>> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The reconcile of `namespace/name` ended (or will not run).
-    pub fn ended(&self, namespace: Option<&str>, name: &str) {
-        self.lock()
-            .ended(&(namespace.map(str::to_owned), name.to_owned()));
+    /// The reconcile of `key` ended (or will not run).
+    pub fn ended(&self, key: &ObjectKey) {
+        self.lock().ended(key);
     }
 
     #[cfg(test)]
@@ -163,15 +156,15 @@ impl<K: Resource<DynamicType = ()>> Gate<K> {
     }
 }
 
-/// The requests, `limit` at a time (see [`Gate`]).
-pub struct Gated<K: Resource<DynamicType = ()>, S> {
+/// The requests, `limit` at a time (see [`Admission`]).
+pub struct Admitted<K: Resource<DynamicType = ()>, S> {
     requests: S,
     state: Arc<Mutex<State<K>>>,
     /// `requests` has ended.
     done: bool,
 }
 
-impl<K, S> Stream for Gated<K, S>
+impl<K, S> Stream for Admitted<K, S>
 where
     K: Resource<DynamicType = ()>,
     S: Stream<Item = ObjectRef<K>> + Unpin,
@@ -229,26 +222,26 @@ mod tests {
     #[test]
     fn passes_at_most_limit_requests_until_their_reconciles_end() {
         let (tx, rx) = mpsc::unbounded();
-        let (gate, mut stream) = Gate::new(rx, 2);
+        let (admission, mut stream) = Admission::new(rx, 2);
         for name in ["a", "b", "c", "a", "d"] {
             tx.unbounded_send(svc(name)).unwrap();
         }
         assert_eq!(names(&ready(&mut stream)), ["a", "b"]);
-        gate.ended(Some("ns"), "a");
+        admission.ended(&ObjectKey::new(Some("ns"), "a"));
         assert_eq!(names(&ready(&mut stream)), ["c"]);
-        gate.ended(Some("ns"), "b");
-        gate.ended(Some("ns"), "c");
+        admission.ended(&ObjectKey::new(Some("ns"), "b"));
+        admission.ended(&ObjectKey::new(Some("ns"), "c"));
         assert_eq!(names(&ready(&mut stream)), ["d"]);
         // A retry kube-runtime scheduled itself ends: nothing was passed for it.
-        gate.ended(Some("ns"), "zzz");
-        gate.ended(Some("ns"), "d");
-        assert_eq!(gate.sizes(), (0, 0, 0));
+        admission.ended(&ObjectKey::new(Some("ns"), "zzz"));
+        admission.ended(&ObjectKey::new(Some("ns"), "d"));
+        assert_eq!(admission.sizes(), (0, 0, 0));
     }
 
     #[test]
     fn a_request_for_a_running_object_waits_for_its_reconcile_to_end() {
         let (tx, rx) = mpsc::unbounded();
-        let (gate, mut stream) = Gate::new(rx, 10);
+        let (admission, mut stream) = Admission::new(rx, 10);
         tx.unbounded_send(svc("a")).unwrap();
         assert_eq!(names(&ready(&mut stream)), ["a"]);
         // Asked for again (twice) while its reconcile runs, then another object.
@@ -256,26 +249,26 @@ mod tests {
             tx.unbounded_send(svc(name)).unwrap();
         }
         assert_eq!(names(&ready(&mut stream)), ["b"]);
-        assert_eq!(gate.sizes(), (0, 2, 1));
+        assert_eq!(admission.sizes(), (0, 2, 1));
         // Once it ends, it runs once more.
-        gate.ended(Some("ns"), "a");
+        admission.ended(&ObjectKey::new(Some("ns"), "a"));
         assert_eq!(names(&ready(&mut stream)), ["a"]);
-        gate.ended(Some("ns"), "a");
-        gate.ended(Some("ns"), "b");
+        admission.ended(&ObjectKey::new(Some("ns"), "a"));
+        admission.ended(&ObjectKey::new(Some("ns"), "b"));
         assert!(ready(&mut stream).is_empty());
-        assert_eq!(gate.sizes(), (0, 0, 0));
+        assert_eq!(admission.sizes(), (0, 0, 0));
     }
 
     #[tokio::test]
     async fn an_ended_reconcile_wakes_a_waiting_stream_and_the_stream_ends_with_its_input() {
         let (tx, rx) = mpsc::unbounded();
-        let (gate, mut stream) = Gate::new(rx, 1);
+        let (admission, mut stream) = Admission::new(rx, 1);
         tx.unbounded_send(svc("a")).unwrap();
         tx.unbounded_send(svc("b")).unwrap();
         drop(tx);
         assert_eq!(stream.next().await.map(|o| o.name), Some("a".to_owned()));
-        let ender = gate.clone();
-        tokio::spawn(async move { ender.ended(Some("ns"), "a") });
+        let ender = admission.clone();
+        tokio::spawn(async move { ender.ended(&ObjectKey::new(Some("ns"), "a")) });
         assert_eq!(stream.next().await.map(|o| o.name), Some("b".to_owned()));
         assert!(stream.next().await.is_none());
     }
@@ -283,15 +276,15 @@ mod tests {
     #[test]
     fn a_burst_leaves_no_large_table_behind() {
         let (tx, rx) = mpsc::unbounded();
-        let (gate, mut stream) = Gate::new(rx, 20_000);
+        let (admission, mut stream) = Admission::new(rx, 20_000);
         for i in 0..10_000 {
             tx.unbounded_send(svc(&i.to_string())).unwrap();
         }
         assert_eq!(ready(&mut stream).len(), 10_000);
         for i in 0..10_000 {
-            gate.ended(Some("ns"), &i.to_string());
+            admission.ended(&ObjectKey::new(Some("ns"), &i.to_string()));
         }
-        let state = gate.lock();
+        let state = admission.lock();
         assert!(state.passed.capacity() <= 128 && state.queued.capacity() <= 128);
     }
 }
