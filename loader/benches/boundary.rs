@@ -121,7 +121,7 @@ fn main() {
         let mut samples = Vec::with_capacity(ITERATIONS);
         for mci in &objects {
             let t = Instant::now();
-            let status = provider.mci_ensure(mci).await.unwrap();
+            let status = provider.ensure(mci).await.unwrap();
             samples.push(t.elapsed());
             std::hint::black_box(status);
         }

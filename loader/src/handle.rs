@@ -6,8 +6,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use abi_stable::std_types::{RResult, RStr};
-use k8s_openapi::api::core::v1::LoadBalancerStatus;
-use k8s_openapi::api::networking::v1::IngressLoadBalancerStatus;
 use mcp_interface::ProviderError;
 use mcp_interface::abi::{Capabilities, GetResult, InstanceId};
 use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
@@ -369,63 +367,5 @@ impl Provider {
             .call(Operation::EnsureDeleted, object.encoded())
             .await?;
         Ok(())
-    }
-
-    // Shorthands for the calls above, kept for the `verify` command's backend.
-
-    pub async fn mci_get(
-        &self,
-        mci: &impl Payload<MultiClusterIngress>,
-    ) -> Result<Option<IngressLoadBalancerStatus>, CallError> {
-        self.get(mci).await
-    }
-
-    pub async fn mci_ensure(
-        &self,
-        mci: &impl Payload<MultiClusterIngress>,
-    ) -> Result<IngressLoadBalancerStatus, CallError> {
-        self.ensure(mci).await
-    }
-
-    pub async fn mci_update(
-        &self,
-        mci: &impl Payload<MultiClusterIngress>,
-    ) -> Result<IngressLoadBalancerStatus, CallError> {
-        self.update(mci).await
-    }
-
-    pub async fn mci_ensure_deleted(
-        &self,
-        mci: &impl Payload<MultiClusterIngress>,
-    ) -> Result<(), CallError> {
-        self.ensure_deleted(mci).await
-    }
-
-    pub async fn mcs_get(
-        &self,
-        mcs: &impl Payload<MultiClusterService>,
-    ) -> Result<Option<LoadBalancerStatus>, CallError> {
-        self.get(mcs).await
-    }
-
-    pub async fn mcs_ensure(
-        &self,
-        mcs: &impl Payload<MultiClusterService>,
-    ) -> Result<LoadBalancerStatus, CallError> {
-        self.ensure(mcs).await
-    }
-
-    pub async fn mcs_update(
-        &self,
-        mcs: &impl Payload<MultiClusterService>,
-    ) -> Result<LoadBalancerStatus, CallError> {
-        self.update(mcs).await
-    }
-
-    pub async fn mcs_ensure_deleted(
-        &self,
-        mcs: &impl Payload<MultiClusterService>,
-    ) -> Result<(), CallError> {
-        self.ensure_deleted(mcs).await
     }
 }

@@ -59,24 +59,24 @@ async fn multicluster_ingress_methods_behave_like_the_go_fake() {
     assert_eq!(p.name(), "fake");
     assert!(p.supports_multicluster_ingress());
     let web = mci("default", "web");
-    assert_eq!(p.mci_get(&web).await.unwrap(), None);
-    let err = p.mci_update(&web).await.unwrap_err();
+    assert_eq!(p.get(&web).await.unwrap(), None);
+    let err = p.update(&web).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
-    assert_eq!(ip_of_ingress(&p.mci_ensure(&web).await.unwrap()), "1.2.3.4");
-    let err = p.mci_ensure(&web).await.unwrap_err();
+    assert_eq!(ip_of_ingress(&p.ensure(&web).await.unwrap()), "1.2.3.4");
+    let err = p.ensure(&web).await.unwrap_err();
     assert!(err.to_string().contains("already exists"), "{err}");
     assert_eq!(
-        ip_of_ingress(&p.mci_get(&web).await.unwrap().unwrap()),
+        ip_of_ingress(&p.get(&web).await.unwrap().unwrap()),
         "1.2.3.4"
     );
-    assert_eq!(ip_of_ingress(&p.mci_update(&web).await.unwrap()), "1.2.3.5");
+    assert_eq!(ip_of_ingress(&p.update(&web).await.unwrap()), "1.2.3.5");
     assert_eq!(
-        ip_of_ingress(&p.mci_get(&web).await.unwrap().unwrap()),
+        ip_of_ingress(&p.get(&web).await.unwrap().unwrap()),
         "1.2.3.5"
     );
-    p.mci_ensure_deleted(&web).await.unwrap();
-    p.mci_ensure_deleted(&web).await.unwrap();
-    assert_eq!(p.mci_get(&web).await.unwrap(), None);
+    p.ensure_deleted(&web).await.unwrap();
+    p.ensure_deleted(&web).await.unwrap();
+    assert_eq!(p.get(&web).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -84,22 +84,22 @@ async fn multicluster_service_methods_behave_like_the_go_fake() {
     let p = load(None);
     assert!(p.supports_multicluster_service());
     let svc = mcs("team-a", "api");
-    assert_eq!(p.mcs_get(&svc).await.unwrap(), None);
+    assert_eq!(p.get(&svc).await.unwrap(), None);
     assert_eq!(
-        p.mcs_update(&svc).await.unwrap_err().kind(),
+        p.update(&svc).await.unwrap_err().kind(),
         ErrorKind::NotFound
     );
-    assert_eq!(ip_of_service(&p.mcs_ensure(&svc).await.unwrap()), "1.2.3.4");
-    assert!(p.mcs_ensure(&svc).await.is_err());
-    assert_eq!(ip_of_service(&p.mcs_update(&svc).await.unwrap()), "1.2.3.5");
+    assert_eq!(ip_of_service(&p.ensure(&svc).await.unwrap()), "1.2.3.4");
+    assert!(p.ensure(&svc).await.is_err());
+    assert_eq!(ip_of_service(&p.update(&svc).await.unwrap()), "1.2.3.5");
     assert_eq!(
-        ip_of_service(&p.mcs_get(&svc).await.unwrap().unwrap()),
+        ip_of_service(&p.get(&svc).await.unwrap().unwrap()),
         "1.2.3.5"
     );
-    p.mcs_ensure_deleted(&svc).await.unwrap();
-    assert_eq!(p.mcs_get(&svc).await.unwrap(), None);
+    p.ensure_deleted(&svc).await.unwrap();
+    assert_eq!(p.get(&svc).await.unwrap(), None);
     // An MCI of the same name is a different balancer.
-    assert_eq!(p.mci_get(&mci("team-a", "api")).await.unwrap(), None);
+    assert_eq!(p.get(&mci("team-a", "api")).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -108,10 +108,10 @@ async fn every_call_is_recorded_in_the_state_file() {
     let state = dir.path().join("fake-cloud.db");
     let p = load(Some(&format!("stateFile: {}", state.display())));
     let web = mci("default", "web");
-    p.mci_get(&web).await.unwrap();
-    p.mci_ensure(&web).await.unwrap();
-    p.mcs_ensure(&mcs("default", "web")).await.unwrap();
-    p.mci_ensure_deleted(&web).await.unwrap();
+    p.get(&web).await.unwrap();
+    p.ensure(&web).await.unwrap();
+    p.ensure(&mcs("default", "web")).await.unwrap();
+    p.ensure_deleted(&web).await.unwrap();
     let doc = common::fake_state(&state);
     let calls: Vec<&str> = doc["calls"]
         .as_array()
@@ -131,7 +131,7 @@ async fn every_call_is_recorded_in_the_state_file() {
     assert!(doc["balancers"].get("mcs/default/web").is_some());
     // A second instance (another controller process, as far as the fake knows) shares it.
     let q = load(Some(&format!("stateFile: {}", state.display())));
-    assert!(q.mcs_get(&mcs("default", "web")).await.unwrap().is_some());
+    assert!(q.get(&mcs("default", "web")).await.unwrap().is_some());
 }
 
 #[test]
@@ -148,10 +148,10 @@ fn concurrent_calls_from_many_threads() {
                 rt.block_on(async {
                     for i in 0..25 {
                         let o = mci(&format!("ns-{t}"), &format!("obj-{i}"));
-                        assert_eq!(p.mci_get(&o).await.unwrap(), None);
-                        assert_eq!(ip_of_ingress(&p.mci_ensure(&o).await.unwrap()), "1.2.3.4");
-                        assert_eq!(ip_of_ingress(&p.mci_update(&o).await.unwrap()), "1.2.3.5");
-                        p.mci_ensure_deleted(&o).await.unwrap();
+                        assert_eq!(p.get(&o).await.unwrap(), None);
+                        assert_eq!(ip_of_ingress(&p.ensure(&o).await.unwrap()), "1.2.3.4");
+                        assert_eq!(ip_of_ingress(&p.update(&o).await.unwrap()), "1.2.3.5");
+                        p.ensure_deleted(&o).await.unwrap();
                     }
                 });
             })
@@ -168,7 +168,7 @@ async fn concurrent_calls_from_many_tasks_on_one_object_set() {
     let tasks: Vec<_> = (0..200)
         .map(|i| {
             let p = p.clone();
-            tokio::spawn(async move { p.mcs_ensure(&mcs("shared", &format!("o{}", i % 50))).await })
+            tokio::spawn(async move { p.ensure(&mcs("shared", &format!("o{}", i % 50))).await })
         })
         .collect();
     let mut ok = 0;
@@ -186,7 +186,7 @@ async fn a_panicking_provider_is_contained() {
     let p = load(Some(
         "faults: [{method: mci_ensure, object: default/boom, action: panic}]",
     ));
-    let err = p.mci_ensure(&mci("default", "boom")).await.unwrap_err();
+    let err = p.ensure(&mci("default", "boom")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Panicked, "{err}");
     let text = err.to_string();
     assert!(
@@ -199,10 +199,10 @@ async fn a_panicking_provider_is_contained() {
     );
     // The host and the provider keep working, for this object and the others.
     assert_eq!(
-        ip_of_ingress(&p.mci_ensure(&mci("default", "fine")).await.unwrap()),
+        ip_of_ingress(&p.ensure(&mci("default", "fine")).await.unwrap()),
         "1.2.3.4"
     );
-    let err = p.mci_ensure(&mci("default", "boom")).await.unwrap_err();
+    let err = p.ensure(&mci("default", "boom")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Panicked);
 }
 
@@ -213,11 +213,11 @@ async fn injected_failures_keep_their_kind_and_stop_after_n_times() {
     ));
     let o = mci("default", "flaky");
     for _ in 0..2 {
-        let err = p.mci_ensure(&o).await.unwrap_err();
+        let err = p.ensure(&o).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Retryable);
         assert!(err.to_string().contains("cloud API throttled"), "{err}");
     }
-    assert_eq!(ip_of_ingress(&p.mci_ensure(&o).await.unwrap()), "1.2.3.4");
+    assert_eq!(ip_of_ingress(&p.ensure(&o).await.unwrap()), "1.2.3.4");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,11 +234,11 @@ async fn a_hanging_call_times_out_without_blocking_others() {
     .with_call_timeout(Duration::from_secs(2));
     let stuck = {
         let p = p.clone();
-        tokio::spawn(async move { p.mcs_ensure(&mcs("default", "stuck")).await })
+        tokio::spawn(async move { p.ensure(&mcs("default", "stuck")).await })
     };
     // Others are served while the stuck call is in flight.
     for i in 0..10 {
-        p.mcs_ensure(&mcs("default", &format!("ok-{i}")))
+        p.ensure(&mcs("default", &format!("ok-{i}")))
             .await
             .unwrap();
     }
@@ -247,7 +247,7 @@ async fn a_hanging_call_times_out_without_blocking_others() {
     assert_eq!(err.kind(), ErrorKind::Retryable);
     // A second call about the stuck object is not made beside the first: after waiting one
     // call timeout for it, it fails as busy (retryable), and the caller is not held.
-    let err = p.mcs_get(&mcs("default", "stuck")).await.unwrap_err();
+    let err = p.get(&mcs("default", "stuck")).await.unwrap_err();
     assert!(matches!(err, CallError::Busy { .. }), "{err}");
     assert_eq!((err.kind(), err.label()), (ErrorKind::Retryable, "busy"));
     // The timeout bounds the wait: the caller got its answer while the provider was still
@@ -268,10 +268,10 @@ async fn garbage_statuses_are_refused() {
     let p = load(Some(
         "faults: [{method: mci_ensure, action: garbage}, {method: mcs_get, action: garbage}]",
     ));
-    let err = p.mci_ensure(&mci("default", "g")).await.unwrap_err();
+    let err = p.ensure(&mci("default", "g")).await.unwrap_err();
     assert!(matches!(err, CallError::InvalidResponse { .. }), "{err}");
     assert!(err.to_string().contains("is not an IP address"), "{err}");
-    let err = p.mcs_get(&mcs("default", "g")).await.unwrap_err();
+    let err = p.get(&mcs("default", "g")).await.unwrap_err();
     assert!(matches!(err, CallError::InvalidResponse { .. }), "{err}");
 }
 
@@ -285,7 +285,7 @@ async fn a_missing_capability_is_not_supported_and_never_called() {
     )));
     assert!(p.supports_multicluster_ingress());
     assert!(!p.supports_multicluster_service());
-    let err = p.mcs_ensure(&mcs("default", "x")).await.unwrap_err();
+    let err = p.ensure(&mcs("default", "x")).await.unwrap_err();
     assert!(matches!(err, CallError::NotSupported { .. }), "{err}");
     assert_eq!(err.kind(), ErrorKind::NotSupported);
     let calls = || {
@@ -295,7 +295,7 @@ async fn a_missing_capability_is_not_supported_and_never_called() {
             .len()
     };
     assert_eq!(calls(), 0, "the provider was not called");
-    p.mci_get(&mci("default", "x")).await.unwrap();
+    p.get(&mci("default", "x")).await.unwrap();
     assert_eq!(calls(), 1, "a supported call is recorded");
 }
 
@@ -309,8 +309,8 @@ async fn calls_are_reported_to_the_observer() {
         },
     ));
     let o = mci("default", "observed");
-    p.mci_ensure(&o).await.unwrap();
-    p.mci_update(&o).await.unwrap_err();
+    p.ensure(&o).await.unwrap();
+    p.update(&o).await.unwrap_err();
     assert_eq!(
         *seen.lock().unwrap(),
         [
@@ -334,10 +334,10 @@ async fn several_libraries_and_instances_in_one_process() {
     assert_eq!(next.name(), "next");
     assert_ne!(fake.info().path, next.info().path);
     // Instances of one library are independent.
-    fake.mci_ensure(&mci("default", "mine")).await.unwrap();
+    fake.ensure(&mci("default", "mine")).await.unwrap();
     assert_eq!(
         other_instance
-            .mci_get(&mci("default", "mine"))
+            .get(&mci("default", "mine"))
             .await
             .unwrap(),
         None
@@ -345,7 +345,7 @@ async fn several_libraries_and_instances_in_one_process() {
     // The fixture provider offers nothing, and says so.
     assert!(!next.supports_multicluster_ingress());
     assert!(matches!(
-        next.mci_get(&mci("default", "x")).await,
+        next.get(&mci("default", "x")).await,
         Err(CallError::NotSupported { .. })
     ));
 }
@@ -364,7 +364,7 @@ async fn a_fenced_handle_reaches_the_provider_no_more_and_drains() {
     .with_call_timeout(Duration::from_secs(30));
     let slow = {
         let p = p.clone();
-        tokio::spawn(async move { p.mci_ensure(&mci("default", "slow")).await })
+        tokio::spawn(async move { p.ensure(&mci("default", "slow")).await })
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while p.calls_in_provider() == 0 {
@@ -377,7 +377,7 @@ async fn a_fenced_handle_reaches_the_provider_no_more_and_drains() {
     let other_handle = p.with_call_timeout(Duration::from_secs(20));
     p.fence();
     let err = other_handle
-        .mci_ensure(&mci("default", "later"))
+        .ensure(&mci("default", "later"))
         .await
         .unwrap_err();
     assert!(matches!(err, CallError::Fenced { .. }), "{err}");

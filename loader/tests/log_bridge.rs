@@ -56,8 +56,8 @@ async fn provider_events_reach_the_host_subscriber_with_its_filter_and_spans() {
     };
     let span = tracing::info_span!("reconcile", namespace = "shop", name = "cart");
     async {
-        p.mci_ensure(&mci).await.unwrap();
-        p.mci_update(&mci).await.unwrap_err();
+        p.ensure(&mci).await.unwrap();
+        p.update(&mci).await.unwrap_err();
     }
     .instrument(span)
     .await;

@@ -291,13 +291,13 @@ impl Cloud {
 
     /// The addresses of the MCI's balancer, `None` when it has none.
     pub async fn mci_balancer(&self, mci: &MultiClusterIngress) -> Option<Value> {
-        let status = self.provider.mci_get(mci).await.unwrap();
+        let status = self.provider.get(mci).await.unwrap();
         status.map(|s| serde_json::to_value(s).unwrap())
     }
 
     /// The addresses of the MCS's balancer, `None` when it has none.
     pub async fn mcs_balancer(&self, mcs: &MultiClusterService) -> Option<Value> {
-        let status = self.provider.mcs_get(mcs).await.unwrap();
+        let status = self.provider.get(mcs).await.unwrap();
         status.map(|s| serde_json::to_value(s).unwrap())
     }
 }

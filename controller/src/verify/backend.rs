@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use k8s_openapi::api::core::v1::LoadBalancerStatus;
 use k8s_openapi::api::networking::v1::IngressLoadBalancerStatus;
 use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
-use mcp_loader::{CallError, Method};
+use mcp_loader::{CallError, Method, ObjectKind};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -90,40 +90,25 @@ pub(crate) trait Backend<K: Kind>: Sync {
     async fn ensure_deleted(&self, object: &K::Object) -> Result<(), CallError>;
 }
 
-/// Answers a kind's calls with the loaded provider's four methods for it.
-macro_rules! provider_backend {
-    ($kind:ty: $get:ident, $ensure:ident, $update:ident, $ensure_deleted:ident) => {
-        impl Backend<$kind> for mcp_loader::Provider {
-            async fn get(
-                &self,
-                object: &<$kind as Kind>::Object,
-            ) -> Result<Option<<$kind as Kind>::Status>, CallError> {
-                self.$get(object).await
-            }
-            async fn ensure(
-                &self,
-                object: &<$kind as Kind>::Object,
-            ) -> Result<<$kind as Kind>::Status, CallError> {
-                self.$ensure(object).await
-            }
-            async fn update(
-                &self,
-                object: &<$kind as Kind>::Object,
-            ) -> Result<<$kind as Kind>::Status, CallError> {
-                self.$update(object).await
-            }
-            async fn ensure_deleted(
-                &self,
-                object: &<$kind as Kind>::Object,
-            ) -> Result<(), CallError> {
-                self.$ensure_deleted(object).await
-            }
-        }
-    };
+/// Answers a kind's calls with the loaded provider's methods for its objects.
+impl<K> Backend<K> for mcp_loader::Provider
+where
+    K: Kind,
+    K::Object: ObjectKind<Status = K::Status>,
+{
+    async fn get(&self, object: &K::Object) -> Result<Option<K::Status>, CallError> {
+        self.get(object).await
+    }
+    async fn ensure(&self, object: &K::Object) -> Result<K::Status, CallError> {
+        self.ensure(object).await
+    }
+    async fn update(&self, object: &K::Object) -> Result<K::Status, CallError> {
+        self.update(object).await
+    }
+    async fn ensure_deleted(&self, object: &K::Object) -> Result<(), CallError> {
+        self.ensure_deleted(object).await
+    }
 }
-
-provider_backend!(Ingress: mci_get, mci_ensure, mci_update, mci_ensure_deleted);
-provider_backend!(Service: mcs_get, mcs_ensure, mcs_update, mcs_ensure_deleted);
 
 /// A provider that honours the contract, in memory, recording every call: what `--dry-run`
 /// runs the suite against to list the calls a real run makes.
