@@ -5,6 +5,8 @@
 //! its balancers in the fake cloud. Ours takes the Lease over, reconciles everything and writes
 //! nothing; then, as things change, does what the Go controller does.
 
+#![forbid(unsafe_code)]
+
 pub mod common;
 
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! The shared caches on a real control plane: a relist after a watch gap, objects our model
 //! cannot decode, and a watch task that dies (the manager in this process).
 
+#![forbid(unsafe_code)]
+
 pub mod common;
 
 use std::future::Future;

@@ -3,6 +3,8 @@
 //! kubectl steps (everything but building and loading the image and starting pods) work against
 //! the local control plane, idempotently, leaving a kubeconfig Secret the controller runs with.
 
+#![forbid(unsafe_code)]
+
 pub mod common;
 
 use std::path::{Path, PathBuf};

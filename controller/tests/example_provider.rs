@@ -4,6 +4,8 @@
 //! address; a call the controller stopped waiting for is cancelled inside the library. Also: the
 //! controller refuses to run a controller whose capability the provider lacks.
 
+#![forbid(unsafe_code)]
+
 pub mod common;
 
 use std::path::{Path, PathBuf};

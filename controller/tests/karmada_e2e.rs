@@ -13,6 +13,8 @@
 //! and adds its own member clusters when it needs to break one. The one test that stops the
 //! controller (garbage collection) takes `exclusive`; every other test holds `shared_lock`.
 
+#![forbid(unsafe_code)]
+
 pub mod common;
 mod karmada;
 #[path = "karmada/multiclusterservice.rs"]

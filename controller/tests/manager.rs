@@ -1,11 +1,17 @@
 //! The controller manager as a process: flags, provider loading, probes, metrics, leader
 //! election, shutdown, restarts and faults, with the real binary, the real fake library and a
-//! real control plane.
+//! real control plane. The command line without a control plane is in `manager/cli.rs`, provider
+//! faults in `manager/faults.rs`.
 
+#![forbid(unsafe_code)]
+
+#[path = "manager/cli.rs"]
+mod cli;
 pub mod common;
+#[path = "manager/faults.rs"]
+mod faults;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::Duration;
 
 use common::{ControllerOptions, Env, eventually, fake_state, mci_yaml};
@@ -17,21 +23,6 @@ const WAIT: Duration = Duration::from_secs(60);
 /// A series the MCI controller has from its start on (none before).
 const MCI_CONTROLLER_SERIES: &str =
     "controller_runtime_active_workers{controller=\"multiclusteringress-controller\"}";
-
-fn binary() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_multicluster-provider"));
-    cmd.env("NO_COLOR", "1").env_remove("RUST_LOG");
-    cmd
-}
-
-/// Fails with the command's stderr unless it exited 0.
-fn assert_success(out: &std::process::Output) {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Waits until every named MCI in `namespace` has a load balancer address.
 async fn all_have_addresses(api: &Api<MultiClusterIngress>, names: &[String]) {
@@ -53,187 +44,6 @@ async fn all_have_addresses(api: &Api<MultiClusterIngress>, names: &[String]) {
             .then_some(())
     })
     .await;
-}
-
-#[test]
-fn invalid_flags_are_reported_together_before_connecting() {
-    let out = binary()
-        .args([
-            "--leader-elect-lease-duration=5s",
-            "--leader-elect-renew-deadline=10s",
-            "--controllers=multiclusteringress,bogus",
-            // 0 is client-go's default, as in Go; a negative burst would fail every request.
-            "--kube-api-burst=-1",
-            "--kubeconfig=/nonexistent/kubeconfig",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    for needle in [
-        "--cloud-provider is required",
-        "--provider-ingress-class is required",
-        "--leader-elect-lease-duration (5s) must be greater than --leader-elect-renew-deadline (10s)",
-        "unknown controllers bogus",
-        "--kube-api-burst must not be negative",
-        "--kubeconfig /nonexistent/kubeconfig does not exist",
-    ] {
-        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
-    }
-    assert!(!err.contains("panicked"), "{err}");
-}
-
-#[test]
-fn provider_errors_stop_start_up_with_one_paragraph() {
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, "apiVersion: v1\nkind: Config\n").unwrap();
-    let run = |extra: &[&str]| {
-        let out = binary()
-            .args(["--provider-ingress-class=karmada.io/fake", "--provider-dir"])
-            .arg(common::fake_dir())
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .args(extra)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
-    let (code, err) = run(&["--cloud-provider=acme"]);
-    assert_eq!(code, Some(1), "{err}");
-    assert!(
-        err.contains("no cloud provider named \"acme\"") && err.contains("fake ("),
-        "{err}"
-    );
-
-    let config = dir.path().join("cloud.yaml");
-    std::fs::write(&config, "capabilities: [multiclusteringress]\n").unwrap();
-    let (code, err) = run(&[
-        "--cloud-provider=fake",
-        "--cloud-config",
-        config.to_str().unwrap(),
-    ]);
-    assert_eq!(code, Some(1), "{err}");
-    assert!(
-        err.contains("does not support what the enabled controllers need")
-            && err.contains("multiclusterservice"),
-        "{err}"
-    );
-
-    std::fs::write(&config, "latencyMs: [oops\n").unwrap();
-    let (code, err) = run(&[
-        "--cloud-provider=fake",
-        "--cloud-config",
-        config.to_str().unwrap(),
-    ]);
-    assert_eq!(code, Some(1), "{err}");
-    assert!(
-        err.contains("cloud provider \"fake\" failed to start"),
-        "{err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
-}
-
-#[test]
-fn inspect_prints_name_versions_and_capabilities() {
-    let out = binary()
-        .args(["inspect", "--cloud-provider=fake", "--provider-dir"])
-        .arg(common::fake_dir())
-        .output()
-        .unwrap();
-    assert_success(&out);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("provider:           fake"), "{text}");
-    assert!(
-        text.contains(&format!(
-            "interface version:  {}",
-            mcp_interface::INTERFACE_VERSION
-        )),
-        "{text}"
-    );
-    assert!(text.contains("multiclusteringress:  supported"), "{text}");
-    let out = binary()
-        .args(["inspect", "--json", "--provider-dir"])
-        .arg(common::fake_dir())
-        .arg("fake")
-        .output()
-        .unwrap();
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["capabilities"]["multiclusterservice"], true);
-
-    let out = binary()
-        .args(["inspect", "/etc/hostname"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("is not a shared library"), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "one paragraph: {err}");
-}
-
-/// `inspect` (and the manager) refuse a library whose directory others may write, as the
-/// loader does, naming the directory; the development flag loads it.
-#[test]
-fn inspect_and_the_manager_refuse_a_library_others_can_write() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        common::fake_dir().join("libmcp_provider_fake.so"),
-        dir.path().join("libmcp_provider_fake.so"),
-    )
-    .unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let out = binary()
-        .args([
-            "inspect",
-            "--json",
-            "--cloud-provider=fake",
-            "--provider-dir",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["error"]["reason"], "insecure_permissions", "{doc}");
-    let message = doc["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains(&format!(
-            "{} is writable by every user (owner uid",
-            dir.path().display()
-        )) && message.contains("mode 0777"),
-        "{message}"
-    );
-    // The manager refuses it before connecting anywhere.
-    let out = binary()
-        .args([
-            "--cloud-provider=fake",
-            "--provider-ingress-class=karmada.io/fake",
-            "--provider-dir",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("refusing to load the provider library"),
-        "{err}"
-    );
-    let out = binary()
-        .args([
-            "inspect",
-            "--cloud-provider=fake",
-            "--allow-insecure-provider-permissions",
-            "--provider-dir",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_success(&out);
 }
 
 #[tokio::test]
@@ -491,136 +301,4 @@ async fn killed_mid_way_then_restarted_every_object_converges_without_leaks() {
         );
     }
     second.stop(WAIT).await;
-}
-
-#[tokio::test]
-async fn one_objects_failing_panicking_or_hanging_provider_calls_delay_only_that_object() {
-    let env = Env::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("fake-cloud.db");
-    env.apply(common::INGRESS_CLASS, "default").await;
-    let names: Vec<String> = ["failing", "panicking", "hanging", "garbage"]
-        .iter()
-        .map(|s| s.to_string())
-        .chain((0..10).map(|i| format!("healthy-{i}")))
-        .collect();
-    for n in &names {
-        env.apply(&mci_yaml(n), "default").await;
-    }
-    let config = format!(
-        r#"stateFile: {}
-faults:
-- {{method: mci_ensure, object: default/failing, action: fail, kind: retryable, message: cloud quota exceeded}}
-- {{method: mci_ensure, object: default/panicking, action: panic}}
-- {{method: mci_get, object: default/hanging, action: hang, hangMs: 600000}}
-- {{method: mci_ensure, object: default/garbage, action: garbage}}
-"#,
-        state.display()
-    );
-    let mut controller = env.controller(
-        ControllerOptions::new(dir.path())
-            .cloud_config(&config)
-            .arg("--controllers=multiclusteringress")
-            .arg("--provider-call-timeout=2s")
-            .arg("--rate-limiter-max-delay=2s")
-            .arg("--shutdown-grace-period=2s"),
-    );
-    controller.wait_ready(WAIT).await;
-    let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
-    let healthy: Vec<String> = names
-        .iter()
-        .filter(|n| n.starts_with("healthy"))
-        .cloned()
-        .collect();
-    all_have_addresses(&api, &healthy).await;
-
-    // The broken ones are retried with backoff and keep failing, the process keeps running.
-    eventually(WAIT, "retries of the failing objects", || async {
-        let logs = controller.logs();
-        let retries = logs.matches("cloud quota exceeded").count();
-        (retries >= 3
-            && logs.contains("panicked in MultiClusterIngress ensure")
-            && logs.contains("did not return within 2s")
-            && logs.contains("is not an IP address"))
-        .then_some(())
-    })
-    .await;
-    assert!(
-        controller.running(),
-        "the controller must survive a panicking provider"
-    );
-    for n in ["failing", "panicking", "hanging", "garbage"] {
-        assert_eq!(
-            common::mci_ip(&api.get(n).await.unwrap()),
-            None,
-            "{n} must not get a bogus status"
-        );
-    }
-    let metrics = controller.metrics();
-    assert!(metrics.contains("error=\"panicked\""), "{metrics}");
-    assert!(metrics.contains("error=\"timeout\""), "{metrics}");
-    assert!(metrics.contains("error=\"invalid_response\""), "{metrics}");
-    // A hung call delays shutdown by the grace period only, and the exit says that a call was
-    // still running (so the Lease was not released).
-    let status = controller.terminate(WAIT).await;
-    assert!(!status.success(), "{status}\n{}", controller.logs());
-    assert!(
-        controller
-            .logs()
-            .contains("provider call(s) still running after the shutdown grace period"),
-        "{}",
-        controller.logs()
-    );
-}
-
-/// `ErrorKind::Permanent` says so: a permanent error is retried with the same per-object backoff
-/// as any failure (here the defaults, 5 ms doubling), not at the slowest delay (1000 s), so the
-/// object converges as soon as the provider stops failing. Then `--resync-period` reconciles it
-/// again without any change.
-#[tokio::test]
-async fn a_permanent_provider_error_is_retried_with_the_usual_backoff() {
-    let env = Env::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    env.apply(common::INGRESS_CLASS, "default").await;
-    env.apply(&mci_yaml("quota"), "default").await;
-    let config = "faults:\n- {method: mci_ensure, object: default/quota, action: fail, kind: permanent, times: 3, message: quota exceeded}\n";
-    let mut controller = env.controller(
-        ControllerOptions::new(dir.path())
-            .cloud_config(config)
-            .arg("--controllers=multiclusteringress")
-            .arg("--resync-period=1s"),
-    );
-    controller.wait_ready(WAIT).await;
-    let api: Api<MultiClusterIngress> = Api::namespaced(env.client.clone(), "default");
-    all_have_addresses(&api, &["quota".to_owned()]).await;
-    let metrics = controller.metrics();
-    assert!(
-        metrics.contains(
-            "provider_call_errors_total{method=\"multiclusteringress_ensure\",error=\"permanent\"} 3"
-        ),
-        "{metrics}"
-    );
-
-    // Nobody changes anything, yet the MCI is reconciled again and again (its balancer asked
-    // for each time).
-    let (reconciled, asked) = (
-        controller.reconciles("multiclusteringress"),
-        fake_calls(&controller, "multiclusteringress_get"),
-    );
-    eventually(WAIT, "two resyncs", || async {
-        (controller.reconciles("multiclusteringress") >= reconciled + 2.0
-            && fake_calls(&controller, "multiclusteringress_get") >= asked + 2.0)
-            .then_some(())
-    })
-    .await;
-    let status = controller.terminate(WAIT).await;
-    assert!(status.success(), "{status}\n{}", controller.logs());
-}
-
-/// Provider calls of `method` the controller made.
-fn fake_calls(controller: &common::ControllerProcess, method: &str) -> f64 {
-    controller.metric_sum(
-        "multicluster_provider_provider_calls_total",
-        &[("method", method)],
-    )
 }

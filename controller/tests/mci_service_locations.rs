@@ -1,5 +1,7 @@
 //! The mci-service-locations controller on a real control plane.
 
+#![forbid(unsafe_code)]
+
 pub mod common;
 
 use std::time::Duration;

@@ -2,6 +2,8 @@
 //! needs an API server (watches and re-triggers, Karmada's conditions beside our status, the
 //! binary end to end). Each reconcile case is a unit test (`src/controllers/multicluster_service`).
 
+#![forbid(unsafe_code)]
+
 pub mod common;
 
 use std::path::Path;

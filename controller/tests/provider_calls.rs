@@ -2,6 +2,8 @@
 //! fake provider: the finalizer stays until the balancer is really deleted, two calls about one
 //! object never overlap, and an object deleted while failing leaves no retry behind.
 
+#![forbid(unsafe_code)]
+
 pub mod common;
 
 use std::path::Path;

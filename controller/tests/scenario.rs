@@ -5,6 +5,8 @@
 //! scenario needs and the RBAC refuses shows as `forbidden` in its log (rbac.rs checks the RBAC
 //! itself, rule by rule).
 
+#![forbid(unsafe_code)]
+
 pub mod common;
 
 use std::time::Duration;

@@ -5,6 +5,8 @@
 //! GitHub is not reachable here, so the documented line is used with its URL pointed at a local
 //! clone of this working tree, tagged with the documented tag: the same form, from a file URL.
 
+#![forbid(unsafe_code)]
+
 pub mod common;
 
 use std::path::{Path, PathBuf};

@@ -3,6 +3,8 @@
 //! (tests/fixtures/broken-provider) fails it, each defect in the checks that cover it; dry runs
 //! call nothing; `--cleanup` removes what an interrupted run left; a hung call is bounded.
 
+#![forbid(unsafe_code)]
+
 pub mod common;
 
 use std::collections::BTreeSet;
