@@ -7,7 +7,7 @@ use std::time::Duration;
 use mcp_interface::{ErrorKind, INTERFACE_VERSION, ProviderError};
 
 use crate::kind::Method;
-use crate::search::{SearchDir, display_available, display_dirs};
+use crate::names::{SearchDir, display_available, display_dirs};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -91,7 +91,7 @@ pub enum LoadError {
     #[error(
         "asked for cloud provider {requested:?}, but {} is provider {actual:?}. Rename the library to {}, or select it with --cloud-provider={actual}.",
         path.display(),
-        crate::search::library_file_name(actual)
+        crate::names::library_file_name(actual)
     )]
     NameMismatch {
         requested: String,

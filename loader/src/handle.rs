@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use abi_stable::std_types::{RResult, RStr};
+use abi_stable::std_types::{ROption, RResult, RSlice, RStr};
 use mcp_interface::ProviderError;
 use mcp_interface::abi::{Capabilities, GetResult, InstanceId};
 use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
-use crate::error::CallError;
+use crate::error::{CallError, LoadError};
 use crate::kind::{Method, ObjectKind, Operation};
 use crate::library::{Library, LibraryInfo};
 use crate::object_lock::{ObjectLock, ObjectLocks};
@@ -64,6 +64,27 @@ impl fmt::Debug for Provider {
             .field("instance", &self.inner.instance)
             .field("timeout", &self.inner.timeout)
             .finish()
+    }
+}
+
+/// The factory lives here, not in `library.rs`, so the library does not import its handle.
+impl Library {
+    /// Runs the provider's factory with the `--cloud-config` contents.
+    pub fn create(&self, cloud_config: Option<&[u8]>) -> Result<Provider, LoadError> {
+        let config = match cloud_config {
+            Some(bytes) => ROption::RSome(RSlice::from_slice(bytes)),
+            None => ROption::RNone,
+        };
+        match (self.module().create())(config) {
+            RResult::ROk(instance) => {
+                let capabilities: Capabilities = (self.module().capabilities())(instance);
+                Ok(Provider::new(*self, instance, capabilities))
+            }
+            RResult::RErr(e) => Err(LoadError::Factory {
+                name: self.info().name.clone(),
+                error: ProviderError::from_ffi(e),
+            }),
+        }
     }
 }
 

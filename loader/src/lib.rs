@@ -21,6 +21,7 @@ mod handle;
 mod host_log;
 mod kind;
 mod library;
+mod names;
 mod object_lock;
 mod payload;
 mod permissions;
@@ -32,11 +33,9 @@ pub use error::{CallError, LoadError};
 pub use handle::{CallObserver, CallOutcome, Provider};
 pub use kind::{Method, ObjectKind};
 pub use library::{Library, LibraryInfo};
+pub use names::{DEFAULT_PROVIDER_DIR, PROVIDER_DIR_ENV, SearchDir, library_file_name};
 pub use payload::{Encoded, Payload};
-pub use search::{
-    DEFAULT_PROVIDER_DIR, PROVIDER_DIR_ENV, SearchDir, SearchPath, available_providers,
-    library_file_name,
-};
+pub use search::{SearchPath, available_providers};
 
 use std::path::Path;
 use std::time::Duration;

@@ -5,12 +5,9 @@ use std::path::{Path, PathBuf};
 use abi_stable::StableAbi;
 use abi_stable::abi_stability::abi_checking::check_layout_compatibility;
 use abi_stable::library::{LibHeader, LibraryError, lib_header_from_path};
-use abi_stable::std_types::{ROption, RResult, RSlice};
-use mcp_interface::ProviderError;
-use mcp_interface::abi::{Capabilities, INTERFACE_MAJOR, ProviderModuleRef, ROOT_MODULE_SYMBOL};
+use mcp_interface::abi::{INTERFACE_MAJOR, ProviderModuleRef, ROOT_MODULE_SYMBOL};
 
 use crate::error::LoadError;
-use crate::handle::Provider;
 use crate::host_log;
 
 /// What a library says about itself.
@@ -114,24 +111,6 @@ impl Library {
                 actual: self.info.name.clone(),
                 path: self.info.path.clone(),
             })
-        }
-    }
-
-    /// Runs the provider's factory with the `--cloud-config` contents.
-    pub fn create(&self, cloud_config: Option<&[u8]>) -> Result<Provider, LoadError> {
-        let config = match cloud_config {
-            Some(bytes) => ROption::RSome(RSlice::from_slice(bytes)),
-            None => ROption::RNone,
-        };
-        match (self.module.create())(config) {
-            RResult::ROk(instance) => {
-                let capabilities: Capabilities = (self.module.capabilities())(instance);
-                Ok(Provider::new(*self, instance, capabilities))
-            }
-            RResult::RErr(e) => Err(LoadError::Factory {
-                name: self.info.name.clone(),
-                error: ProviderError::from_ffi(e),
-            }),
         }
     }
 }

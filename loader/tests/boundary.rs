@@ -238,9 +238,7 @@ async fn a_hanging_call_times_out_without_blocking_others() {
     };
     // Others are served while the stuck call is in flight.
     for i in 0..10 {
-        p.ensure(&mcs("default", &format!("ok-{i}")))
-            .await
-            .unwrap();
+        p.ensure(&mcs("default", &format!("ok-{i}"))).await.unwrap();
     }
     let err = stuck.await.unwrap().unwrap_err();
     assert!(matches!(err, CallError::Timeout { .. }), "{err}");
@@ -336,10 +334,7 @@ async fn several_libraries_and_instances_in_one_process() {
     // Instances of one library are independent.
     fake.ensure(&mci("default", "mine")).await.unwrap();
     assert_eq!(
-        other_instance
-            .get(&mci("default", "mine"))
-            .await
-            .unwrap(),
+        other_instance.get(&mci("default", "mine")).await.unwrap(),
         None
     );
     // The fixture provider offers nothing, and says so.
