@@ -89,10 +89,9 @@ pub fn class_of(
     }
 }
 
-/// The MCI's [`Class`] from the cached IngressClasses. An invalid class set-up gives `None`
-/// (nothing is done until the classes change); it is logged and, being something the user must
-/// fix, said on the MCI as a Warning (`kubectl describe` shows it). Recording does not block, so
-/// mappers may ask too.
+/// The MCI's [`Class`] from the cached IngressClasses, for the reconcile. An invalid class
+/// set-up gives `None` (nothing is done until the classes change); it is logged and, being
+/// something the user must fix, said on the MCI as a Warning (`kubectl describe` shows it).
 pub fn class(ctx: &Context, mci: &MultiClusterIngress) -> Option<Class> {
     let classes = ctx.caches.ingress_classes().store().state();
     match class_of(mci, &classes, &ctx.settings.provider_ingress_class) {
@@ -116,12 +115,15 @@ fn deletion_pending(mci: &MultiClusterIngress) -> bool {
 }
 
 /// Whether [`reconcile`] has work on the MCI: it is ours, or it is being deleted with the
-/// finalizer while its class does not resolve (its deletion waits for the class, retried).
+/// finalizer while its class does not resolve (its deletion waits for the class, retried), or
+/// the class set-up is invalid (the reconcile reports that on the MCI). Mappers ask this: it
+/// reads the cache and does nothing else.
 pub fn is_handled(ctx: &Context, mci: &MultiClusterIngress) -> bool {
-    match class(ctx, mci) {
-        Some(Class::Ours) => true,
-        Some(Class::Unresolved(_)) => deletion_pending(mci),
-        Some(Class::Theirs) | None => false,
+    let classes = ctx.caches.ingress_classes().store().state();
+    match class_of(mci, &classes, &ctx.settings.provider_ingress_class) {
+        Ok(Class::Ours) | Err(_) => true,
+        Ok(Class::Unresolved(_)) => deletion_pending(mci),
+        Ok(Class::Theirs) => false,
     }
 }
 
