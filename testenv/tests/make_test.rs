@@ -33,12 +33,25 @@ fn every_feature_gated_test_is_run_by_make_test() {
             .and_then(|l| l.strip_suffix('"'))
             .unwrap()
             .to_owned();
-        let Ok(tests) = std::fs::read_dir(root.join(member).join("tests")) else {
-            continue;
-        };
+        // Every file of the integration tests, also the modules of a test in a directory
+        // (`tests/api_roundtrip/main.rs` and its modules); fixtures are crates of their own.
+        let mut files = Vec::new();
+        let mut dirs = vec![root.join(member).join("tests")];
+        while let Some(dir) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for path in entries.filter_map(Result::ok).map(|e| e.path()) {
+                if path.is_dir() && !path.ends_with("fixtures") {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    files.push(path);
+                }
+            }
+        }
         let mut features = BTreeSet::new();
-        for file in tests.filter_map(Result::ok) {
-            let text = std::fs::read_to_string(file.path()).unwrap_or_default();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
             for part in text.split("cfg(feature = \"").skip(1) {
                 features.insert(part.split('"').next().unwrap().to_owned());
             }
