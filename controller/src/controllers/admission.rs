@@ -3,7 +3,7 @@
 //! kube-runtime's scheduler takes every request its input stream has ready into a hash map and
 //! a delay queue, and neither ever gives memory back: after a start-up with N objects (every
 //! object is requested at once), each controller kept tables sized for N for the rest of its
-//! life (about 2 KiB per Service + MCI + MCS over the four controllers). The [`Admission`] keeps
+//! life (docs/performance.md, "The second pass", has the cost). The [`Admission`] keeps
 //! the waiting requests itself, in order and each once, and passes one on only while fewer than
 //! `limit` passed requests have not finished their reconcile; its own tables shrink when they
 //! empty. With `limit` at twice the controller's concurrency the workers never wait for it.
