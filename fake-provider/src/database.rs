@@ -52,20 +52,73 @@ fn error(path: &Path, what: &str, e: impl std::fmt::Display) -> ProviderError {
     ProviderError::retryable(format!("fake state file {}: {what}: {e}", path.display()))
 }
 
+/// Why one attempt at opening failed.
+enum OpenFailure {
+    /// Another connection holds a lock SQLite does not wait for here (a journal-mode switch or
+    /// the first schema read racing another opener): try again.
+    Busy(rusqlite::Error),
+    Failed(ProviderError),
+}
+
+/// Whether `e` is SQLite's "another connection holds the lock", which SQLite's busy handler does
+/// not always wait out (changing the journal mode, a read transaction that must upgrade).
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 impl Database {
-    /// Opens the database at `path`, creating it (and its tables) when missing.
+    /// Opens the database at `path`, creating it (and its tables) when missing. Processes that
+    /// open the same new file at once wait for each other, up to [`BUSY_TIMEOUT`].
     pub fn open(path: &Path) -> Result<Database, ProviderError> {
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        let mut pause = Duration::from_millis(2);
+        loop {
+            match Self::try_open(path) {
+                Ok(database) => return Ok(database),
+                Err(OpenFailure::Failed(e)) => return Err(e),
+                Err(OpenFailure::Busy(e)) if std::time::Instant::now() >= deadline => {
+                    return Err(error(
+                        path,
+                        &format!("is locked by another process for {BUSY_TIMEOUT:?}"),
+                        e,
+                    ));
+                }
+                Err(OpenFailure::Busy(_)) => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                }
+            }
+        }
+    }
+
+    fn try_open(path: &Path) -> Result<Database, OpenFailure> {
+        // A busy error is waited out by `open`; any other one is final, with `what` or, when the
+        // file is not an SQLite database at all, the sentence about older fakes' JSON files.
+        let fail = |what: &'static str| {
+            move |e: rusqlite::Error| {
+                if is_busy(&e) {
+                    OpenFailure::Busy(e)
+                } else {
+                    OpenFailure::Failed(error(path, what, e))
+                }
+            }
+        };
         let not_ours = |e: rusqlite::Error| {
-            ProviderError::permanent(format!(
+            if is_busy(&e) {
+                return OpenFailure::Busy(e);
+            }
+            OpenFailure::Failed(ProviderError::permanent(format!(
                 "fake state file {}: is not a fake state database ({e}). Since fake provider 1.1 the state file is an SQLite database; a JSON file of an older fake cannot be read: remove it or choose another stateFile",
                 path.display()
-            ))
+            )))
         };
-        let mut connection =
-            Connection::open(path).map_err(|e| error(path, "cannot be opened", e))?;
+        let mut connection = Connection::open(path).map_err(fail("cannot be opened"))?;
         connection
             .busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| error(path, "cannot be opened", e))?;
+            .map_err(fail("cannot be opened"))?;
         // WAL lets readers (tests, mcp-fake-state) run while a controller writes; NORMAL syncs at
         // checkpoints only, which is durable against a crashed process.
         connection
@@ -75,10 +128,10 @@ impl Database {
             .map_err(not_ours)?;
         connection
             .pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| error(path, "cannot be set up", e))?;
+            .map_err(fail("cannot be set up"))?;
         let tx = connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| error(path, "cannot be locked", e))?;
+            .map_err(fail("cannot be locked"))?;
         let version: i64 = tx
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .map_err(not_ours)?;
@@ -88,25 +141,24 @@ impl Database {
                     .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
                     .map_err(not_ours)?;
                 if tables > 0 {
-                    return Err(ProviderError::permanent(format!(
+                    return Err(OpenFailure::Failed(ProviderError::permanent(format!(
                         "fake state file {}: is an SQLite database of something else (it has tables but no fake schema version); choose another stateFile",
                         path.display()
-                    )));
+                    ))));
                 }
                 tx.execute_batch(SCHEMA)
                     .and_then(|()| tx.pragma_update(None, "user_version", SCHEMA_VERSION))
-                    .map_err(|e| error(path, "cannot be created", e))?;
+                    .map_err(fail("cannot be created"))?;
             }
             SCHEMA_VERSION => {}
             newer => {
-                return Err(ProviderError::permanent(format!(
+                return Err(OpenFailure::Failed(ProviderError::permanent(format!(
                     "fake state file {}: has schema version {newer}, written by a newer fake provider (this one reads version {SCHEMA_VERSION})",
                     path.display()
-                )));
+                ))));
             }
         }
-        tx.commit()
-            .map_err(|e| error(path, "cannot be created", e))?;
+        tx.commit().map_err(fail("cannot be created"))?;
         Ok(Database {
             path: path.to_owned(),
             connection: Mutex::new(connection),
