@@ -5,6 +5,8 @@
 //! - [`sdk`]: the safe traits a vendor implements, and [`export_provider!`] to export them.
 //! - `sdk_async` (feature `async`): the same traits with `async fn`s, for async cloud SDKs, and
 //!   `export_async_provider!`; the runtime lives inside the library, one per provider.
+//! - [`backends`]: interface 1.2's backend view (the clusters, endpoints and TLS material behind
+//!   an object), given with every call to a provider that asks for it.
 //! - [`api`]: the Karmada v1.16 API types both sides share (wire-compatible with the CRDs).
 //! - [`ProviderError`] / [`ErrorKind`]: errors with a kind that tells the host how to react.
 //!
@@ -15,6 +17,7 @@
 
 pub mod abi;
 pub mod api;
+pub mod backends;
 mod error;
 mod export;
 mod log_bridge;
@@ -33,6 +36,10 @@ pub mod prelude {
     pub use crate::api::networking::{
         ClusterSelector, EXPOSURE_TYPE_CROSS_CLUSTER, EXPOSURE_TYPE_LOAD_BALANCER, ExposurePort,
         MultiClusterIngress, MultiClusterService, MultiClusterServiceSpec,
+    };
+    pub use crate::backends::{
+        BackendCluster, BackendPort, BackendService, Backends, BalancerAddress, Endpoint,
+        EndpointPort, PrivateKey, TargetPort, TlsCertificate,
     };
     pub use crate::error::{ErrorKind, ProviderError};
     pub use crate::sdk::{
