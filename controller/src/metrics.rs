@@ -54,6 +54,12 @@ struct KindLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HintLabels {
+    kind: &'static str,
+    hint: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VerbLabels {
     verb: &'static str,
 }
@@ -84,6 +90,8 @@ pub struct Metrics {
     api_requests: Family<VerbLabels, Counter>,
     undecodable: Family<KindLabels, Counter>,
     cache_events: Family<KindLabels, Counter>,
+    provider_hints: Family<HintLabels, Counter>,
+    skipped_updates: Family<KindLabels, Counter>,
     leader: Gauge,
     /// controller-runtime's series, labelled with the Go controllers' names.
     go: ControllerRuntime,
@@ -177,6 +185,18 @@ impl Metrics {
                 "provider_call_duration_seconds",
                 "Provider call latency, by method",
                 duration_histograms(),
+            ),
+            provider_hints: registered(
+                r,
+                "provider_hints",
+                "Provider answers saying when to call again (interface 1.2), by object kind and hint: in_progress (a balancer still being provisioned) or retry_after (a failure with a retry delay)",
+                Family::default(),
+            ),
+            skipped_updates: registered(
+                r,
+                "provider_updates_skipped",
+                "Reconciles that made no update call because neither the object nor its backend view changed since the last successful one (providers that take the view), by object kind",
+                Family::default(),
             ),
             api_requests: registered(
                 r,
@@ -370,6 +390,19 @@ impl Metrics {
             .leader_election_master_status
             .get_or_create(&LeaseLabel { name: lease })
             .set(i64::from(held));
+    }
+
+    /// A provider answer that set when to call again: `hint` is `in_progress` or `retry_after`.
+    pub fn provider_hint(&self, kind: &'static str, hint: &'static str) {
+        let labels = HintLabels { kind, hint };
+        self.provider_hints.get_or_create(&labels).inc();
+    }
+
+    /// An `update` not made: the object and its backend view were as last time.
+    pub fn update_skipped(&self, kind: &'static str) {
+        self.skipped_updates
+            .get_or_create(&KindLabels { kind })
+            .inc();
     }
 
     /// Records provider calls made through the loader's handle.

@@ -62,6 +62,9 @@ impl Capabilities {
     pub const MULTICLUSTER_INGRESS: u64 = 1 << 0;
     /// The instance implements the MultiClusterService load balancer.
     pub const MULTICLUSTER_SERVICE: u64 = 1 << 1;
+    /// Interface 1.2: the instance wants the backend view ([`crate::backends::Backends`]) with
+    /// every call, through [`ProviderModule::call`].
+    pub const BACKENDS: u64 = 1 << 2;
 
     pub fn has(self, bit: u64) -> bool {
         self.0 & bit != 0
@@ -142,6 +145,10 @@ pub struct HostCallbacks {
     pub enabled: extern "C" fn(level: u8, target: RStr<'_>) -> bool,
     #[sabi(last_prefix_field)]
     pub log: extern "C" fn(record: &LogRecord<'_>),
+    /// Interface 1.2: the interface version of the host. Missing in older hosts, which is how a
+    /// library learns that the host cannot give it the backend view.
+    #[sabi(missing_field(option))]
+    pub interface_version: extern "C" fn() -> RStr<'static>,
 }
 
 /// The root module every provider library exports (through `export_provider!`).
@@ -187,6 +194,56 @@ pub struct ProviderModule {
     /// so the instance can stop work the host no longer waits for (the async SDK cancels the
     /// call's future). The host calls it after `create` and whenever the bound changes.
     pub set_call_timeout: extern "C" fn(InstanceId, u64),
+    /// Interface 1.2: every method of both kinds in one entry, `(instance, kind, method, object,
+    /// backends)`: `kind` is one of [`call_kind`], `method` one of [`call_method`], `object` the
+    /// object as JSON, `backends` the backend view as JSON (`null` for an instance that did not
+    /// ask for it). The reply is a [`CallReply`] as JSON, so later additions to what a call
+    /// returns need no change of this signature. A host that finds this entry uses it for every
+    /// call instead of the per-method entries above.
+    pub call: extern "C" fn(InstanceId, u8, u8, RStr<'_>, RStr<'_>) -> RString,
+}
+
+/// The object kinds of [`ProviderModule::call`].
+pub mod call_kind {
+    pub const MULTICLUSTER_INGRESS: u8 = 0;
+    pub const MULTICLUSTER_SERVICE: u8 = 1;
+}
+
+/// The methods of [`ProviderModule::call`].
+pub mod call_method {
+    /// -> `{"exists": bool, "status": ...}` ([`GetResult`](super::GetResult)).
+    pub const GET: u8 = 0;
+    /// -> the balancer's status.
+    pub const ENSURE: u8 = 1;
+    /// -> the balancer's status.
+    pub const UPDATE: u8 = 2;
+    /// -> `null`.
+    pub const ENSURE_DELETED: u8 = 3;
+}
+
+/// The reply of [`ProviderModule::call`], as JSON: `{"ok": {"result": ..., "checkAfterMs": n}}`
+/// or `{"err": {"kind": "retryable", "message": "...", "retryAfterMs": n}}`. Fields are only
+/// added, with defaults; an error kind the host does not know reads as permanent.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CallReply<T> {
+    #[serde(rename_all = "camelCase")]
+    Ok {
+        result: T,
+        /// `ensure`/`update` only: the balancer is still being provisioned; the status is what
+        /// it has so far, and the host should check back after this many milliseconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        check_after_ms: Option<u64>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Err {
+        /// [`crate::ErrorKind::as_str`].
+        kind: String,
+        message: String,
+        /// When the provider says a retry makes sense (a throttling cloud's "retry in 30 s").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+    },
 }
 
 impl RootModule for ProviderModuleRef {

@@ -1,6 +1,7 @@
 //! Errors a provider returns, with a kind that tells the host how to react.
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::abi::{FfiError, error_code};
 
@@ -60,6 +61,19 @@ impl ErrorKind {
         }
     }
 
+    /// The kind of a name [`ErrorKind::as_str`] gives; names this version does not know are
+    /// permanent, as unknown codes are.
+    pub fn from_name(name: &str) -> ErrorKind {
+        match name {
+            "retryable" => ErrorKind::Retryable,
+            "not_found" => ErrorKind::NotFound,
+            "panicked" => ErrorKind::Panicked,
+            "not_supported" => ErrorKind::NotSupported,
+            "invalid_input" => ErrorKind::InvalidInput,
+            _ => ErrorKind::Permanent,
+        }
+    }
+
     /// A short lower-case name, for logs and metric labels.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -79,12 +93,13 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// An error from a provider: a kind and a message.
+/// An error from a provider: a kind, a message and, optionally, when to try again.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct ProviderError {
     kind: ErrorKind,
     message: String,
+    retry_after: Option<Duration>,
 }
 
 impl ProviderError {
@@ -92,7 +107,22 @@ impl ProviderError {
         ProviderError {
             kind,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// Interface 1.2: says when a retry makes sense, as a cloud that answers "throttled, retry
+    /// in 30 s" does (Kubernetes' cloud-provider `RetryError`). The controller retries the
+    /// object after this delay instead of its own backoff's, bounded by its
+    /// `--rate-limiter-max-delay`. Controllers older than 1.2 ignore it.
+    pub fn with_retry_after(mut self, delay: Duration) -> Self {
+        self.retry_after = Some(delay);
+        self
+    }
+
+    /// The delay given with [`ProviderError::with_retry_after`].
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
     }
 
     /// A transient failure: the host retries with backoff.
@@ -127,10 +157,10 @@ impl ProviderError {
 
     /// The error a library sent across the boundary.
     pub fn from_ffi(error: FfiError) -> Self {
-        ProviderError {
-            kind: ErrorKind::from_code(error.kind),
-            message: error.message.into_string(),
-        }
+        Self::new(
+            ErrorKind::from_code(error.kind),
+            error.message.into_string(),
+        )
     }
 }
 

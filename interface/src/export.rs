@@ -12,18 +12,16 @@ use std::sync::{Once, OnceLock, RwLock};
 use abi_stable::{
     library::{CheckTypeLayout, LibHeader, RootModuleResult},
     prefix_type::PrefixTypeTrait,
-    std_types::{ROption, RResult, RSlice, RStr, RString},
+    std_types::{ROption, RResult, RSlice, RStr},
 };
-use serde::{Serialize, de::DeserializeOwned};
 
 use crate::abi::{
-    Capabilities, FfiError, FfiResult, GetResult, HostCallbacksRef, INTERFACE_VERSION, InstanceId,
-    ProviderModule, ProviderModuleRef,
+    Capabilities, FfiError, HostCallbacksRef, INTERFACE_VERSION, InstanceId, ProviderModule,
+    ProviderModuleRef,
 };
-use crate::api::networking::{MultiClusterIngress, MultiClusterService};
 use crate::error::{ErrorKind, ProviderError};
 use crate::log_bridge;
-use crate::sdk::{MultiClusterIngressLoadBalancer, MultiClusterServiceLoadBalancer, Provider};
+use crate::sdk::Provider;
 
 /// The vendor's factory, boxed.
 pub type Factory = fn(Option<&[u8]>) -> Result<Box<dyn Provider>, ProviderError>;
@@ -68,15 +66,16 @@ pub fn root_module(
         install_host: ffi_install_host,
         create: ffi_create,
         capabilities: ffi_capabilities,
-        mci_get: mci::get,
-        mci_ensure: mci::ensure,
-        mci_update: mci::update,
-        mci_ensure_deleted: mci::ensure_deleted,
-        mcs_get: mcs::get,
-        mcs_ensure: mcs::ensure,
-        mcs_update: mcs::update,
-        mcs_ensure_deleted: mcs::ensure_deleted,
+        mci_get: entries::mci::get,
+        mci_ensure: entries::mci::ensure,
+        mci_update: entries::mci::update,
+        mci_ensure_deleted: entries::mci::ensure_deleted,
+        mcs_get: entries::mcs::get,
+        mcs_ensure: entries::mcs::ensure,
+        mcs_update: entries::mcs::update,
+        mcs_ensure_deleted: entries::mcs::ensure_deleted,
         set_call_timeout: ffi_set_call_timeout,
+        call: entries::call,
     }
     .leak_into_prefix()
 }
@@ -163,12 +162,32 @@ extern "C" fn ffi_provider_version() -> RStr<'static> {
     RStr::from_str(registration().map_or("unknown", |r| r.version))
 }
 
+/// The host's interface version, when it says it (1.2 and later).
+static HOST_INTERFACE: OnceLock<&'static str> = OnceLock::new();
+
 extern "C" fn ffi_install_host(host: HostCallbacksRef) {
     let _ = guard("install_host", || {
         install_panic_hook();
+        if let Some(version) = host.interface_version() {
+            let _ = HOST_INTERFACE.set(version().as_str());
+        }
         log_bridge::install(host, provider_name());
         Ok(())
     });
+}
+
+/// Refuses an instance that needs the backend view in a host that cannot give it (older than
+/// interface 1.2, which does not say its version).
+fn check_host_gives_backends(provider: &dyn Provider) -> Result<(), ProviderError> {
+    let wants = provider.multicluster_ingress_balancer().is_some()
+        || provider.multicluster_service_balancer().is_some();
+    if !wants || !provider.backends_required() || HOST_INTERFACE.get().is_some() {
+        return Ok(());
+    }
+    Err(ProviderError::permanent(format!(
+        "provider {:?} needs the backend view of interface 1.2 (built against mcp-interface {INTERFACE_VERSION}), and this controller's interface is older than 1.2: upgrade the controller to a release with interface 1.2 or later, or make the provider's backends_required() return false so it runs without the view",
+        provider_name()
+    )))
 }
 
 extern "C" fn ffi_create(config: ROption<RSlice<'_, u8>>) -> RResult<InstanceId, FfiError> {
@@ -176,7 +195,9 @@ extern "C" fn ffi_create(config: ROption<RSlice<'_, u8>>) -> RResult<InstanceId,
         let registration = registration()
             .ok_or_else(|| ProviderError::permanent("the provider library was not initialised"))?;
         let config = config.into_option().map(|c| c.as_slice());
-        let provider: &'static dyn Provider = Box::leak((registration.factory)(config)?);
+        let provider = (registration.factory)(config)?;
+        check_host_gives_backends(provider.as_ref())?;
+        let provider: &'static dyn Provider = Box::leak(provider);
         let mut instances = INSTANCES.write().unwrap_or_else(|e| e.into_inner());
         instances.push(provider);
         Ok((instances.len() - 1) as InstanceId)
@@ -197,11 +218,16 @@ extern "C" fn ffi_capabilities(id: InstanceId) -> Capabilities {
     guard("capabilities", || {
         let provider = instance(id)?;
         let mut bits = 0;
-        if provider.multicluster_ingress().is_some() {
+        let ingress = provider.multicluster_ingress_balancer().is_some();
+        let service = provider.multicluster_service_balancer().is_some();
+        if ingress || provider.multicluster_ingress().is_some() {
             bits |= Capabilities::MULTICLUSTER_INGRESS;
         }
-        if provider.multicluster_service().is_some() {
+        if service || provider.multicluster_service().is_some() {
             bits |= Capabilities::MULTICLUSTER_SERVICE;
+        }
+        if ingress || service {
+            bits |= Capabilities::BACKENDS;
         }
         Ok(Capabilities(bits))
     })
@@ -215,92 +241,7 @@ extern "C" fn ffi_set_call_timeout(id: InstanceId, timeout_ms: u64) {
     });
 }
 
-fn decode<T: DeserializeOwned>(what: &str, input: RStr<'_>) -> Result<T, ProviderError> {
-    serde_json::from_str(input.as_str()).map_err(|e| {
-        ProviderError::new(
-            ErrorKind::InvalidInput,
-            format!("the provider could not decode the {what} it was given: {e}"),
-        )
-    })
-}
-
-fn encode<T: Serialize>(value: &T) -> Result<RString, ProviderError> {
-    serde_json::to_string(value)
-        .map(RString::from)
-        .map_err(|e| {
-            ProviderError::permanent(format!("the provider could not encode its result: {e}"))
-        })
-}
-
-fn not_supported(what: &str) -> ProviderError {
-    ProviderError::new(
-        ErrorKind::NotSupported,
-        format!("provider {:?} does not support {what}", provider_name()),
-    )
-}
-
-/// Runs one provider method: finds the instance's balancer of the kind (`balancer`), decodes the
-/// `object` it is given, calls `f` and encodes its result.
-fn with<B: ?Sized + 'static, O: DeserializeOwned, T: Serialize>(
-    object: &str,
-    method: &str,
-    (id, input): (InstanceId, RStr<'_>),
-    balancer: impl FnOnce(&'static dyn Provider) -> Option<&'static B>,
-    f: impl FnOnce(&B, &O) -> Result<T, ProviderError>,
-) -> FfiResult {
-    to_ffi(guard(method, || {
-        let lb = balancer(instance(id)?)
-            .ok_or_else(|| not_supported(&format!("{object} load balancers")))?;
-        encode(&f(lb, &decode(object, input)?)?)
-    }))
-}
-
-/// The four entry points of one kind of balancer, in a module of their own (`mci::get`, ...):
-/// each calls the vendor's method of the same name through [`with`].
-macro_rules! entry_points {
-    ($module:ident: $object:ident, $balancer:ident, $capability:ident) => {
-        mod $module {
-            use super::*;
-
-            fn call<T: Serialize>(
-                method: &str,
-                args: (InstanceId, RStr<'_>),
-                f: impl FnOnce(&(dyn $balancer + 'static), &$object) -> Result<T, ProviderError>,
-            ) -> FfiResult {
-                with(stringify!($object), method, args, |p| p.$capability(), f)
-            }
-
-            pub(super) extern "C" fn get(id: InstanceId, input: RStr<'_>) -> FfiResult {
-                let method = concat!(stringify!($object), " get");
-                call(method, (id, input), |lb, o| {
-                    let status = lb.get(o)?;
-                    Ok(GetResult {
-                        exists: status.is_some(),
-                        status,
-                    })
-                })
-            }
-
-            pub(super) extern "C" fn ensure(id: InstanceId, input: RStr<'_>) -> FfiResult {
-                let method = concat!(stringify!($object), " ensure");
-                call(method, (id, input), |lb, o| lb.ensure(o))
-            }
-
-            pub(super) extern "C" fn update(id: InstanceId, input: RStr<'_>) -> FfiResult {
-                let method = concat!(stringify!($object), " update");
-                call(method, (id, input), |lb, o| lb.update(o))
-            }
-
-            pub(super) extern "C" fn ensure_deleted(id: InstanceId, input: RStr<'_>) -> FfiResult {
-                let method = concat!(stringify!($object), " ensure_deleted");
-                call(method, (id, input), |lb, o| lb.ensure_deleted(o))
-            }
-        }
-    };
-}
-
-entry_points!(mci: MultiClusterIngress, MultiClusterIngressLoadBalancer, multicluster_ingress);
-entry_points!(mcs: MultiClusterService, MultiClusterServiceLoadBalancer, multicluster_service);
+mod entries;
 
 /// Exports a provider from a `cdylib` crate: the only line of boundary code a vendor writes.
 ///

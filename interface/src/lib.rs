@@ -43,11 +43,13 @@ pub mod prelude {
     };
     pub use crate::error::{ErrorKind, ProviderError};
     pub use crate::sdk::{
-        MultiClusterIngressLoadBalancer, MultiClusterServiceLoadBalancer, Provider,
+        MultiClusterIngressBalancer, MultiClusterIngressLoadBalancer, MultiClusterServiceBalancer,
+        MultiClusterServiceLoadBalancer, Progress, Provider,
     };
     #[cfg(feature = "async")]
     pub use crate::sdk_async::{
-        AsyncMultiClusterIngressLoadBalancer, AsyncMultiClusterServiceLoadBalancer, AsyncProvider,
+        AsyncMultiClusterIngressBalancer, AsyncMultiClusterIngressLoadBalancer,
+        AsyncMultiClusterServiceBalancer, AsyncMultiClusterServiceLoadBalancer, AsyncProvider,
     };
     pub use k8s_openapi::api::core::v1::{
         LoadBalancerIngress, LoadBalancerStatus, PortStatus, ServiceStatus,

@@ -190,6 +190,14 @@ impl CallError {
         }
     }
 
+    /// When the provider said a retry makes sense (interface 1.2), if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            CallError::Provider { error, .. } => error.retry_after(),
+            _ => None,
+        }
+    }
+
     /// A short label for metrics: the error kind, or `timeout` / `busy` / `invalid_response` /
     /// `encode` / `fenced`.
     pub fn label(&self) -> &'static str {

@@ -5,10 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use abi_stable::std_types::{ROption, RResult, RSlice, RStr};
-use mcp_interface::ProviderError;
-use mcp_interface::abi::{Capabilities, GetResult, InstanceId};
+use abi_stable::std_types::{ROption, RResult, RSlice, RStr, RString};
+use mcp_interface::abi::{
+    CallReply, Capabilities, FfiResult, GetResult, InstanceId, ProviderMethod,
+};
 use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
+use mcp_interface::{ErrorKind, ProviderError};
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
@@ -184,12 +186,18 @@ impl Provider {
     }
 
     /// Whether the provider offers load balancers for objects of kind `K` (the instance says
-    /// so and the library has all four methods).
+    /// so and the library has all four methods, or interface 1.2's `call`).
     pub fn supports<K: ObjectKind>(&self) -> bool {
+        let module = self.inner.library.module();
         self.inner.capabilities.has(K::CAPABILITY)
-            && K::entries(self.inner.library.module())
-                .iter()
-                .all(Option::is_some)
+            && (module.call().is_some() || K::entries(module).iter().all(Option::is_some))
+    }
+
+    /// Whether the provider wants the backend view with every call (interface 1.2): then pass
+    /// objects as [`Encoded::with_backends`]; other providers are sent the object alone.
+    pub fn wants_backends(&self) -> bool {
+        self.inner.capabilities.has(Capabilities::BACKENDS)
+            && self.inner.library.module().call().is_some()
     }
 
     pub fn supports_multicluster_ingress(&self) -> bool {
@@ -208,7 +216,7 @@ impl Provider {
         &self,
         operation: Operation,
         object: Encoded<K>,
-    ) -> Result<O, CallError> {
+    ) -> Result<Reply<O>, CallError> {
         let method = operation.method::<K>();
         let timeout = self.inner.timeout;
         if self.fenced() {
@@ -248,17 +256,32 @@ impl Provider {
         operation: Operation,
         object: Encoded<K>,
         lock: ObjectLock,
-    ) -> Result<O, CallError> {
+    ) -> Result<Reply<O>, CallError> {
         let method = operation.method::<K>();
         let provider = || self.name().to_owned();
-        let entry = operation.entry::<K>(self.inner.library.module());
-        let Some(raw) = entry.filter(|_| self.inner.capabilities.has(K::CAPABILITY)) else {
+        let module = self.inner.library.module();
+        let entry = match module.call() {
+            Some(call) => Entry::Call(call, K::CALL_KIND, operation.code()),
+            None => match operation.entry::<K>(module) {
+                Some(raw) => Entry::Method(raw),
+                None => {
+                    return Err(CallError::NotSupported {
+                        provider: provider(),
+                        method,
+                    });
+                }
+            },
+        };
+        if !self.inner.capabilities.has(K::CAPABILITY) {
             return Err(CallError::NotSupported {
                 provider: provider(),
                 method,
             });
-        };
-        if let Err(detail) = object.json() {
+        }
+        let encoded = object
+            .json()
+            .and_then(|_| object.backends_json().transpose().map(|_| ()));
+        if let Err(detail) = encoded {
             return Err(CallError::Encode {
                 provider: provider(),
                 method,
@@ -279,9 +302,7 @@ impl Provider {
                 // run after it does not reach the provider either.
                 let output = (!fence.load(Ordering::SeqCst)).then(|| {
                     inside.fetch_add(1, Ordering::SeqCst);
-                    let output = span.in_scope(|| {
-                        raw(instance, RStr::from_str(object.json().unwrap_or_default()))
-                    });
+                    let output = span.in_scope(|| entry.run(instance, &object));
                     inside.fetch_sub(1, Ordering::SeqCst);
                     output
                 });
@@ -319,39 +340,65 @@ impl Provider {
                     method,
                 });
             }
-            Ok(Ok(Some(RResult::RErr(error)))) => {
-                return Err(CallError::Provider {
-                    provider: provider(),
-                    method,
-                    error: ProviderError::from_ffi(error),
-                });
-            }
-            Ok(Ok(Some(RResult::ROk(output)))) => output,
+            Ok(Ok(Some(output))) => output,
         };
-        serde_json::from_str(output.as_str()).map_err(|e| CallError::InvalidResponse {
+        let invalid = |e: serde_json::Error, output: &str| CallError::InvalidResponse {
             provider: provider(),
             method,
-            detail: {
-                let output = output.as_str();
-                format!("{e} in {:?}", &output[..output.floor_char_boundary(200)])
+            detail: format!("{e} in {:?}", &output[..output.floor_char_boundary(200)]),
+        };
+        let failed = |error| CallError::Provider {
+            provider: provider(),
+            method,
+            error,
+        };
+        match output {
+            Output::Method(RResult::RErr(error)) => Err(failed(ProviderError::from_ffi(error))),
+            Output::Method(RResult::ROk(output)) => serde_json::from_str(output.as_str())
+                .map(|result| Reply {
+                    result,
+                    check_after: None,
+                })
+                .map_err(|e| invalid(e, output.as_str())),
+            Output::Call(reply) => match serde_json::from_str(reply.as_str()) {
+                Ok(CallReply::Ok {
+                    result,
+                    check_after_ms,
+                }) => Ok(Reply {
+                    result,
+                    check_after: check_after_ms.map(Duration::from_millis),
+                }),
+                Ok(CallReply::Err {
+                    kind,
+                    message,
+                    retry_after_ms,
+                }) => {
+                    let mut error = ProviderError::new(ErrorKind::from_name(&kind), message);
+                    if let Some(ms) = retry_after_ms {
+                        error = error.with_retry_after(Duration::from_millis(ms));
+                    }
+                    Err(failed(error))
+                }
+                Err(e) => Err(invalid(e, reply.as_str())),
             },
-        })
+        }
     }
 
     async fn call_status<K: ObjectKind, O: DeserializeOwned + ValidStatus>(
         &self,
         operation: Operation,
         object: Encoded<K>,
-    ) -> Result<O, CallError> {
-        let status: O = self.call(operation, object).await?;
-        status
+    ) -> Result<Reply<O>, CallError> {
+        let reply: Reply<O> = self.call(operation, object).await?;
+        reply
+            .result
             .validate()
             .map_err(|detail| CallError::InvalidResponse {
                 provider: self.name().to_owned(),
                 method: operation.method::<K>(),
                 detail,
             })?;
-        Ok(status)
+        Ok(reply)
     }
 
     /// The balancer's status, or `None` when it does not exist.
@@ -359,24 +406,34 @@ impl Provider {
         &self,
         object: &impl Payload<K>,
     ) -> Result<Option<K::Status>, CallError> {
-        let r: GetResult<K::Status> = self.call_status(Operation::Get, object.encoded()).await?;
+        let reply: Reply<GetResult<K::Status>> =
+            self.call_status(Operation::Get, object.encoded()).await?;
+        let r = reply.result;
         Ok(r.exists.then(|| r.status.unwrap_or_default()))
     }
 
-    /// Creates the balancer (or finds it made) and returns its status.
+    /// Creates the balancer (or finds it made) and returns its status, and whether it is still
+    /// being provisioned.
     pub async fn ensure<K: ObjectKind>(
         &self,
         object: &impl Payload<K>,
-    ) -> Result<K::Status, CallError> {
-        self.call_status(Operation::Ensure, object.encoded()).await
+    ) -> Result<Applied<K::Status>, CallError> {
+        let reply = self
+            .call_status(Operation::Ensure, object.encoded())
+            .await?;
+        Ok(Applied::from(reply))
     }
 
-    /// Brings the existing balancer in line with the object and returns its status.
+    /// Brings the existing balancer in line with the object and returns its status, and
+    /// whether it is still being provisioned.
     pub async fn update<K: ObjectKind>(
         &self,
         object: &impl Payload<K>,
-    ) -> Result<K::Status, CallError> {
-        self.call_status(Operation::Update, object.encoded()).await
+    ) -> Result<Applied<K::Status>, CallError> {
+        let reply = self
+            .call_status(Operation::Update, object.encoded())
+            .await?;
+        Ok(Applied::from(reply))
     }
 
     /// Deletes the balancer, if there is one.
@@ -384,9 +441,65 @@ impl Provider {
         &self,
         object: &impl Payload<K>,
     ) -> Result<(), CallError> {
-        let _: serde_json::Value = self
+        let _: Reply<serde_json::Value> = self
             .call(Operation::EnsureDeleted, object.encoded())
             .await?;
         Ok(())
+    }
+}
+
+/// What `ensure` and `update` return: the balancer's status and, when the provider is still
+/// provisioning it (interface 1.2), when to check back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied<S> {
+    pub status: S,
+    /// `Some`: the status is what the balancer has so far; call `update` again after this.
+    pub check_after: Option<Duration>,
+}
+
+impl<S> From<Reply<S>> for Applied<S> {
+    fn from(reply: Reply<S>) -> Self {
+        Applied {
+            status: reply.result,
+            check_after: reply.check_after,
+        }
+    }
+}
+
+/// A decoded reply: the result, and the provider's "check back after" for `ensure`/`update`.
+struct Reply<O> {
+    result: O,
+    check_after: Option<Duration>,
+}
+
+/// The library entry a call goes through: interface 1.2's `call`, or a per-method entry.
+#[derive(Clone, Copy)]
+enum Entry {
+    Call(CallEntry, u8, u8),
+    Method(ProviderMethod),
+}
+
+type CallEntry = extern "C" fn(InstanceId, u8, u8, RStr<'_>, RStr<'_>) -> RString;
+
+/// What the entry returned.
+enum Output {
+    Call(RString),
+    Method(FfiResult),
+}
+
+impl Entry {
+    /// Runs the entry with the object (and, through `call`, its backend view or `null`).
+    fn run<K>(self, instance: InstanceId, object: &Encoded<K>) -> Output {
+        let json = RStr::from_str(object.json().unwrap_or_default());
+        match self {
+            Entry::Call(call, kind, method) => {
+                let backends = match object.backends_json() {
+                    Some(Ok(view)) => view,
+                    _ => "null",
+                };
+                Output::Call(call(instance, kind, method, json, RStr::from_str(backends)))
+            }
+            Entry::Method(raw) => Output::Method(raw(instance, json)),
+        }
     }
 }

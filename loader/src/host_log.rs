@@ -9,7 +9,17 @@ use abi_stable::std_types::RStr;
 use mcp_interface::abi::{HostCallbacks, HostCallbacksRef, LogRecord, log_level};
 use tracing::Level;
 
-static CALLBACKS: &WithMetadata<HostCallbacks> = &WithMetadata::new(HostCallbacks { enabled, log });
+static CALLBACKS: &WithMetadata<HostCallbacks> = &WithMetadata::new(HostCallbacks {
+    enabled,
+    log,
+    interface_version,
+});
+
+/// Tells the library this host's interface version (1.2 and later): how it learns that the
+/// host gives the backend view.
+extern "C" fn interface_version() -> RStr<'static> {
+    RStr::from_str(mcp_interface::INTERFACE_VERSION)
+}
 
 pub(crate) fn callbacks() -> HostCallbacksRef {
     HostCallbacksRef(CALLBACKS.static_as_prefix())

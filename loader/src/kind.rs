@@ -7,7 +7,7 @@ use std::fmt;
 use k8s_openapi::api::core::v1::LoadBalancerStatus;
 use k8s_openapi::api::networking::v1::IngressLoadBalancerStatus;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use mcp_interface::abi::{Capabilities, ProviderMethod, ProviderModuleRef};
+use mcp_interface::abi::{Capabilities, ProviderMethod, ProviderModuleRef, call_kind, call_method};
 use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -61,13 +61,13 @@ impl fmt::Display for Method {
 }
 
 /// What a call does to an object's balancer; indexes [`ObjectKind::METHODS`] and
-/// [`ObjectKind::entries`].
+/// [`ObjectKind::entries`], and is the method code of interface 1.2's `call`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Operation {
-    Get = 0,
-    Ensure = 1,
-    Update = 2,
-    EnsureDeleted = 3,
+    Get = call_method::GET as isize,
+    Ensure = call_method::ENSURE as isize,
+    Update = call_method::UPDATE as isize,
+    EnsureDeleted = call_method::ENSURE_DELETED as isize,
 }
 
 /// A kind of object the provider keeps a balancer for. Implemented by the loader for
@@ -86,6 +86,8 @@ pub trait ObjectKind: Serialize + Send + Sync + 'static {
     const KIND: &'static str;
     /// The capability bit an instance declares for this kind.
     const CAPABILITY: u64;
+    /// The kind's code in interface 1.2's `call` entry.
+    const CALL_KIND: u8;
     /// get, ensure, update, ensure_deleted.
     const METHODS: [Method; 4];
     /// The library's entries for [`ObjectKind::METHODS`], in the same order (`None`: missing).
@@ -97,6 +99,7 @@ impl ObjectKind for MultiClusterIngress {
     type Status = IngressLoadBalancerStatus;
     const KIND: &'static str = "MultiClusterIngress";
     const CAPABILITY: u64 = Capabilities::MULTICLUSTER_INGRESS;
+    const CALL_KIND: u8 = call_kind::MULTICLUSTER_INGRESS;
     const METHODS: [Method; 4] = [
         Method::MciGet,
         Method::MciEnsure,
@@ -120,6 +123,7 @@ impl ObjectKind for MultiClusterService {
     type Status = LoadBalancerStatus;
     const KIND: &'static str = "MultiClusterService";
     const CAPABILITY: u64 = Capabilities::MULTICLUSTER_SERVICE;
+    const CALL_KIND: u8 = call_kind::MULTICLUSTER_SERVICE;
     const METHODS: [Method; 4] = [
         Method::McsGet,
         Method::McsEnsure,
@@ -146,5 +150,9 @@ impl Operation {
 
     pub(crate) fn entry<K: ObjectKind>(self, module: ProviderModuleRef) -> Option<ProviderMethod> {
         K::entries(module)[self as usize]
+    }
+
+    pub(crate) fn code(self) -> u8 {
+        self as u8
     }
 }

@@ -30,7 +30,7 @@ mod search;
 mod status;
 
 pub use error::{CallError, LoadError};
-pub use handle::{CallObserver, CallOutcome, Provider};
+pub use handle::{Applied, CallObserver, CallOutcome, Provider};
 pub use kind::{Method, ObjectKind};
 pub use library::{Library, LibraryInfo};
 pub use names::{DEFAULT_PROVIDER_DIR, PROVIDER_DIR_ENV, SearchDir, library_file_name};

@@ -1,4 +1,5 @@
-//! What a provider call sends: the object as JSON, and the key calls about it are ordered by.
+//! What a provider call sends: the object as JSON, the backend view as JSON for a provider that
+//! asks for it (interface 1.2), and the key calls about the object are ordered by.
 //!
 //! A reconcile that makes several calls about one object (`get`, then `ensure` or `update`)
 //! encodes it once into an [`Encoded`] and passes that to each call; passing the object itself
@@ -12,6 +13,8 @@
 
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
+
+use mcp_interface::backends::Backends;
 
 use crate::kind::ObjectKind;
 use crate::object_lock::ObjectKey;
@@ -50,6 +53,8 @@ struct Inner {
     key: ObjectKey,
     /// The JSON, or why the object could not be encoded (each call reports it).
     json: Result<Buffer, String>,
+    /// The backend view as JSON, when the caller resolved one.
+    backends: Option<Result<String, String>>,
 }
 
 impl<K> Clone for Encoded<K> {
@@ -62,7 +67,20 @@ impl<K> Clone for Encoded<K> {
 }
 
 impl<K: ObjectKind> Encoded<K> {
+    /// The object alone.
     pub fn new(object: &K) -> Self {
+        Self::encode(object, None)
+    }
+
+    /// The object and the backend view behind it, for a provider that asks for the view
+    /// ([`Provider::wants_backends`](crate::Provider::wants_backends)); other providers are sent
+    /// the object alone.
+    pub fn with_backends(object: &K, backends: &Backends) -> Self {
+        let view = serde_json::to_string(backends).map_err(|e| e.to_string());
+        Self::encode(object, Some(view))
+    }
+
+    fn encode(object: &K, backends: Option<Result<String, String>>) -> Self {
         let mut bytes = Buffer::take();
         let json = match serde_json::to_writer(&mut bytes, object) {
             // serde_json writes UTF-8 only; checking it is one quick pass.
@@ -75,6 +93,7 @@ impl<K: ObjectKind> Encoded<K> {
             inner: Arc::new(Inner {
                 key: ObjectKey::of(object),
                 json,
+                backends,
             }),
             kind: PhantomData,
         }
@@ -88,6 +107,14 @@ impl<K> Encoded<K> {
             Ok(buffer) => Ok(&buffer.0),
             Err(e) => Err(e),
         }
+    }
+
+    /// The backend view as JSON, if one was given (or why it could not be encoded).
+    pub fn backends_json(&self) -> Option<Result<&str, &str>> {
+        self.inner.backends.as_ref().map(|view| match view {
+            Ok(json) => Ok(json.as_str()),
+            Err(e) => Err(e.as_str()),
+        })
     }
 
     /// Calls with the same key never overlap.

@@ -62,14 +62,20 @@ async fn multicluster_ingress_methods_behave_like_the_go_fake() {
     assert_eq!(p.get(&web).await.unwrap(), None);
     let err = p.update(&web).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
-    assert_eq!(ip_of_ingress(&p.ensure(&web).await.unwrap()), "1.2.3.4");
+    assert_eq!(
+        ip_of_ingress(&p.ensure(&web).await.unwrap().status),
+        "1.2.3.4"
+    );
     let err = p.ensure(&web).await.unwrap_err();
     assert!(err.to_string().contains("already exists"), "{err}");
     assert_eq!(
         ip_of_ingress(&p.get(&web).await.unwrap().unwrap()),
         "1.2.3.4"
     );
-    assert_eq!(ip_of_ingress(&p.update(&web).await.unwrap()), "1.2.3.5");
+    assert_eq!(
+        ip_of_ingress(&p.update(&web).await.unwrap().status),
+        "1.2.3.5"
+    );
     assert_eq!(
         ip_of_ingress(&p.get(&web).await.unwrap().unwrap()),
         "1.2.3.5"
@@ -89,9 +95,15 @@ async fn multicluster_service_methods_behave_like_the_go_fake() {
         p.update(&svc).await.unwrap_err().kind(),
         ErrorKind::NotFound
     );
-    assert_eq!(ip_of_service(&p.ensure(&svc).await.unwrap()), "1.2.3.4");
+    assert_eq!(
+        ip_of_service(&p.ensure(&svc).await.unwrap().status),
+        "1.2.3.4"
+    );
     assert!(p.ensure(&svc).await.is_err());
-    assert_eq!(ip_of_service(&p.update(&svc).await.unwrap()), "1.2.3.5");
+    assert_eq!(
+        ip_of_service(&p.update(&svc).await.unwrap().status),
+        "1.2.3.5"
+    );
     assert_eq!(
         ip_of_service(&p.get(&svc).await.unwrap().unwrap()),
         "1.2.3.5"
@@ -149,8 +161,14 @@ fn concurrent_calls_from_many_threads() {
                     for i in 0..25 {
                         let o = mci(&format!("ns-{t}"), &format!("obj-{i}"));
                         assert_eq!(p.get(&o).await.unwrap(), None);
-                        assert_eq!(ip_of_ingress(&p.ensure(&o).await.unwrap()), "1.2.3.4");
-                        assert_eq!(ip_of_ingress(&p.update(&o).await.unwrap()), "1.2.3.5");
+                        assert_eq!(
+                            ip_of_ingress(&p.ensure(&o).await.unwrap().status),
+                            "1.2.3.4"
+                        );
+                        assert_eq!(
+                            ip_of_ingress(&p.update(&o).await.unwrap().status),
+                            "1.2.3.5"
+                        );
                         p.ensure_deleted(&o).await.unwrap();
                     }
                 });
@@ -199,7 +217,7 @@ async fn a_panicking_provider_is_contained() {
     );
     // The host and the provider keep working, for this object and the others.
     assert_eq!(
-        ip_of_ingress(&p.ensure(&mci("default", "fine")).await.unwrap()),
+        ip_of_ingress(&p.ensure(&mci("default", "fine")).await.unwrap().status),
         "1.2.3.4"
     );
     let err = p.ensure(&mci("default", "boom")).await.unwrap_err();
@@ -217,7 +235,10 @@ async fn injected_failures_keep_their_kind_and_stop_after_n_times() {
         assert_eq!(err.kind(), ErrorKind::Retryable);
         assert!(err.to_string().contains("cloud API throttled"), "{err}");
     }
-    assert_eq!(ip_of_ingress(&p.ensure(&o).await.unwrap()), "1.2.3.4");
+    assert_eq!(
+        ip_of_ingress(&p.ensure(&o).await.unwrap().status),
+        "1.2.3.4"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,7 +31,7 @@ fn next_host(library: &Path) -> String {
 #[test]
 fn a_current_provider_loads_into_a_host_with_one_more_appended_method() {
     let stdout = next_host(&common::fake_library());
-    assert!(stdout.contains("host_interface=1.2.0"), "{stdout}");
+    assert!(stdout.contains("host_interface=1.3.0"), "{stdout}");
     assert!(
         stdout.contains(&format!(
             "library_interface={}",
@@ -51,7 +51,7 @@ fn a_current_provider_loads_into_a_host_with_one_more_appended_method() {
 fn a_provider_built_against_the_next_minor_interface_loads_into_this_host() {
     let search = SearchPath::only(&[common::fixtures_dir().to_owned()]);
     let next = mcp_loader::load("next", &search, None).expect("newer minor loads");
-    assert_eq!(next.info().interface_version, "1.2.0");
+    assert_eq!(next.info().interface_version, "1.3.0");
 
     // The library's vtable really is longer: ours is a prefix of it, not the other way round.
     let path = common::fixtures_dir().join("libmcp_provider_next.so");
@@ -64,5 +64,5 @@ fn a_provider_built_against_the_next_minor_interface_loads_into_this_host() {
     // And a host of its own version sees the appended method.
     let stdout = next_host(&path);
     assert!(stdout.contains("next_method=supported"), "{stdout}");
-    assert!(stdout.contains("library_interface=1.2.0"), "{stdout}");
+    assert!(stdout.contains("library_interface=1.3.0"), "{stdout}");
 }

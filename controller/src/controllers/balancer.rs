@@ -90,13 +90,13 @@ pub async fn reconcile<B: Balanced>(object: Arc<B>, ctx: &Context) -> Result<Act
     let payload = Encoded::new(&current);
     let get = ctx.provider.get(&payload);
     let changed = |status: &B::Status| !same_status::<B>(current.load_balancer(), Some(status));
-    let status = match provider_call(ctx, B::EVENTS, &current, "GetLoadBalancer", get).await? {
+    let applied = match provider_call(ctx, B::EVENTS, &current, "GetLoadBalancer", get).await? {
         Some(_) => {
             let update = ctx.provider.update(&payload);
-            let status =
+            let applied =
                 provider_call(ctx, B::EVENTS, &current, "UpdateLoadBalancer", update).await?;
             tracing::info!("updated the load balancer");
-            if changed(&status) {
+            if changed(&applied.status) {
                 narrate::<B>(
                     ctx,
                     &current,
@@ -104,7 +104,7 @@ pub async fn reconcile<B: Balanced>(object: Arc<B>, ctx: &Context) -> Result<Act
                     "Updated load balancer",
                 );
             }
-            status
+            applied
         }
         None => {
             narrate::<B>(
@@ -114,7 +114,7 @@ pub async fn reconcile<B: Balanced>(object: Arc<B>, ctx: &Context) -> Result<Act
                 "Ensuring load balancer",
             );
             let ensure = ctx.provider.ensure(&payload);
-            let status =
+            let applied =
                 provider_call(ctx, B::EVENTS, &current, "EnsureLoadBalancer", ensure).await?;
             tracing::info!("created the load balancer");
             narrate::<B>(
@@ -123,15 +123,42 @@ pub async fn reconcile<B: Balanced>(object: Arc<B>, ctx: &Context) -> Result<Act
                 "EnsuredLoadBalancer",
                 "Ensured load balancer",
             );
-            status
+            applied
         }
     };
-    if changed(&status) {
+    if changed(&applied.status) {
         // `status.conditions` (Karmada's) and other fields are left as they are; a status
         // without addresses removes the field (see `patch_status`).
-        patch_status::<B>(&api, &current.name_any(), json!({ "loadBalancer": status })).await?;
+        let status = json!({ "loadBalancer": applied.status });
+        patch_status::<B>(&api, &current.name_any(), status).await?;
     }
-    Ok(Action::await_change())
+    Ok(check_back::<B>(ctx, &current, applied.check_after))
+}
+
+/// The action after a successful `ensure`/`update`: wait for a change, or, when the provider is
+/// still provisioning the balancer (interface 1.2), reconcile again after the delay it asked
+/// for, bounded by `--rate-limiter-max-delay`.
+fn check_back<B: Balanced>(
+    ctx: &Context,
+    object: &B,
+    check_after: Option<std::time::Duration>,
+) -> Action {
+    let Some(delay) = check_after else {
+        return Action::await_change();
+    };
+    let delay = delay.min(ctx.settings.backoff.max_delay);
+    tracing::info!(
+        ?delay,
+        "the load balancer is still being provisioned; checking back"
+    );
+    ctx.metrics.provider_hint(B::KIND, "in_progress");
+    narrate::<B>(
+        ctx,
+        object,
+        "ProvisioningLoadBalancer",
+        &format!("Load balancer still being provisioned; checking back in {delay:?}"),
+    );
+    Action::requeue(delay)
 }
 
 /// A Normal Event telling the balancer's lifecycle, for the kinds whose Go controller records

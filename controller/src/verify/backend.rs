@@ -100,10 +100,10 @@ where
         self.get(object).await
     }
     async fn ensure(&self, object: &K::Object) -> Result<K::Status, CallError> {
-        self.ensure(object).await
+        self.ensure(object).await.map(|applied| applied.status)
     }
     async fn update(&self, object: &K::Object) -> Result<K::Status, CallError> {
-        self.update(object).await
+        self.update(object).await.map(|applied| applied.status)
     }
     async fn ensure_deleted(&self, object: &K::Object) -> Result<(), CallError> {
         self.ensure_deleted(object).await

@@ -1,6 +1,11 @@
 //! Tests of the async SDK: capabilities, cancellation at the call timeout, panics, failing factories.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::ErrorKind;
+use crate::sdk::{MultiClusterIngressLoadBalancer, MultiClusterServiceLoadBalancer, Provider};
 use std::sync::atomic::AtomicBool;
 
 use super::*;

@@ -52,14 +52,17 @@
 //! have done part of its work.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use k8s_openapi::api::{core::v1::LoadBalancerStatus, networking::v1::IngressLoadBalancerStatus};
 
 use crate::api::networking::{MultiClusterIngress, MultiClusterService};
-use crate::error::{ErrorKind, ProviderError};
-use crate::sdk::{MultiClusterIngressLoadBalancer, MultiClusterServiceLoadBalancer, Provider};
+use crate::backends::Backends;
+use crate::error::ProviderError;
+use crate::sdk::Progress;
+
+mod instance;
+
+pub use instance::{AsyncInstance, AsyncRuntime};
 
 /// An async provider instance, created by the (async) factory given to `export_async_provider!`.
 ///
@@ -73,6 +76,24 @@ pub trait AsyncProvider: Send + Sync + 'static {
     /// The MultiClusterService load balancer, if this provider offers one.
     fn multicluster_service(&self) -> Option<&impl AsyncMultiClusterServiceLoadBalancer> {
         None::<&NotOffered>
+    }
+
+    /// Interface 1.2: the MultiClusterIngress load balancer that gets the backend view; used
+    /// instead of [`AsyncProvider::multicluster_ingress`] when `Some`.
+    fn multicluster_ingress_balancer(&self) -> Option<&impl AsyncMultiClusterIngressBalancer> {
+        None::<&NotOffered>
+    }
+
+    /// Interface 1.2: the MultiClusterService load balancer that gets the backend view; used
+    /// instead of [`AsyncProvider::multicluster_service`] when `Some`.
+    fn multicluster_service_balancer(&self) -> Option<&impl AsyncMultiClusterServiceBalancer> {
+        None::<&NotOffered>
+    }
+
+    /// Whether the provider cannot work without the backend view: see
+    /// [`Provider::backends_required`](crate::sdk::Provider::backends_required).
+    fn backends_required(&self) -> bool {
+        true
     }
 }
 
@@ -132,6 +153,62 @@ pub trait AsyncMultiClusterServiceLoadBalancer: Send + Sync {
     ) -> impl Future<Output = Result<(), ProviderError>>;
 }
 
+/// Interface 1.2's MultiClusterIngress load balancer, async: the contract of
+/// [`MultiClusterIngressBalancer`](crate::sdk::MultiClusterIngressBalancer).
+pub trait AsyncMultiClusterIngressBalancer: Send + Sync {
+    fn get(
+        &self,
+        mci: &MultiClusterIngress,
+        backends: &Backends,
+    ) -> impl Future<Output = Result<Option<IngressLoadBalancerStatus>, ProviderError>>;
+
+    fn ensure(
+        &self,
+        mci: &MultiClusterIngress,
+        backends: &Backends,
+    ) -> impl Future<Output = Result<Progress<IngressLoadBalancerStatus>, ProviderError>>;
+
+    fn update(
+        &self,
+        mci: &MultiClusterIngress,
+        backends: &Backends,
+    ) -> impl Future<Output = Result<Progress<IngressLoadBalancerStatus>, ProviderError>>;
+
+    fn ensure_deleted(
+        &self,
+        mci: &MultiClusterIngress,
+        backends: &Backends,
+    ) -> impl Future<Output = Result<(), ProviderError>>;
+}
+
+/// Interface 1.2's MultiClusterService load balancer, async: the contract of
+/// [`MultiClusterServiceBalancer`](crate::sdk::MultiClusterServiceBalancer).
+pub trait AsyncMultiClusterServiceBalancer: Send + Sync {
+    fn get(
+        &self,
+        mcs: &MultiClusterService,
+        backends: &Backends,
+    ) -> impl Future<Output = Result<Option<LoadBalancerStatus>, ProviderError>>;
+
+    fn ensure(
+        &self,
+        mcs: &MultiClusterService,
+        backends: &Backends,
+    ) -> impl Future<Output = Result<Progress<LoadBalancerStatus>, ProviderError>>;
+
+    fn update(
+        &self,
+        mcs: &MultiClusterService,
+        backends: &Backends,
+    ) -> impl Future<Output = Result<Progress<LoadBalancerStatus>, ProviderError>>;
+
+    fn ensure_deleted(
+        &self,
+        mcs: &MultiClusterService,
+        backends: &Backends,
+    ) -> impl Future<Output = Result<(), ProviderError>>;
+}
+
 /// Implements an async balancer trait for [`NotOffered`], which has no values.
 macro_rules! never_called {
     ($trait:ident: $object:ty => $status:ty) => {
@@ -159,168 +236,40 @@ pub enum NotOffered {}
 never_called!(AsyncMultiClusterIngressLoadBalancer: MultiClusterIngress => IngressLoadBalancerStatus);
 never_called!(AsyncMultiClusterServiceLoadBalancer: MultiClusterService => LoadBalancerStatus);
 
-/// How long dropping an instance waits for its runtime's tasks.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-/// The runtime of one async provider instance, started before the vendor's factory runs.
-pub struct AsyncRuntime {
-    runtime: tokio::runtime::Runtime,
-}
-
-impl AsyncRuntime {
-    /// Starts the runtime for provider `name`.
-    pub fn start(name: &str) -> Result<AsyncRuntime, ProviderError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .thread_name(format!("{name}-provider"))
-            .build()
-            .map_err(|e| {
-                ProviderError::retryable(format!("cannot start the provider's async runtime: {e}"))
-            })?;
-        Ok(AsyncRuntime { runtime })
-    }
-
-    /// Runs the vendor's factory future; on failure the runtime is shut down before returning.
-    pub fn create<P: AsyncProvider>(
-        self,
-        factory: impl Future<Output = Result<P, ProviderError>>,
-    ) -> Result<AsyncInstance<P>, ProviderError> {
-        match self.runtime.block_on(factory) {
-            Ok(provider) => Ok(AsyncInstance {
-                runtime: Some(self.runtime),
-                provider,
-                call_timeout_ms: AtomicU64::new(0),
-            }),
-            Err(error) => {
-                self.runtime.shutdown_timeout(SHUTDOWN_GRACE);
-                Err(error)
+/// [`never_called!`] for the interface 1.2 traits.
+macro_rules! never_called_with_backends {
+    ($trait:ident: $object:ty => $status:ty) => {
+        impl $trait for NotOffered {
+            async fn get(
+                &self,
+                _: &$object,
+                _: &Backends,
+            ) -> Result<Option<$status>, ProviderError> {
+                match *self {}
             }
-        }
-    }
-}
-
-/// An [`AsyncProvider`] with its runtime, seen by the rest of the SDK as a synchronous
-/// [`Provider`].
-pub struct AsyncInstance<P> {
-    /// `Some` until dropped.
-    runtime: Option<tokio::runtime::Runtime>,
-    provider: P,
-    /// The controller's call timeout; 0 until told (then calls are not bounded here).
-    call_timeout_ms: AtomicU64,
-}
-
-impl<P> Drop for AsyncInstance<P> {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_timeout(SHUTDOWN_GRACE);
-        }
-    }
-}
-
-impl<P: AsyncProvider> AsyncInstance<P> {
-    /// The vendor's provider.
-    pub fn provider(&self) -> &P {
-        &self.provider
-    }
-
-    /// Runs one call's future on this thread, cancelling it at the controller's call timeout.
-    fn call<T>(
-        &self,
-        method: &str,
-        future: impl Future<Output = Result<T, ProviderError>>,
-    ) -> Result<T, ProviderError> {
-        let Some(runtime) = self.runtime.as_ref() else {
-            return Err(ProviderError::retryable("the provider is shutting down"));
-        };
-        let timeout_ms = self.call_timeout_ms.load(Ordering::Relaxed);
-        if timeout_ms == 0 {
-            return runtime.block_on(future);
-        }
-        let timeout = Duration::from_millis(timeout_ms);
-        runtime.block_on(async {
-            match tokio::time::timeout(timeout, future).await {
-                Ok(result) => result,
-                Err(_elapsed) => {
-                    tracing::warn!(
-                        method,
-                        timeout = ?timeout,
-                        "call cancelled: still pending when the controller's call timeout ran out"
-                    );
-                    Err(ProviderError::new(
-                        ErrorKind::Retryable,
-                        format!(
-                            "{method} cancelled after the controller's call timeout of {timeout:?}"
-                        ),
-                    ))
-                }
+            async fn ensure(
+                &self,
+                _: &$object,
+                _: &Backends,
+            ) -> Result<Progress<$status>, ProviderError> {
+                match *self {}
             }
-        })
-    }
-}
-
-/// The async provider's balancer for `object`s, or the error saying it offers none.
-fn offered<B>(balancer: Option<B>, object: &str) -> Result<B, ProviderError> {
-    balancer.ok_or_else(|| {
-        ProviderError::new(
-            ErrorKind::NotSupported,
-            format!("the provider does not offer {object} load balancers"),
-        )
-    })
-}
-
-impl<P: AsyncProvider> Provider for AsyncInstance<P> {
-    fn multicluster_ingress(&self) -> Option<&dyn MultiClusterIngressLoadBalancer> {
-        self.provider
-            .multicluster_ingress()
-            .map(|_| self as &dyn MultiClusterIngressLoadBalancer)
-    }
-
-    fn multicluster_service(&self) -> Option<&dyn MultiClusterServiceLoadBalancer> {
-        self.provider
-            .multicluster_service()
-            .map(|_| self as &dyn MultiClusterServiceLoadBalancer)
-    }
-
-    fn set_call_timeout(&self, timeout: Duration) {
-        let ms = u64::try_from(timeout.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        self.call_timeout_ms.store(ms, Ordering::Relaxed);
-    }
-}
-
-/// Implements a synchronous balancer trait for [`AsyncInstance`]: each method runs the async
-/// provider's method of the same name through [`AsyncInstance::call`].
-macro_rules! blocking_balancer {
-    ($trait:ident for $capability:ident: $object:ident => $status:ty) => {
-        impl<P: AsyncProvider> $trait for AsyncInstance<P> {
-            fn get(&self, object: &$object) -> Result<Option<$status>, ProviderError> {
-                let lb = offered(self.provider.$capability(), stringify!($object))?;
-                self.call("get", lb.get(object))
+            async fn update(
+                &self,
+                _: &$object,
+                _: &Backends,
+            ) -> Result<Progress<$status>, ProviderError> {
+                match *self {}
             }
-
-            fn ensure(&self, object: &$object) -> Result<$status, ProviderError> {
-                let lb = offered(self.provider.$capability(), stringify!($object))?;
-                self.call("ensure", lb.ensure(object))
-            }
-
-            fn update(&self, object: &$object) -> Result<$status, ProviderError> {
-                let lb = offered(self.provider.$capability(), stringify!($object))?;
-                self.call("update", lb.update(object))
-            }
-
-            fn ensure_deleted(&self, object: &$object) -> Result<(), ProviderError> {
-                let lb = offered(self.provider.$capability(), stringify!($object))?;
-                self.call("ensure_deleted", lb.ensure_deleted(object))
+            async fn ensure_deleted(&self, _: &$object, _: &Backends) -> Result<(), ProviderError> {
+                match *self {}
             }
         }
     };
 }
 
-blocking_balancer!(MultiClusterIngressLoadBalancer for multicluster_ingress:
-    MultiClusterIngress => IngressLoadBalancerStatus);
-blocking_balancer!(MultiClusterServiceLoadBalancer for multicluster_service:
-    MultiClusterService => LoadBalancerStatus);
+never_called_with_backends!(AsyncMultiClusterIngressBalancer: MultiClusterIngress => IngressLoadBalancerStatus);
+never_called_with_backends!(AsyncMultiClusterServiceBalancer: MultiClusterService => LoadBalancerStatus);
 
 #[cfg(test)]
 mod tests;
