@@ -2,6 +2,9 @@
 //!
 //! The next minor version is the fixtures' `next-interface`: this interface's own source with one
 //! more method appended to the vtable. `next-host` is the loader's source built against it.
+//! The previous one is interface 1.1 as released (`fixtures-prev`: its `abi.rs`, a provider and a
+//! host built against it): 1.1 providers are called as a 1.1 host called them, without the
+//! backend view; 1.2 providers load into a 1.1 host.
 
 #![forbid(unsafe_code)]
 
@@ -12,8 +15,11 @@ use std::process::Command;
 
 use abi_stable::StableAbi;
 use abi_stable::abi_stability::abi_checking::check_layout_compatibility;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use mcp_interface::abi::ProviderModuleRef;
-use mcp_loader::SearchPath;
+use mcp_interface::api::networking::MultiClusterIngress;
+use mcp_interface::backends::{BackendService, Backends};
+use mcp_loader::{Encoded, SearchPath};
 
 /// Runs the next host on `library`; its output, one `key=value` per line.
 fn next_host(library: &Path) -> String {
@@ -65,4 +71,62 @@ fn a_provider_built_against_the_next_minor_interface_loads_into_this_host() {
     let stdout = next_host(&path);
     assert!(stdout.contains("next_method=supported"), "{stdout}");
     assert!(stdout.contains("library_interface=1.3.0"), "{stdout}");
+}
+
+fn web() -> MultiClusterIngress {
+    MultiClusterIngress {
+        metadata: ObjectMeta {
+            name: Some("web".into()),
+            namespace: Some("default".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_provider_built_against_interface_1_1_is_called_as_a_1_1_host_called_it() {
+    let search = SearchPath::only(&[common::prev_fixtures_dir().to_owned()]);
+    let prev = mcp_loader::load("prev", &search, None).expect("a 1.1 provider loads");
+    assert_eq!(prev.info().interface_version, "1.1.0");
+    assert!(prev.supports_multicluster_ingress());
+    // It has no `call` entry and never asked for the view: it is not sent one, even when the
+    // caller resolved it (the provider refuses any input that carries one).
+    assert!(!prev.wants_backends());
+    let view = Backends {
+        resolved: true,
+        services: vec![BackendService {
+            namespace: "default".into(),
+            name: "serve".into(),
+            found: true,
+            ..Default::default()
+        }],
+        tls: vec![],
+    };
+    let applied = prev
+        .ensure(&Encoded::with_backends(&web(), &view))
+        .await
+        .expect("ensure through the 1.1 entry");
+    assert_eq!(
+        serde_json::to_string(&applied.status).unwrap(),
+        r#"{"ingress":[{"ip":"1.1.0.1"}]}"#
+    );
+    assert_eq!(applied.check_after, None);
+}
+
+#[test]
+fn a_current_provider_loads_into_a_1_1_host() {
+    let stdout = common::prev_host(&common::fake_library(), None);
+    assert!(
+        stdout.contains(&format!(
+            "library_interface={}",
+            mcp_interface::INTERFACE_VERSION
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("multiclusteringress=true"), "{stdout}");
+    assert!(
+        stdout.contains(r#"ensure={"ingress":[{"ip":"1.2.3.4"}]}"#),
+        "{stdout}"
+    );
 }

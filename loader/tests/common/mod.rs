@@ -38,6 +38,42 @@ pub fn fixtures_dir() -> &'static Path {
     })
 }
 
+/// Directory of the interface 1.1 fixtures' build output (`fixtures-prev`: a 1.1 provider and
+/// a 1.1 host).
+pub fn prev_fixtures_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let target = target_dir().join("fixtures-prev");
+        let manifest = mcp_testenv::repo_root().join("loader/tests/fixtures-prev/Cargo.toml");
+        cargo(&[
+            "build",
+            "--manifest-path",
+            manifest.to_str().unwrap(),
+            "--target-dir",
+            target.to_str().unwrap(),
+        ]);
+        target.join("debug")
+    })
+}
+
+/// Runs the interface 1.1 host on `library` with `cloud_config`; its output, one `key=value`
+/// per line.
+pub fn prev_host(library: &Path, cloud_config: Option<&str>) -> String {
+    let mut host = std::process::Command::new(prev_fixtures_dir().join("fixture-prev-host"));
+    host.arg(library);
+    if let Some(config) = cloud_config {
+        host.arg(config);
+    }
+    let out = host.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "the 1.1 host failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// A directory of its own holding `file_name` with `contents`.
 pub fn lone_file(file_name: &str, contents: &[u8]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
