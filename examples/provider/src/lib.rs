@@ -7,7 +7,14 @@
 //! It shows everything a vendor writes: the [`AsyncProvider`] with the capabilities it offers,
 //! the load balancers' four `async fn`s, errors with a kind, an async factory reading the
 //! `--cloud-config` file, `tracing` events (they appear in the controller's log) and the one
-//! `export_async_provider!` line. No `unsafe`, no abi_stable, no runtime set-up: the SDK starts a
+//! `export_async_provider!` line.
+//!
+//! Both balancers use interface 1.2's backend view ([`Backends`]), in the two common designs:
+//! the ingress balancer sends traffic straight to the endpoints Karmada collected from the
+//! member clusters ("one balancer over all endpoints"); the service balancer is a global
+//! balancer in front of each member cluster's own load balancer ("a global balancer over
+//! per-cluster balancers"). Blocked and not-ready clusters and endpoints that are not ready or
+//! are terminating get no traffic. No `unsafe`, no abi_stable, no runtime set-up: the SDK starts a
 //! tokio runtime for the provider and cancels calls the controller stopped waiting for.
 //!
 //! Cloud-config (JSON, optional; these are the defaults):
@@ -85,11 +92,62 @@ impl AddressPool {
 }
 
 /// What the "cloud" holds: balancers by `kind/namespace/name`, with the address index of the
-/// service balancers. A real provider asks its cloud's API instead.
+/// service balancers, and the targets each one sends traffic to. A real provider asks its
+/// cloud's API instead.
 #[derive(Default)]
 struct Cloud {
-    ingresses: BTreeMap<String, IngressLoadBalancerStatus>,
-    services: BTreeMap<String, (u128, LoadBalancerStatus)>,
+    ingresses: BTreeMap<String, (IngressLoadBalancerStatus, Vec<String>)>,
+    services: BTreeMap<String, (u128, LoadBalancerStatus, Vec<String>)>,
+}
+
+/// Whether a member cluster gets traffic: Karmada reports it Ready and no Remedy blocks it.
+fn serves(cluster: &BackendCluster) -> bool {
+    cluster.ready && !cluster.traffic_blocked
+}
+
+/// The ingress balancer's targets: `address:port` of every endpoint that is ready and not
+/// terminating, in the clusters that get traffic.
+fn endpoint_targets(backends: &Backends) -> Vec<String> {
+    let mut targets = Vec::new();
+    for service in &backends.services {
+        for cluster in service.clusters.iter().filter(|c| serves(c)) {
+            for endpoint in &cluster.endpoints {
+                if !endpoint.ready || endpoint.terminating {
+                    continue;
+                }
+                for address in &endpoint.addresses {
+                    for port in &endpoint.ports {
+                        targets.push(format!("{address}:{}", port.port));
+                    }
+                }
+            }
+        }
+    }
+    targets
+}
+
+/// The service balancer's targets: each member cluster's own balancer address, in the clusters
+/// that get traffic.
+fn cluster_balancer_targets(backends: &Backends) -> Vec<String> {
+    let mut targets = Vec::new();
+    for service in &backends.services {
+        for cluster in service.clusters.iter().filter(|c| serves(c)) {
+            for address in &cluster.load_balancer {
+                if let Some(target) = address.ip.as_ref().or(address.hostname.as_ref()) {
+                    targets.push(format!("{}={target}", cluster.name));
+                }
+            }
+        }
+    }
+    targets
+}
+
+/// Says when a controller older than interface 1.2 gave no view: the balancer then has no
+/// targets until an upgraded controller updates it.
+fn note_unresolved(backends: &Backends, key: &str) {
+    if !backends.resolved {
+        tracing::warn!(balancer = %key, "the controller gives no backend view (older than interface 1.2): the balancer gets no targets");
+    }
 }
 
 /// The provider instance the controller gets from [`new_provider`].
@@ -144,53 +202,73 @@ impl ExampleCloud {
 }
 
 impl AsyncProvider for ExampleCloud {
-    fn multicluster_ingress(&self) -> Option<&impl AsyncMultiClusterIngressLoadBalancer> {
+    // Interface 1.2's balancers, which get the backend view with every call.
+    fn multicluster_ingress_balancer(&self) -> Option<&impl AsyncMultiClusterIngressBalancer> {
         Some(self)
     }
 
-    fn multicluster_service(&self) -> Option<&impl AsyncMultiClusterServiceLoadBalancer> {
+    fn multicluster_service_balancer(&self) -> Option<&impl AsyncMultiClusterServiceBalancer> {
         Some(self)
+    }
+
+    // Also loads into a controller older than 1.2 (balancers without targets there).
+    fn backends_required(&self) -> bool {
+        false
     }
 }
 
-impl AsyncMultiClusterIngressLoadBalancer for ExampleCloud {
+impl AsyncMultiClusterIngressBalancer for ExampleCloud {
     async fn get(
         &self,
         mci: &MultiClusterIngress,
+        _backends: &Backends,
     ) -> Result<Option<IngressLoadBalancerStatus>, ProviderError> {
         let key = key(&mci.metadata)?;
-        Ok(self.api(|cloud| cloud.ingresses.get(&key).cloned()).await)
+        let found = self.api(|cloud| cloud.ingresses.get(&key).cloned()).await;
+        Ok(found.map(|(status, _)| status))
     }
 
     async fn ensure(
         &self,
         mci: &MultiClusterIngress,
-    ) -> Result<IngressLoadBalancerStatus, ProviderError> {
+        backends: &Backends,
+    ) -> Result<Progress<IngressLoadBalancerStatus>, ProviderError> {
         let key = key(&mci.metadata)?;
+        note_unresolved(backends, &key);
         let status = self.ingress_status(mci);
-        let stored = status.clone();
+        let targets = endpoint_targets(backends);
+        let count = targets.len();
+        let stored = (status.clone(), targets);
         self.api(|cloud| cloud.ingresses.insert(key.clone(), stored))
             .await;
-        tracing::info!(balancer = %key, "created an ingress load balancer");
-        Ok(status)
+        tracing::info!(balancer = %key, targets = count, "created an ingress load balancer");
+        Ok(status.into())
     }
 
     async fn update(
         &self,
         mci: &MultiClusterIngress,
-    ) -> Result<IngressLoadBalancerStatus, ProviderError> {
+        backends: &Backends,
+    ) -> Result<Progress<IngressLoadBalancerStatus>, ProviderError> {
         let key = key(&mci.metadata)?;
+        note_unresolved(backends, &key);
         let status = self.ingress_status(mci);
-        let stored = status.clone();
+        let targets = endpoint_targets(backends);
+        let count = targets.len();
+        let stored = (status.clone(), targets);
         let found = self
             .api(|cloud| cloud.ingresses.get_mut(&key).map(|s| *s = stored))
             .await;
         found.ok_or_else(|| ProviderError::not_found(format!("no load balancer for {key}")))?;
-        tracing::debug!(balancer = %key, "updated an ingress load balancer");
-        Ok(status)
+        tracing::info!(balancer = %key, targets = count, "updated an ingress load balancer");
+        Ok(status.into())
     }
 
-    async fn ensure_deleted(&self, mci: &MultiClusterIngress) -> Result<(), ProviderError> {
+    async fn ensure_deleted(
+        &self,
+        mci: &MultiClusterIngress,
+        _backends: &Backends,
+    ) -> Result<(), ProviderError> {
         let key = key(&mci.metadata)?;
         if self
             .api(|cloud| cloud.ingresses.remove(&key))
@@ -203,25 +281,33 @@ impl AsyncMultiClusterIngressLoadBalancer for ExampleCloud {
     }
 }
 
-impl AsyncMultiClusterServiceLoadBalancer for ExampleCloud {
+impl AsyncMultiClusterServiceBalancer for ExampleCloud {
     async fn get(
         &self,
         mcs: &MultiClusterService,
+        _backends: &Backends,
     ) -> Result<Option<LoadBalancerStatus>, ProviderError> {
         let key = key(&mcs.metadata)?;
         let found = self.api(|cloud| cloud.services.get(&key).cloned()).await;
-        Ok(found.map(|(_, status)| status))
+        Ok(found.map(|(_, status, _)| status))
     }
 
-    async fn ensure(&self, mcs: &MultiClusterService) -> Result<LoadBalancerStatus, ProviderError> {
+    async fn ensure(
+        &self,
+        mcs: &MultiClusterService,
+        backends: &Backends,
+    ) -> Result<Progress<LoadBalancerStatus>, ProviderError> {
         let key = key(&mcs.metadata)?;
+        note_unresolved(backends, &key);
+        let targets = cluster_balancer_targets(backends);
+        let count = targets.len();
         let allocated = self
             .api(|cloud| {
-                if let Some((_, status)) = cloud.services.get(&key) {
+                if let Some((_, status, _)) = cloud.services.get(&key) {
                     return Ok(status.clone());
                 }
                 // The lowest free address of the pool.
-                let mut used: Vec<u128> = cloud.services.values().map(|(n, _)| *n).collect();
+                let mut used: Vec<u128> = cloud.services.values().map(|(n, ..)| *n).collect();
                 used.sort_unstable();
                 let n = used
                     .iter()
@@ -233,24 +319,45 @@ impl AsyncMultiClusterServiceLoadBalancer for ExampleCloud {
                     ProviderError::permanent("the address pool is exhausted")
                 })?;
                 let status = Self::service_status(address);
-                cloud.services.insert(key.clone(), (n, status.clone()));
+                cloud
+                    .services
+                    .insert(key.clone(), (n, status.clone(), targets));
                 Ok(status)
             })
             .await?;
-        tracing::info!(balancer = %key, "created a service load balancer");
-        Ok(allocated)
+        tracing::info!(balancer = %key, targets = count, "created a service load balancer");
+        Ok(allocated.into())
     }
 
-    async fn update(&self, mcs: &MultiClusterService) -> Result<LoadBalancerStatus, ProviderError> {
-        // Ports and clusters would be reconfigured here; the address stays.
+    async fn update(
+        &self,
+        mcs: &MultiClusterService,
+        backends: &Backends,
+    ) -> Result<Progress<LoadBalancerStatus>, ProviderError> {
+        // The member balancers behind it are reprogrammed; the address stays.
         let key = key(&mcs.metadata)?;
+        note_unresolved(backends, &key);
+        let targets = cluster_balancer_targets(backends);
+        let count = targets.len();
         let found = self
-            .api(|cloud| cloud.services.get(&key).map(|(_, status)| status.clone()))
+            .api(|cloud| {
+                cloud.services.get_mut(&key).map(|(_, status, stored)| {
+                    *stored = targets;
+                    status.clone()
+                })
+            })
             .await;
-        found.ok_or_else(|| ProviderError::not_found(format!("no load balancer for {key}")))
+        let status =
+            found.ok_or_else(|| ProviderError::not_found(format!("no load balancer for {key}")))?;
+        tracing::info!(balancer = %key, targets = count, "updated a service load balancer");
+        Ok(status.into())
     }
 
-    async fn ensure_deleted(&self, mcs: &MultiClusterService) -> Result<(), ProviderError> {
+    async fn ensure_deleted(
+        &self,
+        mcs: &MultiClusterService,
+        _backends: &Backends,
+    ) -> Result<(), ProviderError> {
         let key = key(&mcs.metadata)?;
         if self
             .api(|cloud| cloud.services.remove(&key))
