@@ -9,11 +9,13 @@ use std::sync::Mutex;
 use k8s_openapi::api::core::v1::LoadBalancerStatus;
 use k8s_openapi::api::networking::v1::IngressLoadBalancerStatus;
 use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
-use mcp_loader::{CallError, Method, ObjectKind};
+use mcp_interface::backends::Backends;
+use mcp_loader::{CallError, Encoded, Method, ObjectKind};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::objects::{self, Shape};
+use super::view;
 
 /// One kind of balancer: its objects, statuses and methods.
 pub(crate) trait Kind: 'static {
@@ -27,6 +29,8 @@ pub(crate) trait Kind: 'static {
     /// The object after a user changed its spec (what `update` receives).
     fn changed(object: &Self::Object) -> serde_json::Result<Self::Object>;
     fn key(object: &Self::Object) -> String;
+    /// The backend view behind `object` (see `view.rs`); `scaled`: after its backends changed.
+    fn backends(object: &Self::Object, scaled: bool) -> Backends;
 }
 
 pub(crate) struct Ingress;
@@ -51,6 +55,9 @@ impl Kind for Ingress {
     fn key(object: &MultiClusterIngress) -> String {
         key(&object.metadata)
     }
+    fn backends(object: &MultiClusterIngress, scaled: bool) -> Backends {
+        view::of_ingress(object, scaled)
+    }
 }
 
 impl Kind for Service {
@@ -72,6 +79,9 @@ impl Kind for Service {
     fn key(object: &MultiClusterService) -> String {
         key(&object.metadata)
     }
+    fn backends(object: &MultiClusterService, scaled: bool) -> Backends {
+        view::of_service(object, scaled)
+    }
 }
 
 fn key(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
@@ -82,12 +92,33 @@ fn key(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Str
     )
 }
 
-/// Something that answers provider calls for one kind of balancer.
+/// Something that answers provider calls for one kind of balancer. Each call is sent the
+/// object's backend view ([`Kind::backends`]) when the backend takes one.
 pub(crate) trait Backend<K: Kind>: Sync {
+    /// Whether it takes the backend view (interface 1.2).
+    fn takes_backends(&self) -> bool;
     async fn get(&self, object: &K::Object) -> Result<Option<K::Status>, CallError>;
     async fn ensure(&self, object: &K::Object) -> Result<K::Status, CallError>;
     async fn update(&self, object: &K::Object) -> Result<K::Status, CallError>;
+    /// `update` of an unchanged object whose backends changed (the scaled view).
+    async fn update_backends(&self, object: &K::Object) -> Result<K::Status, CallError>;
     async fn ensure_deleted(&self, object: &K::Object) -> Result<(), CallError>;
+}
+
+/// What the loaded provider is sent about `object`: with its view when it takes one.
+fn payload<K: Kind>(
+    provider: &mcp_loader::Provider,
+    object: &K::Object,
+    scaled: bool,
+) -> Encoded<K::Object>
+where
+    K::Object: ObjectKind,
+{
+    if provider.wants_backends() {
+        Encoded::with_backends(object, &K::backends(object, scaled))
+    } else {
+        Encoded::new(object)
+    }
 }
 
 /// Answers a kind's calls with the loaded provider's methods for its objects.
@@ -96,17 +127,27 @@ where
     K: Kind,
     K::Object: ObjectKind<Status = K::Status>,
 {
+    fn takes_backends(&self) -> bool {
+        self.wants_backends()
+    }
     async fn get(&self, object: &K::Object) -> Result<Option<K::Status>, CallError> {
-        self.get(object).await
+        self.get(&payload::<K>(self, object, false)).await
     }
     async fn ensure(&self, object: &K::Object) -> Result<K::Status, CallError> {
-        self.ensure(object).await.map(|applied| applied.status)
+        let applied = self.ensure(&payload::<K>(self, object, false)).await?;
+        Ok(applied.status)
     }
     async fn update(&self, object: &K::Object) -> Result<K::Status, CallError> {
-        self.update(object).await.map(|applied| applied.status)
+        let applied = self.update(&payload::<K>(self, object, false)).await?;
+        Ok(applied.status)
+    }
+    async fn update_backends(&self, object: &K::Object) -> Result<K::Status, CallError> {
+        let applied = self.update(&payload::<K>(self, object, true)).await?;
+        Ok(applied.status)
     }
     async fn ensure_deleted(&self, object: &K::Object) -> Result<(), CallError> {
-        self.ensure_deleted(object).await
+        self.ensure_deleted(&payload::<K>(self, object, false))
+            .await
     }
 }
 
@@ -144,6 +185,12 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl<K: Kind> Backend<K> for Model<K> {
+    fn takes_backends(&self) -> bool {
+        true
+    }
+    async fn update_backends(&self, object: &K::Object) -> Result<K::Status, CallError> {
+        Backend::<K>::update(self, object).await
+    }
     async fn get(&self, object: &K::Object) -> Result<Option<K::Status>, CallError> {
         let key = self.record(0, object);
         Ok(lock(&self.balancers).get(&key).cloned())

@@ -14,6 +14,7 @@ mod cleanup;
 mod objects;
 mod report;
 mod suite;
+mod view;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -38,6 +38,7 @@ const ENSURE: &str = "ensure creates it with a valid status";
 const GET_AFTER_ENSURE: &str = "get after ensure agrees with ensure";
 const UPDATE: &str = "update of the changed object returns a valid status";
 const GET_AFTER_UPDATE: &str = "get after update agrees with update";
+const UPDATE_BACKENDS: &str = "update after only the backends changed returns a valid status";
 const DELETE: &str = "ensure_deleted deletes it";
 const DELETE_AGAIN: &str = "ensure_deleted of a deleted balancer succeeds";
 const GET_AFTER_DELETE: &str = "get after ensure_deleted is absent";
@@ -45,12 +46,13 @@ const UPDATE_MISSING: &str = "update of a missing balancer is not_found (or re-c
 const PARALLEL: &str = "calls for different objects in parallel";
 
 /// The checks, in order, for `--dry-run` and the docs.
-pub(crate) const CHECKS: [&str; 10] = [
+pub(crate) const CHECKS: [&str; 11] = [
     GET_UNKNOWN,
     ENSURE,
     GET_AFTER_ENSURE,
     UPDATE,
     GET_AFTER_UPDATE,
+    UPDATE_BACKENDS,
     DELETE,
     DELETE_AGAIN,
     GET_AFTER_DELETE,
@@ -175,14 +177,26 @@ async fn lifecycle<K: Kind, B: Backend<K>>(
                 return out;
             }
             out.push(agree(GET_AFTER_UPDATE, "update", &updated, got));
+            if !backend.takes_backends() {
+                let why = "the provider does not take the backend view (interface 1.2)";
+                out.push((UPDATE_BACKENDS, Outcome::Skip, why.to_owned()));
+            } else {
+                // Endpoints added in one member, the other blocked: no change to the object.
+                let update = backend.update_backends(changed).await;
+                if hung(&mut out, UPDATE_BACKENDS, &update) {
+                    return out;
+                }
+                out.push(match update {
+                    Ok(status) => pass(UPDATE_BACKENDS, json(&status)),
+                    Err(e) => fail(UPDATE_BACKENDS, failed(&e)),
+                });
+            }
         }
         Err(e) => {
             out.push(fail(UPDATE, failed(&e)));
-            out.push((
-                GET_AFTER_UPDATE,
-                Outcome::Skip,
-                format!("`{UPDATE}` failed"),
-            ));
+            for check in [GET_AFTER_UPDATE, UPDATE_BACKENDS] {
+                out.push((check, Outcome::Skip, format!("`{UPDATE}` failed")));
+            }
         }
     }
 

@@ -21,6 +21,8 @@ enum Defect {
     OneBalancerForAll,
     UpdateOfMissingIsRetryable,
     EnsureFails,
+    /// `update` fails when the backends changed but the object did not.
+    NewBackendsFail,
 }
 
 /// An ingress provider with one defect; statuses are hostnames made from the object's name.
@@ -61,6 +63,21 @@ impl Quirky {
 }
 
 impl Backend<Ingress> for Quirky {
+    fn takes_backends(&self) -> bool {
+        true
+    }
+
+    async fn update_backends(
+        &self,
+        mci: &MultiClusterIngress,
+    ) -> Result<IngressLoadBalancerStatus, CallError> {
+        if self.defect == Defect::NewBackendsFail {
+            let error = ProviderError::permanent("unexpected endpoints");
+            return Err(Self::error(Method::MciUpdate, error));
+        }
+        self.update(mci).await
+    }
+
     async fn get(
         &self,
         mci: &MultiClusterIngress,
@@ -196,6 +213,10 @@ fn each_defect_fails_the_checks_that_cover_it() {
                 "calls for different objects in parallel",
             ],
         ),
+        (
+            Defect::NewBackendsFail,
+            vec!["update after only the backends changed returns a valid status"],
+        ),
     ];
     for (defect, expected) in cases {
         let (rows, _) = run(defect);
@@ -225,8 +246,8 @@ fn failures_say_what_the_contract_expects() {
     let (rows, _) = run(Defect::EnsureFails);
     let skipped = rows.iter().filter(|r| r.outcome == Outcome::Skip).count();
     let shapes = Ingress::shapes("verify-test").unwrap().len();
-    // After a failed ensure, the 7 checks that need the balancer are skipped, per shape.
-    assert_eq!(skipped, shapes * 7, "{rows:#?}");
+    // After a failed ensure, the 8 checks that need the balancer are skipped, per shape.
+    assert_eq!(skipped, shapes * 8, "{rows:#?}");
     // The run deleted what the failed ensures may have left.
     let cleanup = rows.last().unwrap();
     assert!(cleanup.check.starts_with("clean-up"), "{cleanup:?}");
@@ -240,8 +261,9 @@ fn the_dry_run_model_lists_every_call_of_a_passing_run() {
     assert!(failing(&rows).is_empty(), "{rows:#?}");
     let calls = model.calls();
     let shapes = Service::shapes("verify-test").unwrap().len();
-    // 9 calls per shape, 4 per object of the parallel check.
-    assert_eq!(calls.len(), shapes * 9 + plan().parallel * 4);
+    // 10 calls per shape (the model takes the backend view), 4 per object of the parallel
+    // check.
+    assert_eq!(calls.len(), shapes * 10 + plan().parallel * 4);
     assert_eq!(
         calls[0],
         (
