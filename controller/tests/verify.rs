@@ -1,65 +1,18 @@
 //! `multicluster-provider verify`, the provider sanity suite, with the real binary and real
 //! libraries: the fake and examples/provider pass it; the deliberately broken fixture
 //! (tests/fixtures/broken-provider) fails it, each defect in the checks that cover it; dry runs
-//! call nothing; `--cleanup` removes what an interrupted run left; a hung call is bounded.
+//! call nothing; `--cleanup` removes what an interrupted run left; a hung call is bounded;
+//! `--expect` fails a provider that lacks a capability, and without it a lacking one is a warning.
 
 #![forbid(unsafe_code)]
 
 pub mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::Output;
 
+use common::verify::{binary, broken_library, failing_checks, report, verify};
 use serde_json::Value;
-
-fn binary() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_multicluster-provider"));
-    // Provider logs only from warnings up: the report is on stdout.
-    cmd.env("NO_COLOR", "1").env_remove("RUST_LOG").arg("-v=1");
-    cmd
-}
-
-fn broken_library() -> &'static Path {
-    static LIBRARY: OnceLock<PathBuf> = OnceLock::new();
-    LIBRARY.get_or_init(|| {
-        common::standalone_build("controller/tests/fixtures/broken-provider/Cargo.toml")
-            .join("libmcp_provider_broken.so")
-    })
-}
-
-fn verify(args: &[&str], library: &Path, cloud_config: Option<&str>) -> Output {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cmd = binary();
-    cmd.arg("verify").args(args);
-    if let Some(config) = cloud_config {
-        let path = dir.path().join("cloud-config");
-        std::fs::write(&path, config).unwrap();
-        cmd.arg("--cloud-config").arg(path);
-    }
-    cmd.arg(library).output().unwrap()
-}
-
-fn report(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}):\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-fn failing_checks(report: &Value) -> BTreeSet<String> {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["outcome"] == "fail")
-        .map(|c| c["check"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 fn assert_passes(out: &Output, capabilities: &[&str]) -> Value {
     let doc = report(out);
@@ -160,7 +113,7 @@ fn the_broken_fixture_fails_verify_with_a_report_naming_each_broken_rule() {
     );
 
     // Each defect alone fails exactly the checks that cover it.
-    let cases: [(&str, &[&str]); 8] = [
+    let cases: [(&str, &[&str]); 9] = [
         (
             "get_unknown_not_found",
             &[
@@ -179,6 +132,14 @@ fn the_broken_fixture_fails_verify_with_a_report_naming_each_broken_rule() {
             "invalid_address",
             &[
                 "ensure creates it with a valid status",
+                "calls for different objects in parallel",
+            ],
+        ),
+        (
+            "invalid_get_address",
+            &[
+                "get after ensure agrees with ensure",
+                "get after update agrees with update",
                 "calls for different objects in parallel",
             ],
         ),
@@ -237,6 +198,89 @@ fn the_broken_fixture_fails_verify_with_a_report_naming_each_broken_rule() {
         details.contains("panicked in MultiClusterIngress update"),
         "{details}"
     );
+}
+
+#[test]
+fn expect_fails_a_provider_that_lacks_a_capability_and_warns_without_it() {
+    let fake = common::fake_dir().join("libmcp_provider_fake.so");
+    let ingress_only = "capabilities: [multiclusteringress]\n";
+    // Without --expect the run passes, with a warning that says how to make it a failure.
+    let out = verify(&[], &fake, Some(ingress_only));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("warning: provider \"fake\" does not offer multiclusterservice (MultiClusterService load balancers: its `multicluster_service()` returns None), so it is not checked; if it should, add --expect multiclusterservice"),
+        "{text}"
+    );
+    // Expected: a failed check with the sentence, and the run fails naming it; the checks of
+    // what the provider offers still run and pass.
+    let out = verify(
+        &[
+            "--json",
+            "--expect",
+            "multiclusteringress,multiclusterservice",
+        ],
+        &fake,
+        Some(ingress_only),
+    );
+    let doc = report(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{doc:#}");
+    let sentence = "provider \"fake\" does not offer multiclusterservice (MultiClusterService load balancers), which --expect multiclusterservice requires: its `multicluster_service()` returns None, so the controller would not hand it any";
+    let expect_rows: Vec<_> = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["check"] == "the provider offers it (--expect)")
+        .map(|c| {
+            (
+                c["capability"].clone(),
+                c["outcome"].clone(),
+                c["detail"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        expect_rows,
+        [
+            (
+                "multiclusteringress".into(),
+                "pass".into(),
+                "offered".into()
+            ),
+            ("multiclusterservice".into(), "fail".into(), sentence.into()),
+        ],
+        "{doc:#}"
+    );
+    assert_eq!(doc["summary"]["failed"], 1, "{doc:#}");
+    assert_eq!(doc["summary"]["passed"], 5 * 9 + 1 + 1, "{doc:#}");
+    assert!(stderr.contains(&format!("error: {sentence}; ")), "{stderr}");
+    // A provider that offers both passes with both expected (the flag is repeatable too).
+    let out = verify(
+        &[
+            "--expect=multiclusterservice",
+            "--expect=multiclusteringress",
+        ],
+        &fake,
+        None,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("PASS: 85 passed, 0 failed"), "{text}");
+    assert!(!text.contains("warning:"), "{text}");
+    // One that offers neither: a warning line, and nothing passes.
+    let out = verify(&[], &fake, Some("capabilities: []\n"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "warning: provider \"fake\" offers neither multiclusteringress nor multiclusterservice"
+        ),
+        "{stderr}"
+    );
+    // An unknown capability is refused by the flag's parser.
+    let out = verify(&["--expect=loadbalancer"], &fake, None);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]

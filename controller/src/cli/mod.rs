@@ -197,4 +197,34 @@ pub struct VerifyArgs {
     /// Bound on one provider call, as the controller's flag of the same name.
     #[arg(long, default_value = "30s", value_name = "DURATION")]
     pub provider_call_timeout: GoDuration,
+
+    /// A capability the provider must offer (repeatable, or a comma list): the run fails when
+    /// the provider does not report it. A capability neither offered nor expected is a warning.
+    #[arg(long, value_delimiter = ',', value_name = "CAPABILITY")]
+    pub expect: Vec<CapabilityName>,
+}
+
+/// A provider capability, as `verify --expect` and the verify report name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum CapabilityName {
+    /// MultiClusterIngress load balancers.
+    #[value(name = "multiclusteringress")]
+    MultiClusterIngress,
+    /// MultiClusterService load balancers.
+    #[value(name = "multiclusterservice")]
+    MultiClusterService,
+}
+
+impl CapabilityName {
+    pub const ALL: [CapabilityName; 2] = [
+        CapabilityName::MultiClusterIngress,
+        CapabilityName::MultiClusterService,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CapabilityName::MultiClusterIngress => "multiclusteringress",
+            CapabilityName::MultiClusterService => "multiclusterservice",
+        }
+    }
 }

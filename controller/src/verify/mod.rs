@@ -7,10 +7,12 @@
 //! at once. Statuses go through the controller's own validation (the loader's handle), calls
 //! through its timeout. It prints a pass/fail table with per-method latencies (or `--json`),
 //! exits non-zero on a failure and deletes what it created; `--dry-run` lists the calls instead
-//! of making them, `--cleanup` deletes what an interrupted run left.
+//! of making them, `--cleanup` deletes what an interrupted run left. `--expect` names the
+//! capabilities the provider must offer ([`expect`]).
 
 mod backend;
 mod cleanup;
+mod expect;
 mod objects;
 mod report;
 mod suite;
@@ -79,7 +81,10 @@ pub fn run(provider_args: &ProviderArgs, args: &VerifyArgs) -> anyhow::Result<()
         ),
     ]);
     let summary = ProviderSummary::new(provider.info(), capabilities.clone());
-    if !capabilities.values().any(|supported| *supported) {
+    let warnings = expect::warnings(&args.expect, &capabilities, provider.name());
+    let missing = expect::missing(&args.expect, &capabilities);
+    if !capabilities.values().any(|supported| *supported) && args.expect.is_empty() {
+        warnings.iter().for_each(|w| eprintln!("warning: {w}"));
         anyhow::bail!(
             "provider {:?} offers no capability (neither MultiClusterIngress nor MultiClusterService load balancers): nothing to verify",
             provider.name()
@@ -91,6 +96,10 @@ pub fn run(provider_args: &ProviderArgs, args: &VerifyArgs) -> anyhow::Result<()
         cleanup: !args.keep,
     };
     if args.dry_run {
+        warnings.iter().for_each(|w| eprintln!("warning: {w}"));
+        if let Some(capability) = missing.first() {
+            anyhow::bail!("{}", expect::missing_sentence(provider.name(), *capability));
+        }
         return dry_run(&summary, &plan, args.json);
     }
 
@@ -100,6 +109,9 @@ pub fn run(provider_args: &ProviderArgs, args: &VerifyArgs) -> anyhow::Result<()
         .context("cannot start the async runtime")?;
     let rows = runtime.block_on(async {
         let mut rows = Vec::new();
+        if !args.cleanup {
+            rows.extend(expect::rows(&args.expect, &capabilities, provider.name()));
+        }
         if capabilities[Ingress::CAPABILITY] {
             rows.extend(run_kind::<Ingress>(&provider, &plan, args.cleanup).await?);
         }
@@ -112,22 +124,30 @@ pub fn run(provider_args: &ProviderArgs, args: &VerifyArgs) -> anyhow::Result<()
     runtime.shutdown_timeout(Duration::from_secs(1));
     let rows = rows?;
     let latency = report::latencies(&samples.lock().unwrap_or_else(|e| e.into_inner()));
-    let report = Report::new(summary, plan.namespace.clone(), rows, latency);
+    let report =
+        Report::new(summary, plan.namespace.clone(), rows, latency).with_warnings(warnings);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", report.text());
     }
     if report.passed() {
-        Ok(())
-    } else {
-        anyhow::bail!(
-            "provider {:?} failed {} of {} checks (see the table above; `detail` says what the contract expects)",
-            report.provider.name,
-            report.summary.failed,
-            report.checks.len()
-        )
+        return Ok(());
     }
+    let failed = format!(
+        "provider {:?} failed {} of {} checks (see the table above; `detail` says what the contract expects)",
+        report.provider.name,
+        report.summary.failed,
+        report.checks.len()
+    );
+    if missing.is_empty() {
+        anyhow::bail!("{failed}")
+    }
+    let sentences: Vec<String> = missing
+        .iter()
+        .map(|c| expect::missing_sentence(&report.provider.name, *c))
+        .collect();
+    anyhow::bail!("{}; {failed}", sentences.join("; "))
 }
 
 async fn run_kind<K: Kind>(

@@ -121,6 +121,9 @@ pub struct Summary {
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub provider: ProviderSummary,
+    /// Lines that do not fail the run but may be mistakes (`verify --expect`'s warnings).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub namespace: String,
     pub checks: Vec<Row>,
     pub latency: Vec<Latency>,
@@ -142,11 +145,17 @@ impl Report {
         };
         Report {
             provider,
+            warnings: Vec::new(),
             namespace,
             checks,
             latency,
             summary,
         }
+    }
+
+    pub fn with_warnings(mut self, warnings: Vec<String>) -> Self {
+        self.warnings = warnings;
+        self
     }
 
     pub fn passed(&self) -> bool {
@@ -169,6 +178,9 @@ impl Report {
                     "{capability}: not supported by the provider, not checked"
                 );
             }
+        }
+        for warning in &self.warnings {
+            let _ = writeln!(out, "warning: {warning}");
         }
         let _ = writeln!(out, "objects in namespace {}\n", self.namespace);
         let widths = (

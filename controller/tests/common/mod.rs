@@ -8,11 +8,13 @@
 //!
 //! The control plane is in `env.rs`, the controller process in `process.rs` and what its metrics
 //! say in `metrics.rs`; their items are re-exported here, so callers name them `common::Env`.
+//! `verify.rs` runs the `verify` command and reads its report.
 
 mod env;
 mod metrics;
 mod process;
 pub mod proxy;
+pub mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -4,8 +4,11 @@
 //! It starts a local Karmada-shaped control plane (real etcd + kube-apiserver, the project's CRDs
 //! compiled in), applies an IngressClass of the provider's class and a sample MultiClusterIngress
 //! and (if the provider offers it) MultiClusterService, runs the controller
-//! (`multicluster-provider`) with the library, and prints the statuses the provider gave them.
-//! Exit code 0 when every object got an address. `--keep` leaves it all running until Ctrl-C.
+//! (`multicluster-provider`) with the library, waits for the statuses the provider gives them,
+//! has the controller read each balancer back with `get` after `ensure` and after `update`
+//! ([`checks`]), and prints the statuses. Exit code 0 when every object got an address and read
+//! back; otherwise the error names the object and the provider method that failed. `--keep`
+//! leaves it all running until Ctrl-C.
 //!
 //! The controller is `--controller`, else the `multicluster-provider` next to this binary, else
 //! the one on PATH. etcd and kube-apiserver come from `--bin-dir` / `$MCP_TESTENV_BIN_DIR`, else
@@ -14,6 +17,8 @@
 
 #![forbid(unsafe_code)]
 
+mod checks;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -21,52 +26,49 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use clap::Parser;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::Client;
-use kube::api::{Api, DynamicObject};
-use kube::core::{ApiResource, GroupVersionKind};
-use mcp_testenv::{
-    BIN_DIR_ENV, ControlPlane, ControlPlaneOptions, apply_crds, apply_yaml, log_tail,
-};
+use mcp_testenv::{BIN_DIR_ENV, ControlPlane, ControlPlaneOptions, apply_crds, apply_yaml};
+
+use checks::{Metrics, Sample, Watch};
 
 /// The project's CRDs, compiled in so the binary works outside the repository.
 const CRDS: [(&str, &str); 8] = [
     (
         "clusterpropagationpolicies.policy.karmada.io.yaml",
-        include_str!("../../../deploy/crds/clusterpropagationpolicies.policy.karmada.io.yaml"),
+        include_str!("../../../../deploy/crds/clusterpropagationpolicies.policy.karmada.io.yaml"),
     ),
     (
         "clusters.cluster.karmada.io.yaml",
-        include_str!("../../../deploy/crds/clusters.cluster.karmada.io.yaml"),
+        include_str!("../../../../deploy/crds/clusters.cluster.karmada.io.yaml"),
     ),
     (
         "multiclusteringresses.networking.karmada.io.yaml",
-        include_str!("../../../deploy/crds/multiclusteringresses.networking.karmada.io.yaml"),
+        include_str!("../../../../deploy/crds/multiclusteringresses.networking.karmada.io.yaml"),
     ),
     (
         "multiclusterservices.networking.karmada.io.yaml",
-        include_str!("../../../deploy/crds/multiclusterservices.networking.karmada.io.yaml"),
+        include_str!("../../../../deploy/crds/multiclusterservices.networking.karmada.io.yaml"),
     ),
     (
         "propagationpolicies.policy.karmada.io.yaml",
-        include_str!("../../../deploy/crds/propagationpolicies.policy.karmada.io.yaml"),
+        include_str!("../../../../deploy/crds/propagationpolicies.policy.karmada.io.yaml"),
     ),
     (
         "resourcebindings.work.karmada.io.yaml",
-        include_str!("../../../deploy/crds/resourcebindings.work.karmada.io.yaml"),
+        include_str!("../../../../deploy/crds/resourcebindings.work.karmada.io.yaml"),
     ),
     (
         "serviceexports.multicluster.x-k8s.io.yaml",
-        include_str!("../../../deploy/crds/serviceexports.multicluster.x-k8s.io.yaml"),
+        include_str!("../../../../deploy/crds/serviceexports.multicluster.x-k8s.io.yaml"),
     ),
     (
         "serviceimports.multicluster.x-k8s.io.yaml",
-        include_str!("../../../deploy/crds/serviceimports.multicluster.x-k8s.io.yaml"),
+        include_str!("../../../../deploy/crds/serviceimports.multicluster.x-k8s.io.yaml"),
     ),
 ];
 
 /// The sample objects: the repository's examples.
-const SAMPLE_MCI: &str = include_str!("../../../examples/mci.yaml");
-const SAMPLE_MCS: &str = include_str!("../../../examples/mcs.yaml");
+const SAMPLE_MCI: &str = include_str!("../../../../examples/mci.yaml");
+const SAMPLE_MCS: &str = include_str!("../../../../examples/mcs.yaml");
 
 #[derive(Parser)]
 #[command(
@@ -105,7 +107,7 @@ struct Cli {
     #[arg(long, value_name = "DIR")]
     work_dir: Option<PathBuf>,
 
-    /// How long the objects may take to get their addresses.
+    /// How long the objects may take to get their addresses, and each to read back.
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     timeout: u64,
 
@@ -314,6 +316,12 @@ async fn run(cli: Cli) -> Result<()> {
         log_path.display()
     ));
     let log = std::fs::File::create(&log_path)?;
+    // Its provider call counters tell which calls failed (a port free when asked).
+    let metrics = Metrics {
+        port: std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port(),
+    };
     let mut controllers = String::from("multiclusteringress,multiclusterservice");
     if !provider.service {
         controllers = "multiclusteringress".into();
@@ -326,11 +334,8 @@ async fn run(cli: Cli) -> Result<()> {
             .arg(format!("--provider-ingress-class={class}"))
             .arg(format!("--kubeconfig={}", kubeconfig.display()))
             .arg(format!("--controllers={controllers}"))
-            .args([
-                "--leader-elect=false",
-                "--secure-port=0",
-                "--metrics-bind-address=0",
-            ])
+            .args(["--leader-elect=false", "--secure-port=0"])
+            .arg(format!("--metrics-bind-address=127.0.0.1:{}", metrics.port))
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -339,11 +344,24 @@ async fn run(cli: Cli) -> Result<()> {
             .with_context(|| format!("starting {}", controller_bin.display()))?,
     );
 
-    let timeout = Duration::from_secs(cli.timeout);
-    let statuses =
-        wait_for_addresses(&client, &samples, timeout, &mut controller, &log_path).await?;
-    for (what, status) in &statuses {
-        println!("{what}:\n  status.loadBalancer: {status}");
+    let samples: Vec<Sample> = samples.iter().map(Sample::new).collect();
+    let mut watch = Watch {
+        client: &client,
+        controller: &mut controller,
+        log_path: &log_path,
+        metrics: &metrics,
+        timeout: Duration::from_secs(cli.timeout),
+    };
+    watch.addresses(&samples).await?;
+    say("Reading each balancer back: get after ensure, update, get after update");
+    for sample in &samples {
+        watch.reread(sample, "ensure", 1).await?;
+        watch.reread(sample, "update", 2).await?;
+    }
+    for (what, status) in watch.addresses(&samples).await? {
+        println!(
+            "{what}:\n  status.loadBalancer: {status}\n  get after ensure and after update: valid"
+        );
     }
     if cli.keep {
         println!(
@@ -356,56 +374,6 @@ async fn run(cli: Cli) -> Result<()> {
     drop(controller);
     drop(plane);
     Ok(())
-}
-
-/// Waits until every sample has `status.loadBalancer.ingress`; returns `Kind name` and the
-/// status as JSON.
-async fn wait_for_addresses(
-    client: &Client,
-    samples: &[DynamicObject],
-    timeout: Duration,
-    controller: &mut Controller,
-    log_path: &Path,
-) -> Result<Vec<(String, String)>> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let mut done = Vec::new();
-        for sample in samples {
-            let types = sample.types.clone().unwrap_or_default();
-            let (group, version) = types
-                .api_version
-                .split_once('/')
-                .unwrap_or(("", &types.api_version));
-            let resource =
-                ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, &types.kind));
-            let name = sample.metadata.name.clone().unwrap_or_default();
-            let api: Api<DynamicObject> =
-                Api::namespaced_with(client.clone(), "default", &resource);
-            let object = api.get(&name).await?;
-            let status = &object.data["status"]["loadBalancer"];
-            if status["ingress"].as_array().is_some_and(|i| !i.is_empty()) {
-                done.push((format!("{} default/{name}", types.kind), status.to_string()));
-            }
-        }
-        if done.len() == samples.len() {
-            return Ok(done);
-        }
-        if let Some(status) = controller.0.try_wait()? {
-            bail!(
-                "the controller exited ({status}); its log ({}):\n{}",
-                log_path.display(),
-                log_tail(log_path, 40)
-            );
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "not every sample object got an address within {timeout:?}; the controller's log ({}):\n{}",
-                log_path.display(),
-                log_tail(log_path, 40)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 #[cfg(test)]
