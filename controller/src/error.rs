@@ -26,6 +26,15 @@ impl Error {
         }
     }
 
+    /// When the provider said to retry (interface 1.2): the tracker retries then instead of
+    /// after its own backoff's delay.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::Provider(e) => e.retry_after(),
+            _ => None,
+        }
+    }
+
     /// A write lost a race (see [`is_conflict`]): the object is retried, and it is no failure
     /// worth a warning.
     pub fn is_conflict(&self) -> bool {

@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use kube::Resource;
-use mcp_loader::CallError;
+use mcp_loader::{CallError, ObjectKind};
 
 use crate::context::Context;
 use crate::error::Result;
@@ -20,12 +20,17 @@ pub async fn provider_call<K, T>(
     call: impl Future<Output = Result<T, CallError>>,
 ) -> Result<T>
 where
-    K: Resource<DynamicType = ()>,
+    K: Resource<DynamicType = ()> + ObjectKind,
 {
     match call.await {
         Ok(value) => Ok(value),
         Err(error) => {
-            let note = format!("{action} failed for the load balancer: {error}");
+            let mut note = format!("{action} failed for the load balancer: {error}");
+            if let Some(delay) = error.retry_after() {
+                // Interface 1.2: the tracker retries after this delay instead of the backoff's.
+                ctx.metrics.provider_hint(K::KIND, "retry_after");
+                note.push_str(&format!(" (the provider asked to retry in {delay:?})"));
+            }
             ctx.events
                 .warn(reporter, obj, reporter.failure_reason, &note);
             Err(error.into())

@@ -35,6 +35,8 @@ pub struct Tracker<K: Resource<DynamicType = ()>> {
     queue: Arc<QueueMetrics>,
     admission: Admission<K>,
     resync: Option<Duration>,
+    /// `--rate-limiter-max-delay`: the longest a provider's retry hint is followed.
+    max_delay: Duration,
 }
 
 impl<K: Resource<DynamicType = ()> + 'static> Tracker<K> {
@@ -63,6 +65,7 @@ impl<K: Resource<DynamicType = ()> + 'static> Tracker<K> {
             queue,
             admission,
             resync: ctx.settings.resync_period,
+            max_delay: ctx.settings.backoff.max_delay,
         };
         (Arc::new(tracker), admitted)
     }
@@ -107,10 +110,15 @@ impl<K: Resource<DynamicType = ()> + 'static> Tracker<K> {
         })
     }
 
-    /// `object`'s reconcile failed with `error`: counted, and retried after the returned delay.
+    /// `object`'s reconcile failed with `error`: counted, and retried after the returned delay:
+    /// the backoff's, or the provider's retry hint (bounded by `--rate-limiter-max-delay`).
     pub fn failed(&self, object: &K, error: &Error) -> Duration {
         let key = ObjectKey::of(object);
-        let delay = self.backoff.next_delay(&key);
+        let backoff = self.backoff.next_delay(&key);
+        let delay = match error.retry_after() {
+            Some(hint) => hint.min(self.max_delay),
+            None => backoff,
+        };
         self.metrics
             .reconcile_failed(self.controller.name, error.metric_label());
         self.metrics
