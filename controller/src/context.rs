@@ -18,6 +18,7 @@ use mcp_interface::api::policy::{ClusterPropagationPolicy, PropagationPolicy};
 use mcp_interface::api::work::ResourceBinding;
 use mcp_loader::Provider;
 
+use crate::applied::AppliedDigests;
 use crate::cache::{Cacheable, CachedService, Decoded, Reports, SharedCache};
 use crate::events::{EventType, Recorder};
 use crate::metrics::Metrics;
@@ -196,6 +197,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Kubernetes Events on our objects (`controllers::events`).
     pub events: Recorder,
+    /// What each balancer was last brought in line with, for providers that take the view.
+    pub applied: AppliedDigests,
 }
 
 impl Context {
@@ -208,6 +211,7 @@ impl Context {
         events: Recorder,
     ) -> Self {
         Context {
+            applied: AppliedDigests::new(settings.resync_period),
             client,
             provider,
             settings,
