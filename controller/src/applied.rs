@@ -8,13 +8,37 @@
 //! still brings every balancer in line with its object once per period.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::key::ObjectKey;
 
+/// The SHA-256 digest of an object's provider-relevant input (computed by
+/// `controllers::backends::digest`). Printed as hex.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Digest([u8; 32]);
+
+impl Digest {
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Digest(bytes)
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Digest({self})")
+    }
+}
+
 pub struct AppliedDigests {
-    records: Mutex<HashMap<(&'static str, ObjectKey), (u64, Instant)>>,
+    records: Mutex<HashMap<(&'static str, ObjectKey), (Digest, Instant)>>,
     max_age: Option<Duration>,
 }
 
@@ -26,20 +50,24 @@ impl AppliedDigests {
         }
     }
 
-    fn records(&self) -> std::sync::MutexGuard<'_, HashMap<(&'static str, ObjectKey), (u64, Instant)>> {
+    fn records(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(&'static str, ObjectKey), (Digest, Instant)>> {
         self.records.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether the balancer of the `kind` object `key` was last brought in line with `digest`
     /// (and not longer ago than the resync period).
-    pub fn unchanged(&self, kind: &'static str, key: &ObjectKey, digest: u64) -> bool {
-        self.records().get(&(kind, key.clone())).is_some_and(|(applied, at)| {
-            *applied == digest && self.max_age.is_none_or(|age| at.elapsed() < age)
-        })
+    pub fn unchanged(&self, kind: &'static str, key: &ObjectKey, digest: Digest) -> bool {
+        self.records()
+            .get(&(kind, key.clone()))
+            .is_some_and(|(applied, at)| {
+                *applied == digest && self.max_age.is_none_or(|age| at.elapsed() < age)
+            })
     }
 
     /// `key`'s balancer now matches `digest`.
-    pub fn record(&self, kind: &'static str, key: ObjectKey, digest: u64) {
+    pub fn record(&self, kind: &'static str, key: ObjectKey, digest: Digest) {
         self.records().insert((kind, key), (digest, Instant::now()));
     }
 
@@ -65,25 +93,29 @@ mod tests {
         ObjectKey::new(Some("ns"), name)
     }
 
+    fn d(n: u8) -> Digest {
+        Digest([n; 32])
+    }
+
     #[test]
     fn only_the_recorded_digest_of_the_same_object_is_unchanged() {
         let digests = AppliedDigests::new(None);
-        assert!(!digests.unchanged(MCI, &key("a"), 1));
-        digests.record(MCI, key("a"), 1);
-        assert!(digests.unchanged(MCI, &key("a"), 1));
-        assert!(!digests.unchanged(MCI, &key("a"), 2));
-        assert!(!digests.unchanged(MCI, &key("b"), 1));
+        assert!(!digests.unchanged(MCI, &key("a"), d(1)));
+        digests.record(MCI, key("a"), d(1));
+        assert!(digests.unchanged(MCI, &key("a"), d(1)));
+        assert!(!digests.unchanged(MCI, &key("a"), d(2)));
+        assert!(!digests.unchanged(MCI, &key("b"), d(1)));
         // An MCS of the same name is another object.
-        assert!(!digests.unchanged(MCS, &key("a"), 1));
+        assert!(!digests.unchanged(MCS, &key("a"), d(1)));
         digests.forget(MCI, &key("a"));
-        assert!(!digests.unchanged(MCI, &key("a"), 1));
+        assert!(!digests.unchanged(MCI, &key("a"), d(1)));
         assert_eq!(digests.len(), 0);
     }
 
     #[test]
     fn records_expire_after_the_resync_period() {
         let digests = AppliedDigests::new(Some(Duration::ZERO));
-        digests.record(MCI, key("a"), 1);
-        assert!(!digests.unchanged(MCI, &key("a"), 1));
+        digests.record(MCI, key("a"), d(1));
+        assert!(!digests.unchanged(MCI, &key("a"), d(1)));
     }
 }

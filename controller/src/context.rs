@@ -4,7 +4,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::IngressClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
@@ -19,7 +18,7 @@ use mcp_interface::api::work::ResourceBinding;
 use mcp_loader::Provider;
 
 use crate::applied::AppliedDigests;
-use crate::cache::{Cacheable, CachedService, Decoded, Reports, SharedCache};
+use crate::cache::{Cacheable, CachedEndpointSlice, CachedService, Decoded, Reports, SharedCache};
 use crate::events::{EventType, Recorder};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
@@ -181,7 +180,7 @@ caches! {
     MultiClusterIngresses => mcis: MultiClusterIngress = "MultiClusterIngress",
     MultiClusterServices => mcss: MultiClusterService = "MultiClusterService",
     Services => services: CachedService = "Service",
-    EndpointSlices => endpoint_slices: PartialObjectMeta<EndpointSlice> = "EndpointSlice",
+    EndpointSlices => endpoint_slices: CachedEndpointSlice = "EndpointSlice",
     Secrets => secrets: PartialObjectMeta<Secret> = "Secret",
     ServiceExports => service_exports: ServiceExport = "ServiceExport",
     PropagationPolicies => propagation_policies: PropagationPolicy = "PropagationPolicy",
