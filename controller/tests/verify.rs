@@ -115,7 +115,7 @@ fn the_broken_fixture_fails_verify_with_a_report_naming_each_broken_rule() {
         assert!(text.contains(needle), "{needle:?} not in:\n{text}");
     }
     assert!(
-        stderr.contains("error: provider \"broken\" failed 21 of 46 checks"),
+        stderr.contains("error: provider \"broken\" failed 21 of 51 checks"),
         "{stderr}"
     );
 
@@ -304,8 +304,9 @@ fn a_dry_run_lists_the_calls_and_makes_none() {
     let doc = report(&out);
     assert!(out.status.success(), "{doc:#}");
     let calls = doc["calls"].as_array().unwrap();
-    // 9 calls per shape (5 + 4 shapes), 4 per object of the parallel check (twice).
-    assert_eq!(calls.len(), 9 * 9 + 2 * 3 * 4, "{doc:#}");
+    // 10 calls per shape (5 + 4 shapes; the model takes the backend view), 4 per object of the
+    // parallel check (twice).
+    assert_eq!(calls.len(), 10 * 9 + 2 * 3 * 4, "{doc:#}");
     assert_eq!(calls[0]["method"], "multiclusteringress_get");
     assert_eq!(calls[0]["object"], "mcp-verify/mcp-verify-minimal");
     // The fake records every call it gets: none.
@@ -317,7 +318,7 @@ fn a_dry_run_lists_the_calls_and_makes_none() {
     let out = verify(&["--dry-run"], &fake, None);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("would get these 145 calls (no call was made)"),
+        text.contains("would get these 154 calls (no call was made)"),
         "{text}"
     );
 }
