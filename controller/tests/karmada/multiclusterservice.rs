@@ -25,8 +25,10 @@ use super::{APPLICATION, MCS_FINALIZER, Shared, condition, shared_lock};
 /// Our MCS controller, by controller-runtime's name (the label of its queue metrics).
 const OURS: &str = "multiclusterservice-controller";
 
-/// Changes a Service's port (a new one each time): one reconcile for the MCS of its name, by
-/// ours (LoadBalancer) or Karmada's (CrossCluster).
+/// Changes a Service's port 80's target port (a new one each time): one reconcile for the MCS of
+/// its name, by ours (LoadBalancer) or Karmada's (CrossCluster). The MCSs select port 80, so
+/// each change also changes what the fake's backend view says of it (a port the MCS does not
+/// select would not: then our controller makes no call).
 struct Touch {
     services: Api<Service>,
     port: i32,
@@ -36,7 +38,7 @@ impl Touch {
     async fn service(&mut self, name: &str) {
         self.port += 1;
         let ports =
-            json!({"spec": {"ports": [{"name": "http", "port": self.port, "targetPort": 8080}]}});
+            json!({"spec": {"ports": [{"name": "http", "port": 80, "targetPort": self.port}]}});
         self.services
             .patch(name, &PatchParams::default(), &Patch::Merge(ports))
             .await
@@ -103,7 +105,7 @@ async fn multiclusterservice_types_and_karmada_conditions() {
     };
     let mut touch = Touch {
         services: Api::namespaced(karmada.clone(), &ns),
-        port: 80,
+        port: 8080,
     };
     let (serve, web) = (format!("{ns}/serve"), format!("{ns}/web"));
 
