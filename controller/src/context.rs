@@ -4,7 +4,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::IngressClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
@@ -18,7 +17,8 @@ use mcp_interface::api::policy::{ClusterPropagationPolicy, PropagationPolicy};
 use mcp_interface::api::work::ResourceBinding;
 use mcp_loader::Provider;
 
-use crate::cache::{Cacheable, CachedService, Decoded, Reports, SharedCache};
+use crate::applied::AppliedDigests;
+use crate::cache::{Cacheable, CachedEndpointSlice, CachedService, Decoded, Reports, SharedCache};
 use crate::events::{EventType, Recorder};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
@@ -180,7 +180,7 @@ caches! {
     MultiClusterIngresses => mcis: MultiClusterIngress = "MultiClusterIngress",
     MultiClusterServices => mcss: MultiClusterService = "MultiClusterService",
     Services => services: CachedService = "Service",
-    EndpointSlices => endpoint_slices: PartialObjectMeta<EndpointSlice> = "EndpointSlice",
+    EndpointSlices => endpoint_slices: CachedEndpointSlice = "EndpointSlice",
     Secrets => secrets: PartialObjectMeta<Secret> = "Secret",
     ServiceExports => service_exports: ServiceExport = "ServiceExport",
     PropagationPolicies => propagation_policies: PropagationPolicy = "PropagationPolicy",
@@ -196,6 +196,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Kubernetes Events on our objects (`controllers::events`).
     pub events: Recorder,
+    /// What each balancer was last brought in line with, for providers that take the view.
+    pub applied: AppliedDigests,
 }
 
 impl Context {
@@ -208,6 +210,7 @@ impl Context {
         events: Recorder,
     ) -> Self {
         Context {
+            applied: AppliedDigests::new(settings.resync_period),
             client,
             provider,
             settings,

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod applied;
 pub mod backoff;
 pub mod cache;
 pub mod cli;

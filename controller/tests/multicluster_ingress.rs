@@ -161,9 +161,11 @@ impl<'a> Triggers<'a> {
 }
 
 /// Every re-trigger path of the Go original: Service create/spec/annotation/delete,
-/// EndpointSlice of the derived Service, TLS Secret, MCI spec. A trigger makes the controller
-/// `get` then `update` the existing balancer, which the fake answers with 1.2.3.5; status-only
-/// and label-only changes must not trigger.
+/// EndpointSlice of the derived Service, TLS Secret, MCI spec; and those of the backend view:
+/// the MCI's service locations, a located Cluster appearing or becoming Ready, a member
+/// balancer aggregated into the Service's binding. A trigger makes the controller `get` then
+/// `update` the existing balancer, which the fake answers with 1.2.3.5; other status-only and
+/// label-only changes, and unrelated objects, must not trigger.
 #[tokio::test]
 async fn re_triggers_follow_the_go_predicates() {
     let env = Env::start().await;
@@ -263,21 +265,60 @@ endpoints:
         .triggered("the TLS Secret is created (an unrelated one did not trigger)")
         .await;
 
-    // Status-only and label-only changes of the MCI itself (none), then an annotation (one).
-    api.patch_status(
-        "shop",
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(serde_json::json!({"status": {"serviceLocations": [{"name": "serve", "clusters": ["member1"]}]}})),
-    )
-    .await
-    .unwrap();
-    api.patch(
-        "shop",
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(serde_json::json!({"metadata": {"labels": {"x": "y"}}})),
-    )
-    .await
-    .unwrap();
+    // Its service locations, an input of its backend view (one).
+    let params = kube::api::PatchParams::default();
+    let merge = kube::api::Patch::Merge;
+    let located = serde_json::json!({"status": {"serviceLocations": [{"name": "serve", "clusters": ["member1"]}]}});
+    api.patch_status("shop", &params, &merge(located))
+        .await
+        .unwrap();
+    triggers
+        .triggered("the MCI's service locations change")
+        .await;
+
+    // A Cluster it is not located on appears (none), then one it is located on (one), which
+    // then becomes Ready (one).
+    let cluster = |name: &str| {
+        format!(
+            "apiVersion: cluster.karmada.io/v1alpha1\nkind: Cluster\nmetadata: {{name: {name}}}\nspec: {{syncMode: Push}}\n"
+        )
+    };
+    env.apply(&cluster("member2"), "default").await;
+    env.apply(&cluster("member1"), "default").await;
+    triggers
+        .triggered("a located Cluster appears (an unrelated one did not trigger)")
+        .await;
+    let clusters: Api<mcp_interface::api::cluster::Cluster> = Api::all(env.client.clone());
+    let ready = serde_json::json!({"status": {"conditions": [{"type": "Ready", "status": "True",
+        "reason": "ClusterReady", "message": "ready", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+    clusters
+        .patch_status("member1", &params, &merge(ready))
+        .await
+        .unwrap();
+    triggers.triggered("a located Cluster becomes Ready").await;
+
+    // The Service's binding appears (none: no member balancer), then aggregates member1's
+    // balancer (one).
+    env.apply(common::KARMADA_STATE, "default").await;
+    let bindings: Api<mcp_interface::api::work::ResourceBinding> =
+        Api::namespaced(env.client.clone(), "default");
+    let balancer = serde_json::json!({"status": {"aggregatedStatus": [{"clusterName": "member1",
+        "status": {"loadBalancer": {"ingress": [{"ip": "10.1.0.1"}]}}}]}});
+    bindings
+        .patch_status("serve-service", &params, &merge(balancer))
+        .await
+        .unwrap();
+    triggers
+        .triggered("the binding aggregates a member balancer (its creation did not trigger)")
+        .await;
+
+    // Other status and label changes of the MCI itself (none), then an annotation (one).
+    let other_status = serde_json::json!({"status": {"trafficBlockClusters": []}});
+    api.patch_status("shop", &params, &merge(other_status))
+        .await
+        .unwrap();
+    let labels = serde_json::json!({"metadata": {"labels": {"x": "y"}}});
+    api.patch("shop", &params, &merge(labels)).await.unwrap();
     annotate(&api, "shop", "v2").await;
     triggers
         .triggered("an MCI annotation change (its status and label changes did not trigger)")

@@ -3,9 +3,10 @@
 //! WAL journal, one `BEGIN IMMEDIATE` transaction per provider call (other processes wait for
 //! it, up to [`BUSY_TIMEOUT`]), `synchronous=NORMAL`: a committed call survives a crash of the
 //! process that made it (a killed controller), and a call costs a few index look-ups whatever
-//! the size of the cloud. The schema (`PRAGMA user_version` 1) is documented in
+//! the size of the cloud. The schema (`PRAGMA user_version` 2) is documented in
 //! `docs/fake-provider.md`; tests and scripts read it with [`crate::read_state_file`], the
-//! `mcp-fake-state` command or `sqlite3`.
+//! `mcp-fake-state` command or `sqlite3`. A version 1 file (fake provider 1.1) is brought to
+//! version 2 in place when opened ([`MIGRATIONS`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -14,15 +15,18 @@ use std::time::Duration;
 use mcp_interface::ProviderError;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use crate::key::{BalancerKey, Method};
-use crate::state::{Balancer, CallRecord, Cloud, State};
+use crate::key::BalancerKey;
+use crate::state::{Balancer, Call, CallRecord, Cloud, State, Written};
 
 /// How long a call waits for another process's transaction before failing (retryable).
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
-const SCHEMA: &str = "
+/// The tables of schema version 1 (fake provider 1.1). A new file is made with them and then
+/// brought to [`SCHEMA_VERSION`] by [`MIGRATIONS`], as a version 1 file is, so both are alike.
+/// `docs/fake-provider.md` shows the resulting schema.
+pub(crate) const SCHEMA_1: &str = "
 CREATE TABLE balancers (
     key        TEXT PRIMARY KEY,   -- mci/<namespace>/<name> or mcs/<namespace>/<name>
     status     TEXT NOT NULL,      -- the status the provider returns, as JSON
@@ -42,6 +46,15 @@ CREATE TABLE calls (
 CREATE INDEX created_key ON created (key);
 CREATE INDEX calls_object ON calls (object, method);
 ";
+
+/// `MIGRATIONS[i]` brings a database of schema version `i + 1` to version `i + 2`.
+const MIGRATIONS: [&str; 1] = [
+    // 1 to 2 (fake provider 1.2): each balancer's backend view of its last ensure/update, as
+    // JSON with private keys as sha256:<hex> (NULL: that call had none), and whether a call
+    // had a resolved view. Existing balancers and calls had none.
+    "ALTER TABLE balancers ADD COLUMN backends TEXT;
+     ALTER TABLE calls ADD COLUMN view INTEGER NOT NULL DEFAULT 0;",
+];
 
 pub struct Database {
     path: PathBuf,
@@ -135,7 +148,7 @@ impl Database {
         let version: i64 = tx
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .map_err(not_ours)?;
-        match version {
+        let from = match version {
             0 => {
                 let tables: i64 = tx
                     .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
@@ -146,17 +159,26 @@ impl Database {
                         path.display()
                     ))));
                 }
-                tx.execute_batch(SCHEMA)
-                    .and_then(|()| tx.pragma_update(None, "user_version", SCHEMA_VERSION))
+                tx.execute_batch(SCHEMA_1)
                     .map_err(fail("cannot be created"))?;
+                1
             }
-            SCHEMA_VERSION => {}
-            newer => {
+            1..=SCHEMA_VERSION => version,
+            other => {
                 return Err(OpenFailure::Failed(ProviderError::permanent(format!(
-                    "fake state file {}: has schema version {newer}, written by a newer fake provider (this one reads version {SCHEMA_VERSION})",
+                    "fake state file {}: has schema version {other}, written by a newer fake provider (this one reads version {SCHEMA_VERSION})",
                     path.display()
                 ))));
             }
+        };
+        if from < SCHEMA_VERSION {
+            // Versions 1 to SCHEMA_VERSION - 1 index MIGRATIONS from 0.
+            let pending = usize::try_from(from - 1).unwrap_or_default();
+            MIGRATIONS[pending..]
+                .iter()
+                .try_for_each(|migration| tx.execute_batch(migration))
+                .and_then(|()| tx.pragma_update(None, "user_version", SCHEMA_VERSION))
+                .map_err(fail("cannot be brought to the current schema version"))?;
         }
         tx.commit().map_err(fail("cannot be created"))?;
         Ok(Database {
@@ -213,20 +235,32 @@ impl Database {
 
 fn read_all(tx: &Transaction<'_>) -> rusqlite::Result<State> {
     let mut state = State::default();
-    let mut balancers = tx.prepare("SELECT key, status, created_by FROM balancers")?;
+    let mut balancers = tx.prepare("SELECT key, status, created_by, backends FROM balancers")?;
     let rows = balancers.query_map([], |row| {
         Ok((
             row.get::<_, String>(0)?,
             row.get::<_, String>(1)?,
             row.get::<_, u32>(2)?,
+            row.get::<_, Option<String>>(3)?,
         ))
     })?;
+    let json = |column: usize, text: &str| {
+        serde_json::from_str(text).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                column,
+                rusqlite::types::Type::Text,
+                Box::new(e),
+            )
+        })
+    };
     for row in rows {
-        let (key, status, created_by) = row?;
-        let status = serde_json::from_str(&status).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e))
-        })?;
-        state.balancers.insert(key, Balancer { status, created_by });
+        let (key, status, created_by, backends) = row?;
+        let balancer = Balancer {
+            status: json(1, &status)?,
+            created_by,
+            backends: backends.map(|b| json(3, &b)).transpose()?,
+        };
+        state.balancers.insert(key, balancer);
     }
     for (table, list) in [
         ("created", &mut state.created),
@@ -237,8 +271,9 @@ fn read_all(tx: &Transaction<'_>) -> rusqlite::Result<State> {
             list.push(key?);
         }
     }
-    let mut calls =
-        tx.prepare("SELECT seq, pid, method, object, error, overlapping FROM calls ORDER BY seq")?;
+    let mut calls = tx.prepare(
+        "SELECT seq, pid, method, object, error, overlapping, view FROM calls ORDER BY seq",
+    )?;
     for call in calls.query_map([], |row| {
         Ok(CallRecord {
             seq: row.get::<_, i64>(0)?.unsigned_abs(),
@@ -247,6 +282,7 @@ fn read_all(tx: &Transaction<'_>) -> rusqlite::Result<State> {
             object: row.get(3)?,
             error: row.get(4)?,
             overlapping: row.get(5)?,
+            view: row.get(6)?,
         })
     })? {
         state.calls.push(call?);
@@ -260,8 +296,13 @@ fn write_all(tx: &Transaction<'_>, state: &State) -> rusqlite::Result<()> {
     )?;
     for (key, balancer) in &state.balancers {
         tx.execute(
-            "INSERT INTO balancers (key, status, created_by) VALUES (?1, ?2, ?3)",
-            params![key, balancer.status.to_string(), balancer.created_by],
+            "INSERT INTO balancers (key, status, created_by, backends) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                key,
+                balancer.status.to_string(),
+                balancer.created_by,
+                balancer.backends.as_ref().map(ToString::to_string)
+            ],
         )?;
     }
     for (table, list) in [("created", &state.created), ("deleted", &state.deleted)] {
@@ -271,14 +312,15 @@ fn write_all(tx: &Transaction<'_>, state: &State) -> rusqlite::Result<()> {
     }
     for call in &state.calls {
         tx.execute(
-            "INSERT INTO calls (seq, pid, method, object, error, overlapping) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO calls (seq, pid, method, object, error, overlapping, view) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 i64::try_from(call.seq).unwrap_or(i64::MAX),
                 call.pid,
                 call.method,
                 call.object,
                 call.error,
-                call.overlapping
+                call.overlapping,
+                call.view
             ],
         )?;
     }
@@ -313,12 +355,16 @@ impl Cloud for Sql<'_> {
         )
     }
 
-    fn create(&mut self, key: &BalancerKey, status: &str) -> Result<(), ProviderError> {
+    fn create(&mut self, key: &BalancerKey, new: Written<'_>) -> Result<(), ProviderError> {
         let key = key.to_string();
         let result = self
             .tx
-            .prepare_cached("INSERT INTO balancers (key, status, created_by) VALUES (?1, ?2, ?3)")
-            .and_then(|mut s| s.execute(params![key, status, crate::state::pid()]))
+            .prepare_cached(
+                "INSERT INTO balancers (key, status, created_by, backends) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![key, new.status, crate::state::pid(), new.backends])
+            })
             .and_then(|_| {
                 self.tx
                     .prepare_cached("INSERT INTO created (key) VALUES (?1)")
@@ -327,12 +373,12 @@ impl Cloud for Sql<'_> {
         self.run(result).map(drop)
     }
 
-    fn set_status(&mut self, key: &BalancerKey, status: &str) -> Result<bool, ProviderError> {
+    fn set_status(&mut self, key: &BalancerKey, new: Written<'_>) -> Result<bool, ProviderError> {
         let key = key.to_string();
         let updated = self.run(
             self.tx
-                .prepare_cached("UPDATE balancers SET status = ?2 WHERE key = ?1")
-                .and_then(|mut s| s.execute(params![key, status])),
+                .prepare_cached("UPDATE balancers SET status = ?2, backends = ?3 WHERE key = ?1")
+                .and_then(|mut s| s.execute(params![key, new.status, new.backends])),
         )?;
         Ok(updated > 0)
     }
@@ -354,21 +400,16 @@ impl Cloud for Sql<'_> {
         self.run(result).map(drop)
     }
 
-    fn record(
-        &mut self,
-        method: Method,
-        key: &BalancerKey,
-        error: Option<&str>,
-        overlapping: u32,
-    ) -> Result<(), ProviderError> {
-        let (method, object) = (method.name(key.kind), key.object());
+    fn record(&mut self, call: Call<'_>) -> Result<(), ProviderError> {
+        let (method, object) = (call.method.name(call.key.kind), call.key.object());
         let result = self
             .tx
             .prepare_cached(
-                "INSERT INTO calls (pid, method, object, error, overlapping) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO calls (pid, method, object, error, overlapping, view) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .and_then(|mut s| {
-                s.execute(params![crate::state::pid(), method, object, error, overlapping])
+                let pid = crate::state::pid();
+                s.execute(params![pid, method, object, call.error, call.overlapping, call.view])
             });
         self.run(result).map(drop)
     }

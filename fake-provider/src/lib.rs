@@ -4,8 +4,13 @@
 //! one exists and otherwise returns ingress IP `1.2.3.4`; `update` fails when none exists and
 //! returns `1.2.3.5`; `get` reports existence; `ensure_deleted` removes; every call is recorded.
 //!
+//! It offers interface 1.2's balancers (module `methods`): it gets the backend view with every
+//! call and keeps, for each balancer, the view of its last `ensure`/`update` (without private
+//! keys, see module `view`), so tests and users see what a provider was given.
+//!
 //! An optional cloud-config (YAML or JSON, see [`Config`]) lets tests add latency, make calls
-//! fail, panic, hang or return garbage, and keep the balancers in a state file (an SQLite
+//! fail (with a retry hint), panic, hang, return garbage or answer "still provisioning", turn
+//! the view off or make it required, and keep the balancers in a state file (an SQLite
 //! database) instead of memory: like a real cloud they then outlive a controller restart and are
 //! shared by several controller processes, so leaked, lost or doubly created balancers become
 //! visible. In memory, the call log and the creation and deletion history keep the last
@@ -16,20 +21,22 @@
 mod config;
 mod database;
 mod key;
+mod methods;
 mod state;
 mod store;
+mod view;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use mcp_interface::prelude::*;
-use serde::{Serialize, de::DeserializeOwned};
 
 use key::Method;
-use state::Cloud;
+use methods::Reply;
+use state::{Call, Cloud};
 
-pub use config::{Capability, Config, Fault, FaultAction};
+pub use config::{BackendView, Capability, Config, Fault, FaultAction};
 pub use key::{BalancerKey, Kind};
 pub use state::{Balancer, CallRecord, State};
 pub use store::{MEMORY_HISTORY, StateStore, read_state_file, write_state_file};
@@ -104,6 +111,7 @@ impl FakeProvider {
         tracing::info!(
             state = %config.state_file.as_ref().map_or("memory".to_owned(), |p| p.display().to_string()),
             faults = config.faults.len(),
+            backend_view = ?config.backend_view,
             "fake provider ready"
         );
         Ok(FakeProvider {
@@ -114,6 +122,16 @@ impl FakeProvider {
         })
     }
 
+    /// Itself, when it offers `capability` (through interface 1.2's balancer: `with_view`).
+    fn offers(&self, capability: Capability, with_view: bool) -> Option<&Self> {
+        let offered = if with_view {
+            self.config.offers_with_view(capability)
+        } else {
+            self.config.offers(capability)
+        };
+        offered.then_some(self)
+    }
+
     /// The balancers and the call log as they are now.
     pub fn state(&self) -> Result<State, ProviderError> {
         self.store.read()
@@ -121,11 +139,7 @@ impl FakeProvider {
 
     /// Applies latency and any matching fault: what the call is to return instead of its own
     /// result, if anything.
-    fn before_call(
-        &self,
-        method: &str,
-        object: &str,
-    ) -> Result<Option<FaultAction>, ProviderError> {
+    fn before_call(&self, method: &str, object: &str) -> Result<Option<Injected>, ProviderError> {
         if let Some(ms) = self.config.latency_ms {
             std::thread::sleep(Duration::from_millis(ms));
         }
@@ -143,30 +157,29 @@ impl FakeProvider {
             }
             tracing::debug!(method, object, action = ?fault.action, "injecting fault");
             match fault.action {
-                FaultAction::Fail => {
-                    let message = fault
-                        .message
-                        .clone()
-                        .unwrap_or_else(|| format!("injected failure of {method} for {object}"));
-                    return Err(ProviderError::new(fault.kind.into(), message));
-                }
+                FaultAction::Fail => return Err(fault.error(method, object)),
                 FaultAction::Panic => panic!("injected panic in {method} for {object}"),
                 FaultAction::Hang => {
                     std::thread::sleep(Duration::from_millis(fault.hang_ms.unwrap_or(3_600_000)));
                 }
-                FaultAction::Garbage | FaultAction::NoAddress | FaultAction::Absent => {
-                    return Ok(Some(fault.action));
+                FaultAction::Garbage => return Ok(Some(Injected::Garbage)),
+                FaultAction::NoAddress => return Ok(Some(Injected::NoAddress)),
+                FaultAction::Absent => return Ok(Some(Injected::Absent)),
+                FaultAction::InProgress => {
+                    return Ok(Some(Injected::InProgress(fault.check_after())));
                 }
             }
         }
         Ok(None)
     }
 
-    /// Runs one recorded call, or what a fault puts in its place.
+    /// Runs one recorded call, or what a fault puts in its place; `view`: the call was given
+    /// a resolved backend view.
     fn call<T>(
         &self,
         key: &BalancerKey,
         method: Method,
+        view: bool,
         op: impl FnOnce(&mut dyn Cloud, &BalancerKey) -> Result<T, ProviderError>,
     ) -> Result<Reply<T>, ProviderError> {
         let object = key.object();
@@ -174,19 +187,27 @@ impl FakeProvider {
         let (_running, overlapping) = Running::start(&self.running, key);
         let result = match self.before_call(&full_method, &object) {
             Err(e) => Err(e),
-            Ok(Some(FaultAction::Garbage)) => Ok(Reply::Garbage),
-            Ok(action) => self
+            Ok(Some(Injected::Garbage)) => Ok(Reply::Garbage),
+            Ok(injected) => self
                 .store
                 .update(|cloud| {
                     let result = op(cloud, key);
                     let error = result.as_ref().err().map(|e| e.message());
-                    cloud.record(method, key, error, overlapping)?;
+                    let call = Call {
+                        method,
+                        key,
+                        error,
+                        overlapping,
+                        view,
+                    };
+                    cloud.record(call)?;
                     result
                 })
-                .map(|value| match action {
-                    Some(FaultAction::NoAddress) => Reply::NoAddress(value),
-                    Some(FaultAction::Absent) => Reply::Absent(value),
-                    _ => Reply::Normal(value),
+                .map(|value| match injected {
+                    Some(Injected::NoAddress) => Reply::NoAddress(value),
+                    Some(Injected::Absent) => Reply::Absent(value),
+                    Some(Injected::InProgress(after)) => Reply::InProgress(value, after),
+                    Some(Injected::Garbage) | None => Reply::Normal(value),
                 }),
         };
         match &result {
@@ -201,170 +222,39 @@ impl FakeProvider {
     }
 }
 
-/// A balancer's status, of either kind.
-trait Status: Serialize + DeserializeOwned + Default {}
-
-impl<S: Serialize + DeserializeOwned + Default> Status for S {}
-
-/// A status of either kind with the one address `ip`: both are `{"ingress": [{"ip": ...}]}`.
-fn with_ip<S: DeserializeOwned>(ip: &str) -> S {
-    serde_json::from_value(serde_json::json!({"ingress": [{"ip": ip}]}))
-        .expect("both kinds' statuses are a list of addresses")
-}
-
-/// The address of a status no cloud would return.
-const GARBAGE_IP: &str = "999.1.2.3";
-
-fn to_json(status: &impl Serialize) -> Result<String, ProviderError> {
-    serde_json::to_string(status)
-        .map_err(|e| ProviderError::permanent(format!("cannot encode a status: {e}")))
-}
-
-fn ensure(
-    cloud: &mut dyn Cloud,
-    key: &BalancerKey,
-    status: &impl Serialize,
-) -> Result<(), ProviderError> {
-    if cloud.status(key)?.is_some() {
-        return Err(ProviderError::permanent(format!(
-            "load balancer {key} already exists"
-        )));
-    }
-    cloud.create(key, &to_json(status)?)
-}
-
-fn update(
-    cloud: &mut dyn Cloud,
-    key: &BalancerKey,
-    status: &impl Serialize,
-) -> Result<(), ProviderError> {
-    if cloud.set_status(key, &to_json(status)?)? {
-        Ok(())
-    } else {
-        Err(ProviderError::not_found(format!(
-            "load balancer {key} does not exist"
-        )))
-    }
-}
-
-/// The status of the balancer `key`, if it exists.
-fn get<T: DeserializeOwned>(
-    cloud: &mut dyn Cloud,
-    key: &BalancerKey,
-) -> Result<Option<T>, ProviderError> {
-    cloud
-        .status(key)?
-        .map(|status| {
-            serde_json::from_str(&status)
-                .map_err(|e| ProviderError::permanent(format!("corrupt fake state: {e}")))
-        })
-        .transpose()
-}
-
-/// What a call returns: its own result, or what a fault puts in its place.
-enum Reply<T> {
-    Normal(T),
-    /// A status no cloud would return: the host must refuse it.
+/// What a fault makes a call return instead of its own result.
+#[derive(Debug, Clone, Copy)]
+enum Injected {
     Garbage,
-    /// The call did its work, but the balancer has no address (yet).
-    NoAddress(T),
-    /// The call did its work; a `get` reports no balancer ([`reply_get`]).
-    Absent(T),
+    NoAddress,
+    Absent,
+    InProgress(Duration),
 }
 
-/// The call's result, with `garbage` and `no_address` making the faults' replacements.
-fn reply<T>(
-    result: Result<Reply<T>, ProviderError>,
-    garbage: impl FnOnce() -> T,
-    no_address: impl FnOnce(T) -> T,
-) -> Result<T, ProviderError> {
-    result.map(|r| match r {
-        Reply::Normal(value) | Reply::Absent(value) => value,
-        Reply::Garbage => garbage(),
-        Reply::NoAddress(value) => no_address(value),
-    })
-}
-
-/// A `get`'s result: as [`reply`], and `absent` reports no balancer.
-fn reply_get<T: Default>(
-    result: Result<Reply<Option<T>>, ProviderError>,
-    garbage: impl FnOnce() -> Option<T>,
-) -> Result<Option<T>, ProviderError> {
-    match result {
-        Ok(Reply::Absent(_)) => Ok(None),
-        other => reply(other, garbage, |found| found.map(|_| T::default())),
-    }
-}
-
-/// The four methods, for balancers of either kind.
-impl FakeProvider {
-    fn get_balancer<S: Status>(&self, key: BalancerKey) -> Result<Option<S>, ProviderError> {
-        let r = self.call(&key, Method::Get, get);
-        reply_get(r, || Some(with_ip("not-an-ip")))
-    }
-
-    fn ensure_balancer<S: Status>(&self, key: BalancerKey) -> Result<S, ProviderError> {
-        let r = self.call(&key, Method::Ensure, |cloud, key| {
-            let status = with_ip(ENSURED_IP);
-            ensure(cloud, key, &status)?;
-            Ok(status)
-        });
-        reply(r, || with_ip(GARBAGE_IP), |_| S::default())
-    }
-
-    fn update_balancer<S: Status>(&self, key: BalancerKey) -> Result<S, ProviderError> {
-        let r = self.call(&key, Method::Update, |cloud, key| {
-            let status = with_ip(UPDATED_IP);
-            update(cloud, key, &status)?;
-            Ok(status)
-        });
-        reply(r, || with_ip(GARBAGE_IP), |_| S::default())
-    }
-
-    fn delete_balancer(&self, key: BalancerKey) -> Result<(), ProviderError> {
-        let r = self.call(&key, Method::EnsureDeleted, |cloud, key| cloud.delete(key));
-        reply(r, || (), |()| ())
-    }
-}
-
-/// Implements one kind's SDK trait with the methods above.
-macro_rules! balancer {
-    ($trait:ident for $kind:expr, $object:ty => $status:ty) => {
-        impl $trait for FakeProvider {
-            fn get(&self, object: &$object) -> Result<Option<$status>, ProviderError> {
-                self.get_balancer(BalancerKey::of($kind, &object.metadata))
-            }
-
-            fn ensure(&self, object: &$object) -> Result<$status, ProviderError> {
-                self.ensure_balancer(BalancerKey::of($kind, &object.metadata))
-            }
-
-            fn update(&self, object: &$object) -> Result<$status, ProviderError> {
-                self.update_balancer(BalancerKey::of($kind, &object.metadata))
-            }
-
-            fn ensure_deleted(&self, object: &$object) -> Result<(), ProviderError> {
-                self.delete_balancer(BalancerKey::of($kind, &object.metadata))
-            }
+/// One `Provider` method offering the fake as `$balancer` when it offers `$capability` (with
+/// the view: `$view`).
+macro_rules! offer {
+    ($method:ident -> $balancer:ident, $capability:ident, $view:expr) => {
+        fn $method(&self) -> Option<&dyn $balancer> {
+            Some(self.offers(Capability::$capability, $view)?)
         }
     };
 }
 
-balancer!(MultiClusterIngressLoadBalancer for Kind::Mci, MultiClusterIngress => IngressLoadBalancerStatus);
-balancer!(MultiClusterServiceLoadBalancer for Kind::Mcs, MultiClusterService => LoadBalancerStatus);
-
+/// The 1.0 traits whenever a kind is offered; the 1.2 balancers too unless `backendView: off`
+/// (the SDK then calls those, with the view).
 impl Provider for FakeProvider {
-    fn multicluster_ingress(&self) -> Option<&dyn MultiClusterIngressLoadBalancer> {
-        self.config
-            .offers(Capability::MultiClusterIngress)
-            .then_some(self as &dyn MultiClusterIngressLoadBalancer)
-    }
+    offer!(multicluster_ingress -> MultiClusterIngressLoadBalancer, MultiClusterIngress, false);
+    offer!(multicluster_service -> MultiClusterServiceLoadBalancer, MultiClusterService, false);
+    offer!(multicluster_ingress_balancer -> MultiClusterIngressBalancer, MultiClusterIngress, true);
+    offer!(multicluster_service_balancer -> MultiClusterServiceBalancer, MultiClusterService, true);
 
-    fn multicluster_service(&self) -> Option<&dyn MultiClusterServiceLoadBalancer> {
-        self.config
-            .offers(Capability::MultiClusterService)
-            .then_some(self as &dyn MultiClusterServiceLoadBalancer)
+    fn backends_required(&self) -> bool {
+        self.config.backend_view == BackendView::Required
     }
 }
 
 mcp_interface::export_provider!(name: NAME, factory: FakeProvider::from_cloud_config);
+
+#[cfg(test)]
+mod tests;

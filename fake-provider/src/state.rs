@@ -15,6 +15,11 @@ pub struct Balancer {
     pub status: serde_json::Value,
     /// Which process created it.
     pub created_by: u32,
+    /// The backend view (interface 1.2) of the balancer's last `ensure` or `update`, as JSON,
+    /// with each TLS `privateKey` replaced by `sha256:<hex>` of the key; `None` when that call
+    /// had no view (a fake with `backendView: off`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backends: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +35,9 @@ pub struct CallRecord {
     /// started (a host must never overlap them: see docs/vendors.md).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub overlapping: u32,
+    /// Whether the call was given a resolved backend view (interface 1.2).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub view: bool,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -41,9 +49,10 @@ fn is_zero(n: &u32) -> bool {
 /// `mcp-fake-state` command return, as JSON:
 ///
 /// ```json
-/// {"balancers": {"mci/default/web": {"status": {"ingress": [{"ip": "1.2.3.4"}]}, "createdBy": 4242}},
+/// {"balancers": {"mci/default/web": {"status": {"ingress": [{"ip": "1.2.3.4"}]}, "createdBy": 4242,
+///                                    "backends": {"resolved": true, "services": [...], "tls": []}}},
 ///  "created": ["mci/default/web"], "deleted": [],
-///  "calls": [{"seq": 1, "pid": 4242, "method": "mci_get", "object": "default/web"}]}
+///  "calls": [{"seq": 1, "pid": 4242, "method": "mci_ensure", "object": "default/web", "view": true}]}
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -63,27 +72,68 @@ impl State {
     }
 }
 
-/// What one provider call may do to the cloud; statuses are JSON text. The implementations are
+/// What one provider call may do to the cloud; statuses and backend views are JSON text (views
+/// already without private keys, see [`crate::view`]). The implementations are
 /// the storage edge: they keep keys as `key.to_string()` (`mci/<namespace>/<name>`) and log
 /// calls as `method.name(key.kind)` about `key.object()`.
 pub(crate) trait Cloud {
     /// The balancer's status, if it exists.
     fn status(&mut self, key: &BalancerKey) -> Result<Option<String>, ProviderError>;
     /// Creates the balancer (the caller checked that it does not exist).
-    fn create(&mut self, key: &BalancerKey, status: &str) -> Result<(), ProviderError>;
-    /// Replaces an existing balancer's status; `false` when there is none.
-    fn set_status(&mut self, key: &BalancerKey, status: &str) -> Result<bool, ProviderError>;
+    fn create(&mut self, key: &BalancerKey, new: Written<'_>) -> Result<(), ProviderError>;
+    /// Replaces an existing balancer's status and backend view; `false` when there is none.
+    fn set_status(&mut self, key: &BalancerKey, new: Written<'_>) -> Result<bool, ProviderError>;
     /// Removes the balancer, if it exists.
     fn delete(&mut self, key: &BalancerKey) -> Result<(), ProviderError>;
-    /// Appends a call to the call log; `overlapping` is how many other calls about the same
-    /// object this process was still running when it started.
-    fn record(
-        &mut self,
-        method: Method,
-        key: &BalancerKey,
-        error: Option<&str>,
-        overlapping: u32,
-    ) -> Result<(), ProviderError>;
+    /// Appends a call to the call log.
+    fn record(&mut self, call: Call<'_>) -> Result<(), ProviderError>;
+}
+
+/// What `ensure` and `update` write for a balancer: its status and the call's backend view (if
+/// it had one), as JSON text.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Written<'a> {
+    pub status: &'a str,
+    pub backends: Option<&'a str>,
+}
+
+impl<'a> Written<'a> {
+    /// A status without view (for tests of the stores).
+    #[cfg(test)]
+    pub fn status(status: &'a str) -> Self {
+        Written {
+            status,
+            backends: None,
+        }
+    }
+}
+
+/// One call, as [`Cloud::record`] logs it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Call<'a> {
+    pub method: Method,
+    pub key: &'a BalancerKey,
+    /// The error message, when the call failed.
+    pub error: Option<&'a str>,
+    /// How many other calls about the same object this process was still running when it
+    /// started.
+    pub overlapping: u32,
+    /// Whether the call had a resolved backend view.
+    pub view: bool,
+}
+
+impl<'a> Call<'a> {
+    /// A successful call without view, none overlapping (for tests of the stores).
+    #[cfg(test)]
+    pub fn plain(method: Method, key: &'a BalancerKey) -> Self {
+        Call {
+            method,
+            key,
+            error: None,
+            overlapping: 0,
+            view: false,
+        }
+    }
 }
 
 /// This process's id, asked once (`getpid` is a system call, and each call records it).

@@ -11,18 +11,20 @@ use std::sync::Mutex;
 use mcp_interface::ProviderError;
 
 use crate::database::Database;
-use crate::key::{BalancerKey, Method};
-use crate::state::{Balancer, CallRecord, Cloud, State, pid};
+use crate::key::BalancerKey;
+use crate::state::{Balancer, Call, CallRecord, Cloud, State, Written, pid};
 
 /// How many calls, creations and deletions the in-memory store remembers (the oldest are
 /// forgotten first), so a long run does not grow without end. The database keeps them all.
 pub const MEMORY_HISTORY: usize = 1_000;
 
-/// A balancer in memory: its status as JSON text and the process that created it.
+/// A balancer in memory: its status and backend view as JSON text and the process that
+/// created it.
 #[derive(Debug)]
 struct Stored {
     status: String,
     created_by: u32,
+    backends: Option<String>,
 }
 
 /// The in-memory cloud, with a bounded history.
@@ -50,21 +52,23 @@ impl Cloud for Memory {
             .map(|b| b.status.clone()))
     }
 
-    fn create(&mut self, key: &BalancerKey, status: &str) -> Result<(), ProviderError> {
+    fn create(&mut self, key: &BalancerKey, new: Written<'_>) -> Result<(), ProviderError> {
         let key = key.to_string();
         let stored = Stored {
-            status: status.to_owned(),
+            status: new.status.to_owned(),
             created_by: pid(),
+            backends: new.backends.map(str::to_owned),
         };
         self.balancers.insert(key.clone(), stored);
         push_bounded(&mut self.created, key);
         Ok(())
     }
 
-    fn set_status(&mut self, key: &BalancerKey, status: &str) -> Result<bool, ProviderError> {
+    fn set_status(&mut self, key: &BalancerKey, new: Written<'_>) -> Result<bool, ProviderError> {
         Ok(match self.balancers.get_mut(&key.to_string()) {
             Some(balancer) => {
-                status.clone_into(&mut balancer.status);
+                new.status.clone_into(&mut balancer.status);
+                balancer.backends = new.backends.map(str::to_owned);
                 true
             }
             None => false,
@@ -79,21 +83,16 @@ impl Cloud for Memory {
         Ok(())
     }
 
-    fn record(
-        &mut self,
-        method: Method,
-        key: &BalancerKey,
-        error: Option<&str>,
-        overlapping: u32,
-    ) -> Result<(), ProviderError> {
+    fn record(&mut self, call: Call<'_>) -> Result<(), ProviderError> {
         self.next_seq += 1;
         let record = CallRecord {
             seq: self.next_seq,
             pid: pid(),
-            method: method.name(key.kind),
-            object: key.object(),
-            error: error.map(str::to_owned),
-            overlapping,
+            method: call.method.name(call.key.kind),
+            object: call.key.object(),
+            error: call.error.map(str::to_owned),
+            overlapping: call.overlapping,
+            view: call.view,
         };
         push_bounded(&mut self.calls, record);
         Ok(())
@@ -106,10 +105,17 @@ impl Memory {
             .balancers
             .iter()
             .map(|(key, b)| {
-                let status = serde_json::from_str(&b.status)
-                    .map_err(|e| ProviderError::permanent(format!("corrupt fake state: {e}")))?;
+                let corrupt = |e| ProviderError::permanent(format!("corrupt fake state: {e}"));
+                let status = serde_json::from_str(&b.status).map_err(corrupt)?;
+                let backends = b.backends.as_deref().map(serde_json::from_str);
+                let backends = backends.transpose().map_err(corrupt)?;
                 let created_by = b.created_by;
-                Ok((key.clone(), Balancer { status, created_by }))
+                let balancer = Balancer {
+                    status,
+                    created_by,
+                    backends,
+                };
+                Ok((key.clone(), balancer))
             })
             .collect::<Result<_, ProviderError>>()?;
         Ok(State {
@@ -180,7 +186,7 @@ pub fn write_state_file(path: &Path, state: &State) -> Result<(), ProviderError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::Kind;
+    use crate::key::{Kind, Method};
 
     #[test]
     fn memory_history_is_bounded() {
@@ -189,9 +195,9 @@ mod tests {
             store
                 .update(|cloud| {
                     let key = BalancerKey::new(Kind::Mci, "ns", &i.to_string());
-                    cloud.create(&key, "{}")?;
+                    cloud.create(&key, Written::status("{}"))?;
                     cloud.delete(&key)?;
-                    cloud.record(Method::Ensure, &key, None, 0)
+                    cloud.record(Call::plain(Method::Ensure, &key))
                 })
                 .unwrap();
         }

@@ -211,11 +211,13 @@ impl Provider {
     /// Calls `method` with `object`, on a blocking thread, bounded by the call timeout, once no
     /// earlier call about the same object is still running in the provider. Waiting for such a
     /// call is bounded by the call timeout too ([`CallError::Busy`]): a caller never waits
-    /// without end for a provider that hangs.
+    /// without end for a provider that hangs. `check` validates the result before the call is
+    /// reported to the observer, so a refused result counts as the failed call it is.
     async fn call<K: ObjectKind, O: DeserializeOwned>(
         &self,
         operation: Operation,
         object: Encoded<K>,
+        check: fn(&O) -> Result<(), String>,
     ) -> Result<Reply<O>, CallError> {
         let method = operation.method::<K>();
         let timeout = self.inner.timeout;
@@ -230,7 +232,18 @@ impl Provider {
         let (started, result) = match lock.await {
             Ok(lock) => {
                 let started = Instant::now();
-                (started, self.call_inner(operation, object, lock).await)
+                let result = self
+                    .call_inner(operation, object, lock)
+                    .await
+                    .and_then(|reply| {
+                        check(&reply.result).map_err(|detail| CallError::InvalidResponse {
+                            provider: self.name().to_owned(),
+                            method,
+                            detail,
+                        })?;
+                        Ok(reply)
+                    });
+                (started, result)
             }
             Err(_elapsed) => (
                 Instant::now(),
@@ -389,16 +402,7 @@ impl Provider {
         operation: Operation,
         object: Encoded<K>,
     ) -> Result<Reply<O>, CallError> {
-        let reply: Reply<O> = self.call(operation, object).await?;
-        reply
-            .result
-            .validate()
-            .map_err(|detail| CallError::InvalidResponse {
-                provider: self.name().to_owned(),
-                method: operation.method::<K>(),
-                detail,
-            })?;
-        Ok(reply)
+        self.call(operation, object, O::validate).await
     }
 
     /// The balancer's status, or `None` when it does not exist.
@@ -442,7 +446,7 @@ impl Provider {
         object: &impl Payload<K>,
     ) -> Result<(), CallError> {
         let _: Reply<serde_json::Value> = self
-            .call(Operation::EnsureDeleted, object.encoded())
+            .call(Operation::EnsureDeleted, object.encoded(), |_| Ok(()))
             .await?;
         Ok(())
     }

@@ -322,19 +322,21 @@ async fn a_missing_capability_is_not_supported_and_never_called() {
 async fn calls_are_reported_to_the_observer() {
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = seen.clone();
-    let p = load(Some("faults: [{method: mci_update, action: fail}]")).with_observer(Arc::new(
-        move |method, _elapsed, outcome| {
-            sink.lock().unwrap().push(format!("{method}:{outcome:?}"));
-        },
-    ));
+    let config = "faults: [{method: mci_update, action: fail}, {method: mci_get, action: garbage}]";
+    let p = load(Some(config)).with_observer(Arc::new(move |method, _elapsed, outcome| {
+        sink.lock().unwrap().push(format!("{method}:{outcome:?}"));
+    }));
     let o = mci("default", "observed");
     p.ensure(&o).await.unwrap();
     p.update(&o).await.unwrap_err();
+    // A status the loader refuses is a failed call, as the caller sees it.
+    p.get(&o).await.unwrap_err();
     assert_eq!(
         *seen.lock().unwrap(),
         [
             "multiclusteringress_ensure:Ok",
-            "multiclusteringress_update:Err(\"retryable\")"
+            "multiclusteringress_update:Err(\"retryable\")",
+            "multiclusteringress_get:Err(\"invalid_response\")"
         ]
     );
 }

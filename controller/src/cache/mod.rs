@@ -13,9 +13,42 @@
 //!   decodable state if there was one, and the rest of the kind is served. Without this one bad
 //!   object fails the whole list, and the watcher retries it forever.
 
+/// `impl Resource` for a lean cached form `$lean` (a `metadata` field and what it keeps of the
+/// rest) of the API type `$api`: lists and watches are those of `$api`.
+macro_rules! lean_resource {
+    ($lean:ty => $api:ty) => {
+        impl kube::Resource for $lean {
+            type DynamicType = ();
+            type Scope = k8s_openapi::NamespaceResourceScope;
+
+            fn kind(dt: &()) -> std::borrow::Cow<'_, str> {
+                <$api as kube::Resource>::kind(dt)
+            }
+            fn group(dt: &()) -> std::borrow::Cow<'_, str> {
+                <$api as kube::Resource>::group(dt)
+            }
+            fn version(dt: &()) -> std::borrow::Cow<'_, str> {
+                <$api as kube::Resource>::version(dt)
+            }
+            fn plural(dt: &()) -> std::borrow::Cow<'_, str> {
+                <$api as kube::Resource>::plural(dt)
+            }
+            fn meta(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                &self.metadata
+            }
+            fn meta_mut(
+                &mut self,
+            ) -> &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                &mut self.metadata
+            }
+        }
+    };
+}
+
 mod change;
 mod decoded;
 mod driver;
+mod endpoint_slice;
 mod index;
 mod lean;
 mod service;
@@ -34,6 +67,9 @@ use serde::de::DeserializeOwned;
 pub use change::Change;
 pub use decoded::{Decoded, Reports, trim};
 use driver::Driver;
+pub use endpoint_slice::{
+    CachedEndpointSlice, EXECUTION_SPACE_PREFIX, SliceEndpoint, WORK_NAMESPACE_ANNOTATION,
+};
 use index::Indexes;
 pub use index::{Index, IndexKeys};
 pub use service::CachedService;

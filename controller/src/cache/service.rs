@@ -1,28 +1,54 @@
 //! [`CachedService`]: a Service as the shared cache keeps it.
 //!
-//! No controller reads a Service's spec or status: they read its metadata (name, UID,
-//! annotations, deletion) and ask whether its spec changed (the Go controllers' update
-//! predicate). A decoded `Service` with its spec and status is several times larger in the
-//! cache (the spec's selector map alone is a large part); this keeps the metadata and a digest
+//! The controllers read a Service's metadata (name, UID, annotations, deletion), ask whether its
+//! spec changed (the Go controllers' update predicate), and the backend view reads its ports.
+//! A decoded `Service` with its spec and status is several times larger in the cache (the
+//! spec's selector map alone is a large part); this keeps the metadata, the ports and a digest
 //! of the spec (docs/performance.md, "The second pass").
 
-use std::borrow::Cow;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Service, ServicePort};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::Resource;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use mcp_interface::backends::{BackendPort, TargetPort};
 use serde::{Deserialize, Deserializer};
 
-/// A Service's metadata and a digest of its spec. Lists and watches are those of `v1`
-/// `services`.
+/// A Service's metadata, its ports and a digest of its spec. Lists and watches are those of
+/// `v1` `services`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CachedService {
     pub metadata: ObjectMeta,
     /// A digest of `spec` as JSON: equal specs have equal digests; a different spec has a
     /// different one but for a 64-bit hash collision.
     pub spec_digest: u64,
+    /// `spec.ports`, in their order, as the backend view shows them (`protocol` defaulted to
+    /// `TCP` as the API server does; `problem` always `None`).
+    pub ports: Vec<BackendPort>,
+}
+
+/// `spec.ports` of a spec (none when it has none or they do not decode).
+fn ports_of(spec: Option<&serde_json::Value>) -> Vec<BackendPort> {
+    let Some(ports) = spec.and_then(|s| s.get("ports")) else {
+        return Vec::new();
+    };
+    Vec::<ServicePort>::deserialize(ports)
+        .map(|ports| ports.iter().map(backend_port).collect())
+        .unwrap_or_default()
+}
+
+fn backend_port(port: &ServicePort) -> BackendPort {
+    BackendPort {
+        name: port.name.clone().filter(|n| !n.is_empty()),
+        port: port.port,
+        protocol: port.protocol.clone().unwrap_or_else(|| "TCP".to_owned()),
+        app_protocol: port.app_protocol.clone(),
+        target_port: port.target_port.as_ref().map(|t| match t {
+            IntOrString::Int(n) => TargetPort::Number(*n),
+            IntOrString::String(name) => TargetPort::Name(name.clone()),
+        }),
+        problem: None,
+    }
 }
 
 /// The digest of a spec (`None`: the Service has none).
@@ -46,6 +72,7 @@ impl<'de> Deserialize<'de> for CachedService {
         Ok(CachedService {
             metadata: wire.metadata,
             spec_digest: digest(wire.spec.as_ref()),
+            ports: ports_of(wire.spec.as_ref()),
         })
     }
 }
@@ -59,41 +86,17 @@ impl From<&Service> for CachedService {
         CachedService {
             metadata: service.metadata.clone(),
             spec_digest: digest(spec.as_ref()),
+            ports: ports_of(spec.as_ref()),
         }
     }
 }
 
-impl Resource for CachedService {
-    type DynamicType = ();
-    type Scope = NamespaceResourceScope;
-
-    fn kind(dt: &()) -> Cow<'_, str> {
-        Service::kind(dt)
-    }
-
-    fn group(dt: &()) -> Cow<'_, str> {
-        Service::group(dt)
-    }
-
-    fn version(dt: &()) -> Cow<'_, str> {
-        Service::version(dt)
-    }
-
-    fn plural(dt: &()) -> Cow<'_, str> {
-        Service::plural(dt)
-    }
-
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+lean_resource!(CachedService => Service);
 
 #[cfg(test)]
 mod tests {
+    use kube::Resource;
+
     use super::*;
 
     fn decoded(json: serde_json::Value) -> CachedService {
@@ -126,6 +129,43 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(CachedService::from(&typed), cached);
+    }
+
+    #[test]
+    fn ports_are_kept_as_the_view_shows_them() {
+        let cached = decoded(serde_json::json!({
+            "metadata": {"name": "web", "namespace": "ns"},
+            "spec": {"ports": [
+                {"name": "http", "port": 80, "targetPort": 8080, "appProtocol": "http"},
+                {"name": "grpc", "port": 9090, "protocol": "UDP", "targetPort": "grpc-port"},
+            ]},
+        }));
+        assert_eq!(
+            cached.ports,
+            [
+                BackendPort {
+                    name: Some("http".into()),
+                    port: 80,
+                    protocol: "TCP".into(),
+                    app_protocol: Some("http".into()),
+                    target_port: Some(TargetPort::Number(8080)),
+                    problem: None,
+                },
+                BackendPort {
+                    name: Some("grpc".into()),
+                    port: 9090,
+                    protocol: "UDP".into(),
+                    app_protocol: None,
+                    target_port: Some(TargetPort::Name("grpc-port".into())),
+                    problem: None,
+                },
+            ]
+        );
+        assert!(
+            decoded(serde_json::json!({"metadata": {"name": "x"}}))
+                .ports
+                .is_empty()
+        );
     }
 
     #[test]

@@ -62,13 +62,13 @@ where
     cache
 }
 
-/// The EndpointSlice metadata `namespace/name` labelled with Service `service`
-/// (`kubernetes.io/service-name`).
+/// The EndpointSlice `namespace/name` labelled with Service `service`
+/// (`kubernetes.io/service-name`), without endpoints.
 pub fn endpoint_slice(
     namespace: &str,
     name: &str,
     service: &str,
-) -> kube::core::PartialObjectMeta<k8s_openapi::api::discovery::v1::EndpointSlice> {
+) -> crate::cache::CachedEndpointSlice {
     object(&format!(
         "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {{name: {name}, namespace: {namespace}, labels: {{kubernetes.io/service-name: {service}}}}}"
     ))
@@ -91,4 +91,47 @@ pub fn names<K: kube::runtime::reflector::Lookup>(
         .collect();
     names.sort();
     names
+}
+
+/// The ResourceBinding `<service>-service` of Service `namespace/service`, scheduled on
+/// `clusters`, aggregating for each `(cluster, ip)` of `balancers` a member Service whose load
+/// balancer has that address.
+pub fn service_binding(
+    namespace: &str,
+    service: &str,
+    clusters: &[&str],
+    balancers: &[(&str, &str)],
+) -> mcp_interface::api::work::ResourceBinding {
+    let aggregated: Vec<serde_json::Value> = balancers
+        .iter()
+        .map(|(cluster, ip)| {
+            serde_json::json!({"clusterName": cluster, "applied": true, "health": "Healthy",
+                "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}})
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": format!("{service}-service"), "namespace": namespace},
+        "spec": {
+            "resource": {"apiVersion": "v1", "kind": "Service", "name": service, "namespace": namespace},
+            "clusters": clusters.iter().map(|c| serde_json::json!({"name": c})).collect::<Vec<_>>(),
+        },
+        "status": {"aggregatedStatus": aggregated},
+    }))
+    .unwrap()
+}
+
+/// Cluster `name`, `Ready` or not, with the `TrafficControl` remedy action when `blocked`.
+pub fn cluster(name: &str, ready: bool, blocked: bool) -> mcp_interface::api::cluster::Cluster {
+    let status = if ready { "True" } else { "False" };
+    let actions: &[&str] = if blocked { &["TrafficControl"] } else { &[] };
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "spec": {"syncMode": "Push"},
+        "status": {
+            "conditions": [{"type": "Ready", "status": status, "reason": "r", "message": "m",
+                            "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+            "remedyActions": actions,
+        },
+    }))
+    .unwrap()
 }

@@ -1,20 +1,20 @@
 //! Watch mappings several controllers share: which Service a Service, EndpointSlice or
-//! ResourceBinding change is about. Each controller's own `mappers.rs` turns that Service into
-//! its own objects.
+//! ResourceBinding change is about, and which Cluster changes matter to a backend view. Each
+//! controller's own `mappers.rs` turns that Service or Cluster into its own objects.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::Service;
-use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::ObjectRef;
+use mcp_interface::api::cluster::{Cluster, REMEDY_ACTION_TRAFFIC_CONTROL};
 use mcp_interface::api::constants::{
-    CLUSTER_PROPAGATION_POLICY_NAME, DERIVED_SERVICE_PREFIX, LABEL_SERVICE_NAME,
-    PROPAGATION_POLICY_NAME, PROPAGATION_POLICY_NAMESPACE,
+    CLUSTER_PROPAGATION_POLICY_NAME, PROPAGATION_POLICY_NAME, PROPAGATION_POLICY_NAMESPACE,
 };
 use mcp_interface::api::work::ResourceBinding;
+use mcp_interface::backends::BalancerAddress;
 
-use crate::cache::{CachedService, Change, object_ref};
+use crate::cache::{CachedEndpointSlice, CachedService, Change, object_ref};
+use crate::controllers::backends::balancer_addresses;
 use crate::controllers::references::bound_key;
 
 /// The annotations Karmada's resource detector writes on every resource template a policy
@@ -49,16 +49,13 @@ pub fn service_of_service_change(change: &Change<'_, CachedService>) -> Option<O
 /// The Service of an EndpointSlice that changed in any way (label `kubernetes.io/service-name`,
 /// `derived-` stripped: Karmada's derived Services are named after the Service they import).
 pub fn service_of_endpoint_slice_change(
-    change: &Change<'_, PartialObjectMeta<EndpointSlice>>,
+    change: &Change<'_, CachedEndpointSlice>,
 ) -> Option<ObjectRef<Service>> {
     if !change.resource_version_changed() {
         return None;
     }
     let slice = change.object();
-    let service = slice.metadata.labels.as_ref()?.get(LABEL_SERVICE_NAME)?;
-    let service = service
-        .strip_prefix(DERIVED_SERVICE_PREFIX)
-        .unwrap_or(service);
+    let service = slice.service()?;
     Some(ObjectRef::new(service).within(slice.metadata.namespace.as_deref().unwrap_or_default()))
 }
 
@@ -85,6 +82,58 @@ pub fn services_of_binding_change(
     }
 }
 
+/// The member Services' load-balancer addresses a binding aggregates, by cluster.
+fn balancers(rb: Option<&ResourceBinding>) -> BTreeMap<&str, Vec<BalancerAddress>> {
+    rb.iter()
+        .flat_map(|rb| {
+            let items = rb
+                .status
+                .iter()
+                .flat_map(|s| s.aggregated_status.iter().flatten());
+            items.map(|item| {
+                (
+                    item.cluster_name.as_str(),
+                    balancer_addresses(rb, &item.cluster_name),
+                )
+            })
+        })
+        .filter(|(_, addresses)| !addresses.is_empty())
+        .collect()
+}
+
+/// The Services (namespace, name) whose member load-balancer addresses (the binding's
+/// `status.aggregatedStatus[].status.loadBalancer`, shown in the backend view) a
+/// ResourceBinding change changed. Any other status change of a binding (conditions, health,
+/// the rest of the member status) is none.
+pub fn services_of_binding_balancer_change(
+    change: &Change<'_, ResourceBinding>,
+) -> BTreeSet<(String, String)> {
+    let before = match change {
+        Change::Applied { old, .. } => *old,
+        Change::Deleted(rb) => Some(*rb),
+    };
+    if balancers(before) == balancers(change.applied()) {
+        return BTreeSet::new();
+    }
+    change
+        .old()
+        .and_then(bound_key)
+        .into_iter()
+        .chain(bound_key(change.object()))
+        .collect()
+}
+
+/// Whether a Cluster change changes the backend views it is in: created or deleted, became
+/// Ready or stopped being Ready, or gained or lost the `TrafficControl` remedy action. Every
+/// other status change (heartbeats, resource summaries) is none.
+pub fn cluster_view_changed(change: &Change<'_, Cluster>) -> bool {
+    change.changed(|old, new| {
+        old.is_ready() != new.is_ready()
+            || old.has_remedy_action(REMEDY_ACTION_TRAFFIC_CONTROL)
+                != new.has_remedy_action(REMEDY_ACTION_TRAFFIC_CONTROL)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,7 +142,7 @@ mod tests {
         serde_yaml::from_str(yaml).unwrap()
     }
 
-    fn slice(labels: &str, resource_version: &str) -> PartialObjectMeta<EndpointSlice> {
+    fn slice(labels: &str, resource_version: &str) -> CachedEndpointSlice {
         serde_yaml::from_str(&format!(
             "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {{name: s1, namespace: ns, resourceVersion: '{resource_version}', labels: {labels}}}"
         ))

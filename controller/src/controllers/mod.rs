@@ -9,11 +9,13 @@
 //! share lives beside them: [`runtime`] (the kube-runtime controller with spans), [`tracker`]
 //! (a request's backoff, admission and metrics), [`balancer`] (the reconcile MCI and MCS share),
 //! [`calls`] (a provider call, its failure also a Warning Event), [`trigger`] (from cache changes
-//! to reconcile requests), [`mappers`] (the shared watch mappings) and [`references`] (what
-//! refers to what). The API writes ([`crate::writes`]) and Events ([`crate::events`]) are the
-//! crate's, shared with the caches.
+//! to reconcile requests), [`mappers`] (the shared watch mappings), [`references`] (what
+//! refers to what) and [`backends`] (the backend view a provider is given, and its digest).
+//! The API writes ([`crate::writes`]) and Events ([`crate::events`]) are the crate's, shared
+//! with the caches.
 
 mod admission;
+pub mod backends;
 pub mod balancer;
 pub mod calls;
 pub mod crd_installation;

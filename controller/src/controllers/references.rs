@@ -1,7 +1,8 @@
 //! What refers to what, read from the caches: the Services and Secrets a MultiClusterIngress
-//! names, the MCIs that name a Service (an index of the MCI cache, as Go's), and the
-//! ResourceBinding that places a Service. Several controllers ask these questions; answering
-//! them here keeps them consistent.
+//! names, the MCIs that name a Service, a Secret or a cluster (indexes of the MCI cache, as
+//! Go's), the ResourceBinding that places a Service and the bindings placed on a cluster, and
+//! the EndpointSlices Karmada collected for a Service. Several controllers ask these questions;
+//! answering them here keeps them consistent.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -9,8 +10,8 @@ use std::sync::Arc;
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
-use crate::cache::{Index, SharedCache};
-use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
+use crate::cache::{CachedEndpointSlice, Index, SharedCache};
+use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService, ServiceLocation};
 use mcp_interface::api::work::{ResourceBinding, binding_name};
 
 /// The kind and API version of a core Service (in bindings' `spec.resource` and in
@@ -72,6 +73,71 @@ pub fn mcis_referencing(
     service: &str,
 ) -> Vec<Arc<MultiClusterIngress>> {
     by_service.get(&format!("{namespace}/{service}"))
+}
+
+/// The MCI cache's index of the TLS Secrets each MCI references (`namespace/secret`).
+pub fn mcis_by_secret(mcis: &SharedCache<MultiClusterIngress>) -> Index<MultiClusterIngress> {
+    mcis.index("referenced-secrets", |mci| {
+        let namespace = mci.namespace().unwrap_or_default();
+        referenced_secrets(mci)
+            .into_iter()
+            .map(|secret| format!("{namespace}/{secret}"))
+            .collect()
+    })
+}
+
+/// `status.serviceLocations` of an MCI, as recorded.
+pub fn service_locations(mci: &MultiClusterIngress) -> Option<&Vec<ServiceLocation>> {
+    mci.status.as_ref()?.service_locations.as_ref()
+}
+
+/// The clusters of an MCI's `status.serviceLocations` (every Service's), sorted.
+pub fn located_clusters(mci: &MultiClusterIngress) -> BTreeSet<&str> {
+    service_locations(mci)
+        .into_iter()
+        .flatten()
+        .flat_map(|l| l.clusters.iter().flatten())
+        .map(String::as_str)
+        .collect()
+}
+
+/// The MCI cache's index of the clusters each MCI's backends are located on (its
+/// `status.serviceLocations`), by cluster name.
+pub fn mcis_by_cluster(mcis: &SharedCache<MultiClusterIngress>) -> Index<MultiClusterIngress> {
+    mcis.index("located-clusters", |mci| {
+        located_clusters(mci)
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    })
+}
+
+/// The ResourceBinding cache's index of the bindings of `v1` Services by the clusters they are
+/// scheduled on.
+pub fn service_bindings_by_cluster(
+    bindings: &SharedCache<ResourceBinding>,
+) -> Index<ResourceBinding> {
+    bindings.index("service-bindings-by-cluster", |rb| {
+        if bound_service(rb).is_none() {
+            return Vec::new();
+        }
+        rb.scheduled_clusters().into_iter().collect()
+    })
+}
+
+/// The EndpointSlice cache's index of the slices Karmada collected from member clusters, by
+/// the Service they belong to (`namespace/service`, see
+/// [`CachedEndpointSlice::collected_from`]).
+pub fn collected_slices_by_service(
+    slices: &SharedCache<CachedEndpointSlice>,
+) -> Index<CachedEndpointSlice> {
+    slices.index("collected-by-service", |slice| {
+        let (Some(service), Some(_)) = (slice.service(), slice.collected_from()) else {
+            return Vec::new();
+        };
+        let namespace = slice.metadata.namespace.as_deref().unwrap_or_default();
+        vec![format!("{namespace}/{service}")]
+    })
 }
 
 /// Whether `mci` is in `namespace` and references Service `service`.

@@ -1,7 +1,9 @@
 //! `mcp-fake-state PATH`: prints the fake provider's state database (`stateFile`) as JSON, for
-//! scripts: `{"balancers": {KEY: {"status", "createdBy"}}, "created": [KEY...], "deleted":
-//! [KEY...], "calls": [{"seq", "pid", "method", "object", "error"?}]}`. A missing file prints
-//! the empty state. The schema, for SQL, is in docs/fake-provider.md.
+//! scripts: `{"balancers": {KEY: {"status", "createdBy", "backends"?}}, "created": [KEY...],
+//! "deleted": [KEY...], "calls": [{"seq", "pid", "method", "object", "error"?, "overlapping"?,
+//! "view"?}]}` (`backends`: the backend view of the balancer's last ensure/update, private keys
+//! as `sha256:<hex>`). A missing file prints the empty state. The schema, for SQL, is in
+//! docs/fake-provider.md.
 
 #![forbid(unsafe_code)]
 

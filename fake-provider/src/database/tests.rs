@@ -1,7 +1,7 @@
 //! Tests of the state database: sharing between stores and processes, atomic calls, the file format.
 
 use super::*;
-use crate::key::Kind;
+use crate::key::{Kind, Method};
 use crate::store::StateStore;
 
 /// A path for a state file in a directory of its own (removed when the guard is dropped).
@@ -20,7 +20,7 @@ fn the_database_is_shared_between_stores() {
     let (_dir, path) = state_file();
     let a = StateStore::file(&path).unwrap();
     let b = StateStore::file(&path).unwrap();
-    a.update(|cloud| cloud.create(&key("x"), r#"{"ingress": []}"#))
+    a.update(|cloud| cloud.create(&key("x"), Written::status(r#"{"ingress": []}"#)))
         .unwrap();
     assert_eq!(b.read().unwrap().creations("mci/ns/x"), 1);
     b.update(|cloud| cloud.delete(&key("x"))).unwrap();
@@ -42,11 +42,11 @@ fn calls_through_separate_connections_are_atomic() {
                     store
                         .update(|cloud| {
                             if cloud.status(&key("shared"))?.is_none() {
-                                cloud.create(&key("shared"), "{}")?;
+                                cloud.create(&key("shared"), Written::status("{}"))?;
                             }
                             let own = key(&format!("{t}-{i}"));
-                            cloud.create(&own, "{}")?;
-                            cloud.record(Method::Ensure, &own, None, 0)
+                            cloud.create(&own, Written::status("{}"))?;
+                            cloud.record(Call::plain(Method::Ensure, &own))
                         })
                         .unwrap();
                 }
@@ -67,12 +67,14 @@ fn calls_through_separate_connections_are_atomic() {
 fn a_failed_statement_keeps_nothing_of_the_call() {
     let (_dir, path) = state_file();
     let store = StateStore::file(&path).unwrap();
-    store.update(|cloud| cloud.create(&key("x"), "{}")).unwrap();
+    store
+        .update(|cloud| cloud.create(&key("x"), Written::status("{}")))
+        .unwrap();
     // Creating it again breaks the primary key: the call log entry goes too.
     let err = store
         .update(|cloud| {
-            cloud.record(Method::Ensure, &key("x"), None, 0)?;
-            cloud.create(&key("x"), "{}")
+            cloud.record(Call::plain(Method::Ensure, &key("x")))?;
+            cloud.create(&key("x"), Written::status("{}"))
         })
         .unwrap_err();
     assert!(err.message().contains("UNIQUE"), "{err}");
@@ -96,7 +98,10 @@ fn a_state_round_trips_through_the_file() {
     // Sequence numbers go on from the last one.
     StateStore::file(&path)
         .unwrap()
-        .update(|cloud| cloud.record(Method::Get, &BalancerKey::new(Kind::Mci, "a", "d"), None, 0))
+        .update(|cloud| {
+            let key = BalancerKey::new(Kind::Mci, "a", "d");
+            cloud.record(Call::plain(Method::Get, &key))
+        })
         .unwrap();
     assert_eq!(crate::read_state_file(&path).unwrap().calls[2].seq, 5);
 }
@@ -131,7 +136,7 @@ fn files_that_are_not_fake_state_are_refused_clearly() {
     let newer = dir.path().join("newer.db");
     Connection::open(&newer)
         .unwrap()
-        .pragma_update(None, "user_version", 2)
+        .pragma_update(None, "user_version", 3)
         .unwrap();
     let err = StateStore::file(&newer).err().unwrap();
     assert!(err.message().contains("newer fake provider"), "{err}");
@@ -143,4 +148,75 @@ fn a_missing_file_reads_as_an_empty_cloud_and_is_not_created() {
     let path = dir.path().join("missing.db");
     assert_eq!(crate::read_state_file(&path).unwrap(), State::default());
     assert!(!path.exists());
+}
+
+/// A file fake provider 1.1 left: schema version 1, a balancer and a call.
+const FILE_1: &str = "
+PRAGMA user_version = 1;
+INSERT INTO balancers VALUES ('mci/ns/old', '{\"ingress\":[{\"ip\":\"1.2.3.4\"}]}', 7);
+INSERT INTO created (key) VALUES ('mci/ns/old');
+INSERT INTO calls (pid, method, object, overlapping) VALUES (7, 'mci_ensure', 'ns/old', 1);
+";
+
+#[test]
+fn a_version_1_file_is_migrated_in_place() {
+    let (_dir, path) = state_file();
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(&format!("{SCHEMA_1}{FILE_1}"))
+        .unwrap();
+    let store = StateStore::file(&path).unwrap();
+    let version: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    // What version 1 held is all there, without views.
+    let state = store.read().unwrap();
+    assert_eq!(state.balancers["mci/ns/old"].created_by, 7);
+    assert_eq!(state.balancers["mci/ns/old"].backends, None);
+    assert_eq!(state.created, ["mci/ns/old"]);
+    assert_eq!(state.calls[0].overlapping, 1);
+    assert!(!state.calls[0].view);
+    // The old balancer takes a view, and calls record theirs.
+    let view = r#"{"resolved":true,"services":[],"tls":[]}"#;
+    store
+        .update(|cloud| {
+            let old = key("old");
+            let new = Written {
+                status: "{}",
+                backends: Some(view),
+            };
+            assert!(cloud.set_status(&old, new)?);
+            let call = Call {
+                view: true,
+                ..Call::plain(Method::Update, &old)
+            };
+            cloud.record(call)
+        })
+        .unwrap();
+    // A second opener finds version 2 and changes nothing.
+    let state = crate::read_state_file(&path).unwrap();
+    assert_eq!(
+        state.balancers["mci/ns/old"].backends,
+        Some(serde_json::from_str(view).unwrap())
+    );
+    assert!(state.calls[1].view);
+    assert_eq!(state.calls[1].seq, 2);
+}
+
+#[test]
+fn views_and_view_flags_round_trip_through_the_file() {
+    let (_dir, path) = state_file();
+    let state: State = serde_json::from_value(serde_json::json!({
+        "balancers": {"mci/a/b": {"status": {}, "createdBy": 7,
+                                  "backends": {"resolved": true, "services": [{"name": "s"}]}},
+                      "mci/a/c": {"status": {}, "createdBy": 7}},
+        "created": ["mci/a/b", "mci/a/c"], "deleted": [],
+        "calls": [{"seq": 1, "pid": 7, "method": "mci_ensure", "object": "a/b", "view": true},
+                  {"seq": 2, "pid": 7, "method": "mci_ensure", "object": "a/c"}]
+    }))
+    .unwrap();
+    crate::write_state_file(&path, &state).unwrap();
+    assert_eq!(crate::read_state_file(&path).unwrap(), state);
 }

@@ -4,10 +4,11 @@ use kube::runtime::reflector::ObjectRef;
 use mcp_interface::api::networking::MultiClusterIngress;
 use mcp_interface::api::work::ResourceBinding;
 
-use super::reconcile::recorded_locations;
 use crate::cache::{Change, Index, SharedCache};
 use crate::controllers::mappers::services_of_binding_change;
-use crate::controllers::references::{mcis_by_service, mcis_referencing, referenced_services};
+use crate::controllers::references::{
+    mcis_by_service, mcis_referencing, referenced_services, service_locations,
+};
 
 /// What the mappers read: the MCI cache's index by Service.
 #[derive(Clone)]
@@ -32,7 +33,7 @@ impl Mappers {
         change
             .changed(|old, new| {
                 referenced_services(old) != referenced_services(new)
-                    || recorded_locations(old) != recorded_locations(new)
+                    || service_locations(old) != service_locations(new)
             })
             .then(|| ObjectRef::from_obj(mci))
     }

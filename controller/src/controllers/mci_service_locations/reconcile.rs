@@ -10,7 +10,9 @@ use mcp_interface::api::work::ResourceBinding;
 use serde_json::json;
 
 use crate::context::Context;
-use crate::controllers::references::{referenced_services, service_clusters};
+use crate::controllers::references::{
+    referenced_services, service_clusters, service_locations as recorded_locations,
+};
 use crate::error::Result;
 use crate::writes::{namespaced_api, patch_status};
 
@@ -38,10 +40,6 @@ pub fn same_locations(current: Option<&Vec<ServiceLocation>>, desired: &[Service
     let current: Vec<_> = current.into_iter().flatten().map(norm).collect();
     let desired: Vec<_> = desired.iter().map(norm).collect();
     current == desired
-}
-
-pub fn recorded_locations(mci: &MultiClusterIngress) -> Option<&Vec<ServiceLocation>> {
-    mci.status.as_ref()?.service_locations.as_ref()
 }
 
 pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Result<Action> {

@@ -3,28 +3,36 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Secret, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::IngressClass;
 use kube::ResourceExt;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
-use mcp_interface::api::cluster::{Cluster, REMEDY_ACTION_TRAFFIC_CONTROL};
+use mcp_interface::api::cluster::Cluster;
 use mcp_interface::api::networking::MultiClusterIngress;
+use mcp_interface::api::work::ResourceBinding;
 
 use super::reconcile::is_default;
-use crate::cache::{CachedService, Change, Index, SharedCache};
-use crate::controllers::mappers::{service_of_endpoint_slice_change, service_of_service_change};
-use crate::controllers::references::{mcis_by_service, mcis_referencing, referenced_secrets};
+use crate::cache::{CachedEndpointSlice, CachedService, Change, Index, SharedCache};
+use crate::controllers::mappers::{
+    cluster_view_changed, service_of_endpoint_slice_change, service_of_service_change,
+    services_of_binding_balancer_change,
+};
+use crate::controllers::references::{
+    mcis_by_cluster, mcis_by_secret, mcis_by_service, mcis_referencing, service_locations,
+};
 
 /// Whether reconcile has work on an MCI: it is of our IngressClass, or its deletion waits for
 /// its class (`reconcile::is_handled`).
 pub type Handled = Arc<dyn Fn(&MultiClusterIngress) -> bool + Send + Sync>;
 
-/// What the mappers read: the MCI cache and its index by Service, and which MCIs are handled.
+/// What the mappers read: the MCI cache and its indexes by Service, TLS Secret and located
+/// cluster, and which MCIs are handled.
 #[derive(Clone)]
 pub struct Mappers {
     mcis: Store<MultiClusterIngress>,
     by_service: Index<MultiClusterIngress>,
+    by_secret: Index<MultiClusterIngress>,
+    by_cluster: Index<MultiClusterIngress>,
     handled: Handled,
 }
 
@@ -35,12 +43,15 @@ impl Mappers {
         Mappers {
             mcis: mcis.store().clone(),
             by_service: mcis_by_service(mcis),
+            by_secret: mcis_by_secret(mcis),
+            by_cluster: mcis_by_cluster(mcis),
             handled,
         }
     }
 
-    /// The MCI itself, when created or its spec, annotations or deletion state changed, if it is
-    /// handled. Our finalizer is no sign of ours: deployments serving other classes use the same
+    /// The MCI itself, when created or its spec, annotations or deletion state changed, or its
+    /// `status.serviceLocations` (the clusters of its backend view), if it is handled. Our
+    /// finalizer is no sign of ours: deployments serving other classes use the same
     /// name, and only the provider of the MCI's class may delete its balancer (Go filters by
     /// class at enqueue, deletion included). A deletion needs nothing: with the finalizer,
     /// deletion is an update.
@@ -49,8 +60,10 @@ impl Mappers {
         change: &Change<'_, MultiClusterIngress>,
     ) -> Option<ObjectRef<MultiClusterIngress>> {
         let mci = change.applied()?;
-        (change.spec_annotations_or_deletion_changed(|m| &m.spec) && (self.handled)(mci))
-            .then(|| ObjectRef::from_obj(mci))
+        let located = change.changed(|old, new| service_locations(old) != service_locations(new));
+        ((change.spec_annotations_or_deletion_changed(|m| &m.spec) || located)
+            && (self.handled)(mci))
+        .then(|| ObjectRef::from_obj(mci))
     }
 
     /// The handled MCIs that reference the Service.
@@ -59,10 +72,7 @@ impl Mappers {
     }
 
     /// The handled MCIs that reference the EndpointSlice's Service.
-    pub fn endpoint_slice(
-        &self,
-        change: &Change<'_, PartialObjectMeta<EndpointSlice>>,
-    ) -> Requests {
+    pub fn endpoint_slice(&self, change: &Change<'_, CachedEndpointSlice>) -> Requests {
         service_of_endpoint_slice_change(change).map_or_else(Vec::new, |svc| self.referencing(&svc))
     }
 
@@ -72,31 +82,35 @@ impl Mappers {
             return Vec::new();
         }
         let secret = change.object();
-        let namespace = secret.namespace().unwrap_or_default();
-        let name = secret.name_any();
-        self.handled_where(|mci| {
-            mci.namespace().as_deref() == Some(namespace.as_str())
-                && referenced_secrets(mci).contains(&name)
-        })
+        let key = format!(
+            "{}/{}",
+            secret.namespace().unwrap_or_default(),
+            secret.name_any()
+        );
+        self.handled(self.by_secret.get(&key))
     }
 
-    /// The handled MCIs placed on the Cluster, when it gained or lost `TrafficControl`.
+    /// The handled MCIs whose backends are located on the Cluster (`status.serviceLocations`),
+    /// when it appeared or went, became Ready or not, or gained or lost `TrafficControl`.
     pub fn cluster(&self, change: &Change<'_, Cluster>) -> Requests {
-        let (Some(old), Some(new)) = (change.old(), change.applied()) else {
-            return Vec::new();
-        };
-        if old.has_remedy_action(REMEDY_ACTION_TRAFFIC_CONTROL)
-            == new.has_remedy_action(REMEDY_ACTION_TRAFFIC_CONTROL)
-        {
+        if !cluster_view_changed(change) {
             return Vec::new();
         }
-        let cluster = new.name_any();
-        self.handled_where(|mci| {
-            mci.status
-                .iter()
-                .flat_map(|s| s.service_locations.iter().flatten())
-                .any(|l| l.clusters.iter().flatten().any(|c| *c == cluster))
-        })
+        self.handled(self.by_cluster.get(&change.object().name_any()))
+    }
+
+    /// The handled MCIs that reference a Service whose member load-balancer addresses the
+    /// binding change changed (its placement reaches them through `status.serviceLocations`).
+    pub fn binding(&self, change: &Change<'_, ResourceBinding>) -> Requests {
+        let mut requests = Requests::new();
+        for (namespace, service) in services_of_binding_balancer_change(change) {
+            for mci in self.handled(mcis_referencing(&self.by_service, &namespace, &service)) {
+                if !requests.contains(&mci) {
+                    requests.push(mci);
+                }
+            }
+        }
+        requests
     }
 
     /// The handled MCIs whose class the IngressClass decides, when it was created or deleted or
@@ -129,8 +143,11 @@ impl Mappers {
 
     fn referencing(&self, service: &ObjectRef<Service>) -> Requests {
         let namespace = service.namespace.as_deref().unwrap_or_default();
-        mcis_referencing(&self.by_service, namespace, &service.name)
-            .into_iter()
+        self.handled(mcis_referencing(&self.by_service, namespace, &service.name))
+    }
+
+    fn handled(&self, mcis: Vec<Arc<MultiClusterIngress>>) -> Requests {
+        mcis.into_iter()
             .filter(|mci| (self.handled)(mci))
             .map(|mci| ObjectRef::from_obj(mci.as_ref()))
             .collect()

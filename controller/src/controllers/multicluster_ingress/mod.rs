@@ -32,7 +32,12 @@
 //! gains or loses `TrafficControl`; when the IngressClass it names is created or deleted or
 //! changes controller; for an MCI naming no class, when a class that is or was the default is
 //! created or deleted or changes controller or default annotation (beyond the Go original, which
-//! watches no IngressClass).
+//! watches no IngressClass). Also beyond the Go original, for the inputs of its backend view
+//! (`controllers::backends`): when its `status.serviceLocations` change, when a Cluster in them
+//! appears, goes or changes readiness, and when the ResourceBinding of a Service it references
+//! changes the member load-balancer addresses it aggregates. Each is found through an index (by
+//! Service, Secret, located cluster), never a scan of all MCIs (IngressClasses, which change
+//! rarely, excepted).
 
 mod mappers;
 mod reconcile;
@@ -72,6 +77,7 @@ pub const CACHES: &[CacheKind] = &[
     CacheKind::Services,
     CacheKind::EndpointSlices,
     CacheKind::Secrets,
+    CacheKind::ResourceBindings,
 ];
 
 pub fn run(
@@ -95,6 +101,7 @@ pub fn run(
             .on(caches.endpoint_slices(), Mappers::endpoint_slice)
             .on(caches.secrets(), Mappers::secret)
             .on(caches.clusters(), Mappers::cluster)
+            .on(caches.bindings(), Mappers::binding)
             .on(caches.ingress_classes(), Mappers::ingress_class);
         watches.replay(&mcis, Mappers::mci);
         run_controller(row, ctx, caches.mcis(), triggers, reconcile, shutdown).await;

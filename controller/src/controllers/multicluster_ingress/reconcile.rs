@@ -2,7 +2,6 @@
 //! balancer reconcile (`controllers/balancer.rs`) with what is the MCI's own: traffic-blocked
 //! clusters, Normal Events for the balancer's lifecycle.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use k8s_openapi::api::networking::v1::{
@@ -11,13 +10,12 @@ use k8s_openapi::api::networking::v1::{
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::ObjectRef;
-use mcp_interface::api::cluster::REMEDY_ACTION_TRAFFIC_CONTROL;
 use mcp_interface::api::networking::MultiClusterIngress;
 use serde_json::json;
 
 use super::{DEFAULT_CLASS_ANNOTATION, EVENTS, FINALIZER};
 use crate::context::Context;
+use crate::controllers::backends::traffic_block_clusters;
 use crate::controllers::balancer::{self, Balanced};
 use crate::error::{Error, Result};
 use crate::events::Reporter;
@@ -127,29 +125,6 @@ pub fn is_handled(ctx: &Context, mci: &MultiClusterIngress) -> bool {
     }
 }
 
-/// The sorted clusters of the MCI's service locations that carry `TrafficControl`.
-pub fn traffic_block_clusters(mci: &MultiClusterIngress, ctx: &Context) -> Vec<String> {
-    let located: BTreeSet<&str> = mci
-        .status
-        .iter()
-        .flat_map(|s| s.service_locations.iter().flatten())
-        .flat_map(|l| l.clusters.iter().flatten())
-        .map(String::as_str)
-        .collect();
-    let clusters = ctx.caches.clusters().store();
-    let mut blocked: Vec<String> = located
-        .into_iter()
-        .filter(|name| {
-            clusters
-                .get(&ObjectRef::new(name))
-                .is_some_and(|c| c.has_remedy_action(REMEDY_ACTION_TRAFFIC_CONTROL))
-        })
-        .map(str::to_owned)
-        .collect();
-    blocked.sort();
-    blocked
-}
-
 impl Balanced for MultiClusterIngress {
     type Address = IngressLoadBalancerIngress;
     const EVENTS: Reporter = EVENTS;
@@ -172,7 +147,7 @@ impl Balanced for MultiClusterIngress {
     }
     /// Writes `status.trafficBlockClusters` when it changed.
     async fn prepare(self, api: &Api<Self>, ctx: &Context) -> Result<Self> {
-        let blocked = traffic_block_clusters(&self, ctx);
+        let blocked = traffic_block_clusters(&self, ctx.caches.clusters().store());
         let existing = self
             .status
             .as_ref()

@@ -11,7 +11,9 @@ use super::mappers::Mappers;
 use super::reconcile::{Class, class_of};
 use super::{DEFAULT_CLASS_ANNOTATION, FINALIZER};
 use crate::cache::{CachedService, Change};
-use crate::controllers::fixtures::{cache, deleting, endpoint_slice, names, object};
+use crate::controllers::fixtures::{
+    cache, cluster, deleting, endpoint_slice, names, object, service_binding,
+};
 
 fn class(name: &str, controller: &str, default: bool) -> Arc<IngressClass> {
     let mut meta = ObjectMeta {
@@ -168,7 +170,7 @@ fn a_secret_triggers_our_mcis_that_use_it_for_tls() {
 }
 
 #[test]
-fn a_cluster_triggers_our_mcis_placed_on_it_when_traffic_control_flips() {
+fn a_cluster_triggers_our_mcis_placed_on_it_when_traffic_control_or_readiness_change() {
     let m = mappers();
     let plain: Cluster = object("metadata: {name: member1}\nspec: {syncMode: Push}");
     let blocked: Cluster = object(
@@ -176,10 +178,49 @@ fn a_cluster_triggers_our_mcis_placed_on_it_when_traffic_control_flips() {
     );
     let flipped = Change::updated(&plain, &blocked);
     assert_eq!(names(m.cluster(&flipped)), ["elsewhere/web", "ns/web"]);
+    // A cluster appearing (or going) changes the readiness the backend views show.
     let created = Change::created(&blocked);
-    assert!(m.cluster(&created).is_empty());
+    assert_eq!(names(m.cluster(&created)), ["elsewhere/web", "ns/web"]);
     let same = Change::updated(&blocked, &blocked);
     assert!(m.cluster(&same).is_empty());
+    let (ready, lost) = (
+        cluster("member2", true, false),
+        cluster("member2", false, false),
+    );
+    assert_eq!(
+        names(m.cluster(&Change::updated(&ready, &lost))),
+        ["ns/api"]
+    );
+    let mut relabelled = ready.clone();
+    relabelled.metadata.labels = Some([("a".to_owned(), "b".to_owned())].into());
+    assert!(m.cluster(&Change::updated(&ready, &relabelled)).is_empty());
+    let elsewhere = cluster("member9", false, false);
+    assert!(m.cluster(&Change::Deleted(&elsewhere)).is_empty());
+}
+
+#[test]
+fn new_service_locations_or_member_balancers_trigger_our_mcis() {
+    let m = mappers();
+    let ours =
+        mci("metadata: {name: a, namespace: ns}\nspec: {ingressClassName: fake}\nstatus: {}");
+    let mut located = ours.clone();
+    located.status.as_mut().unwrap().service_locations = Some(vec![Default::default()]);
+    assert_eq!(names(m.mci(&Change::updated(&ours, &located))), ["ns/a"]);
+    let mut balanced = located.clone();
+    balanced.status.as_mut().unwrap().load_balancer = Some(Default::default());
+    assert!(m.mci(&Change::updated(&located, &balanced)).is_none());
+
+    let web = service_binding("ns", "web", &["member1"], &[]);
+    assert!(m.binding(&Change::updated(&web, &web)).is_empty());
+    // Placement reaches the MCIs through their service locations, not the binding.
+    let moved = service_binding("ns", "web", &["member2"], &[]);
+    assert!(m.binding(&Change::updated(&web, &moved)).is_empty());
+    let balancer = service_binding("ns", "web", &["member1"], &[("member1", "10.1.0.1")]);
+    assert_eq!(
+        names(m.binding(&Change::updated(&web, &balancer))),
+        ["ns/web"]
+    );
+    assert_eq!(names(m.binding(&Change::Deleted(&balancer))), ["ns/web"]);
 }
 
 /// MCIs `ns/named` (class `fake`), `ns/other` (class `other`), `ns/unnamed` (no class) and

@@ -1,26 +1,36 @@
 //! Which MCSs each watched change re-triggers: one function per watched kind.
 
 use k8s_openapi::api::core::v1::Service;
-use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::core::PartialObjectMeta;
+use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
+use mcp_interface::api::cluster::Cluster;
 use mcp_interface::api::networking::MultiClusterService;
+use mcp_interface::api::work::ResourceBinding;
 
 use super::is_ours;
-use crate::cache::{CachedService, Change};
-use crate::controllers::mappers::{service_of_endpoint_slice_change, service_of_service_change};
+use crate::cache::{CachedEndpointSlice, CachedService, Change, Index, SharedCache};
+use crate::controllers::mappers::{
+    cluster_view_changed, service_of_endpoint_slice_change, service_of_service_change,
+    services_of_binding_balancer_change, services_of_binding_change,
+};
+use crate::controllers::references::{bound_key, service_bindings_by_cluster};
 
-/// What the mappers read: the MCS cache.
+/// What the mappers read: the MCS cache, and the Service bindings by cluster.
 #[derive(Clone)]
 pub struct Mappers {
     mcss: Store<MultiClusterService>,
+    bindings_by_cluster: Index<ResourceBinding>,
 }
 
 type Request = Option<ObjectRef<MultiClusterService>>;
+type Requests = Vec<ObjectRef<MultiClusterService>>;
 
 impl Mappers {
-    pub fn new(mcss: Store<MultiClusterService>) -> Self {
-        Mappers { mcss }
+    pub fn new(mcss: Store<MultiClusterService>, bindings: &SharedCache<ResourceBinding>) -> Self {
+        Mappers {
+            mcss,
+            bindings_by_cluster: service_bindings_by_cluster(bindings),
+        }
     }
 
     /// The MCS itself when it is ours (before or after) and was created or changed in spec,
@@ -39,8 +49,42 @@ impl Mappers {
     }
 
     /// The MCS named like the EndpointSlice's Service, if it is ours.
-    pub fn endpoint_slice(&self, change: &Change<'_, PartialObjectMeta<EndpointSlice>>) -> Request {
+    pub fn endpoint_slice(&self, change: &Change<'_, CachedEndpointSlice>) -> Request {
         self.named_like(service_of_endpoint_slice_change(change)?)
+    }
+
+    /// The MCSs (ours) named like the Services whose placement or member load-balancer
+    /// addresses the binding change changed.
+    pub fn binding(&self, change: &Change<'_, ResourceBinding>) -> Requests {
+        let mut services = services_of_binding_change(change);
+        services.extend(services_of_binding_balancer_change(change));
+        services
+            .into_iter()
+            .filter_map(|(namespace, name)| {
+                self.named_like(ObjectRef::new(&name).within(&namespace))
+            })
+            .collect()
+    }
+
+    /// The MCSs (ours) whose Service is placed on the Cluster, when it appeared or went, became
+    /// Ready or not, or gained or lost `TrafficControl`: found through the bindings scheduled
+    /// on the cluster, never a scan of all MCSs.
+    pub fn cluster(&self, change: &Change<'_, Cluster>) -> Requests {
+        if !cluster_view_changed(change) {
+            return Vec::new();
+        }
+        let mut requests = Requests::new();
+        for rb in self.bindings_by_cluster.get(&change.object().name_any()) {
+            let Some((namespace, name)) = bound_key(&rb) else {
+                continue;
+            };
+            if let Some(mcs) = self.named_like(ObjectRef::new(&name).within(&namespace))
+                && !requests.contains(&mcs)
+            {
+                requests.push(mcs);
+            }
+        }
+        requests
     }
 
     fn named_like(&self, service: ObjectRef<Service>) -> Request {

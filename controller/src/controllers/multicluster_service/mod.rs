@@ -12,7 +12,11 @@
 //! Re-triggered (Go predicates) when an MCS's spec, annotations or deletion state change; when the
 //! Service of the same name is created, deleted or changes spec, annotations or deletion state;
 //! when an EndpointSlice of that Service (label `kubernetes.io/service-name`, `derived-` stripped)
-//! changes.
+//! changes. Beyond the Go original, for the inputs of its backend view (`controllers::backends`):
+//! when the ResourceBinding of that Service changes its clusters or the member load-balancer
+//! addresses it aggregates, and when a Cluster it is placed on (found through an index of the
+//! Service bindings by cluster) appears, goes, changes readiness or gains or loses
+//! `TrafficControl`.
 //!
 //! Differences from Go, on purpose:
 //! * Go, for an MCS without `LoadBalancer`, calls `get` on every trigger and keeps its finalizer
@@ -55,6 +59,8 @@ pub const CACHES: &[CacheKind] = &[
     CacheKind::MultiClusterServices,
     CacheKind::Services,
     CacheKind::EndpointSlices,
+    CacheKind::ResourceBindings,
+    CacheKind::Clusters,
 ];
 
 fn wants_load_balancer(mcs: &MultiClusterService) -> bool {
@@ -76,12 +82,14 @@ pub fn run(
         let (trigger, triggers) = Trigger::<MultiClusterService>::new();
         let caches = ctx.caches.clone();
         let mcss = caches.mcss().store().clone();
-        let mappers = Mappers::new(mcss.clone());
+        let mappers = Mappers::new(mcss.clone(), caches.bindings());
 
         let watches = Watches::new(&trigger, &mappers)
             .on(caches.mcss(), Mappers::mcs)
             .on(caches.services(), Mappers::service)
-            .on(caches.endpoint_slices(), Mappers::endpoint_slice);
+            .on(caches.endpoint_slices(), Mappers::endpoint_slice)
+            .on(caches.bindings(), Mappers::binding)
+            .on(caches.clusters(), Mappers::cluster);
         watches.replay(&mcss, Mappers::mcs);
         run_controller(row, ctx, caches.mcss(), triggers, reconcile, shutdown).await;
     })

@@ -11,7 +11,9 @@ use super::{FINALIZER, is_ours};
 use crate::cache::{CachedService, Change};
 use crate::context::Caches;
 use crate::controllers::balancer;
-use crate::controllers::fixtures::{deleting, endpoint_slice, names, object, store};
+use crate::controllers::fixtures::{
+    cache, cluster, deleting, endpoint_slice, names, object, service_binding, store,
+};
 use crate::controllers::testing::{Cloud, Harness, Sent, first_writes, load_balancer};
 
 fn mcs(yaml: &str) -> MultiClusterService {
@@ -83,12 +85,20 @@ fn only_spec_annotations_and_deletion_are_changes() {
 // Mappers: which MCSs each watched change re-triggers.
 // ---------------------------------------------------------------------------------------------
 
-/// MCSs `ns/web` (LoadBalancer) and `ns/cross` (CrossCluster only, no finalizer).
+/// MCSs `ns/web` (LoadBalancer, its Service on member1 and member2) and `ns/cross`
+/// (CrossCluster only, no finalizer, its Service on member1).
 fn mappers() -> Mappers {
-    Mappers::new(store([
-        mcs("metadata: {name: web, namespace: ns}\nspec: {types: [LoadBalancer]}"),
-        mcs("metadata: {name: cross, namespace: ns}\nspec: {types: [CrossCluster]}"),
-    ]))
+    let bindings = cache([
+        service_binding("ns", "web", &["member1", "member2"], &[]),
+        service_binding("ns", "cross", &["member1"], &[]),
+    ]);
+    Mappers::new(
+        store([
+            mcs("metadata: {name: web, namespace: ns}\nspec: {types: [LoadBalancer]}"),
+            mcs("metadata: {name: cross, namespace: ns}\nspec: {types: [CrossCluster]}"),
+        ]),
+        &bindings,
+    )
 }
 
 #[test]
@@ -132,6 +142,53 @@ fn a_service_or_its_endpoint_slices_trigger_the_mcs_of_its_name_when_ours() {
         names(m.endpoint_slice(&Change::created(&slice))),
         ["ns/web"]
     );
+}
+
+#[test]
+fn a_binding_triggers_the_mcs_of_its_service_when_placement_or_member_balancers_change() {
+    let m = mappers();
+    let web = service_binding("ns", "web", &["member1"], &[]);
+    assert_eq!(names(m.binding(&Change::created(&web))), ["ns/web"]);
+    let moved = service_binding("ns", "web", &["member2"], &[]);
+    assert_eq!(names(m.binding(&Change::updated(&web, &moved))), ["ns/web"]);
+    let balanced = service_binding("ns", "web", &["member1"], &[("member1", "10.1.0.1")]);
+    assert_eq!(
+        names(m.binding(&Change::updated(&web, &balanced))),
+        ["ns/web"]
+    );
+    // Health or conditions only: no change of the view.
+    let mut healthier = balanced.clone();
+    let status = healthier.status.as_mut().unwrap();
+    status.aggregated_status.as_mut().unwrap()[0].health = Some("Unhealthy".into());
+    assert!(
+        m.binding(&Change::updated(&balanced, &healthier))
+            .is_empty()
+    );
+    // Not ours.
+    let cross = service_binding("ns", "cross", &["member1"], &[]);
+    assert!(m.binding(&Change::created(&cross)).is_empty());
+}
+
+#[test]
+fn a_cluster_triggers_our_mcss_placed_on_it_when_readiness_or_traffic_control_change() {
+    let m = mappers();
+    let ready = cluster("member1", true, false);
+    let lost = cluster("member1", false, false);
+    assert_eq!(
+        names(m.cluster(&Change::updated(&ready, &lost))),
+        ["ns/web"]
+    );
+    let blocked = cluster("member1", true, true);
+    assert_eq!(
+        names(m.cluster(&Change::updated(&ready, &blocked))),
+        ["ns/web"]
+    );
+    let mut heartbeat = ready.clone();
+    heartbeat.spec.region = Some("eu".into());
+    assert!(m.cluster(&Change::updated(&ready, &heartbeat)).is_empty());
+    // No Service placed there.
+    let empty = cluster("member3", true, false);
+    assert!(m.cluster(&Change::Deleted(&empty)).is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------
