@@ -96,6 +96,12 @@ async fn the_controller_converges_under_the_deploy_rbac_and_uses_every_permissio
     env.apply(include_str!("../../examples/mci.yaml"), NS).await;
     env.apply(include_str!("../../examples/application.yaml"), NS)
         .await;
+    // An MCI with TLS: the fake takes the backend view, so the controller reads its Secret.
+    env.apply(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: shop-tls}\ntype: kubernetes.io/tls\ndata: {tls.crt: '', tls.key: ''}\n---\napiVersion: networking.karmada.io/v1alpha1\nkind: MultiClusterIngress\nmetadata: {name: shop}\nspec: {tls: [{hosts: [shop.example.com], secretName: shop-tls}], rules: [{host: shop.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: serve, port: {number: 80}}}}]}}]}\n",
+        NS,
+    )
+    .await;
     env.apply_karmada_state(NS).await;
     env.apply(
         "apiVersion: networking.karmada.io/v1alpha1\nkind: MultiClusterService\nmetadata: {name: serve}\nspec: {types: [LoadBalancer], ports: [{port: 80}]}\n---\napiVersion: networking.karmada.io/v1alpha1\nkind: MultiClusterService\nmetadata: {name: broken}\nspec: {types: [LoadBalancer], ports: [{port: 80}]}\n",
@@ -390,6 +396,12 @@ async fn services_finalizers_is_needed_where_owner_reference_permissions_are_enf
     env.apply(include_str!("../../examples/mci.yaml"), NS).await;
     env.apply(include_str!("../../examples/application.yaml"), NS)
         .await;
+    // An MCI with TLS: the fake takes the backend view, so the controller reads its Secret.
+    env.apply(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: shop-tls}\ntype: kubernetes.io/tls\ndata: {tls.crt: '', tls.key: ''}\n---\napiVersion: networking.karmada.io/v1alpha1\nkind: MultiClusterIngress\nmetadata: {name: shop}\nspec: {tls: [{hosts: [shop.example.com], secretName: shop-tls}], rules: [{host: shop.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: serve, port: {number: 80}}}}]}}]}\n",
+        NS,
+    )
+    .await;
     env.apply_karmada_state(NS).await;
     let mut controller = env.controller(
         ControllerOptions::new(dir.path())

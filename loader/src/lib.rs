@@ -26,6 +26,7 @@ mod object_lock;
 mod payload;
 mod permissions;
 mod pool;
+mod reply;
 mod search;
 mod status;
 

@@ -130,3 +130,35 @@ fn a_current_provider_loads_into_a_1_1_host() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_provider_that_needs_the_view_is_refused_by_a_1_1_host_with_one_sentence() {
+    let stdout = common::prev_host(&common::fake_library(), Some("backendView: required"));
+    let refusal = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("create_error="))
+        .unwrap_or_else(|| panic!("the factory was not refused: {stdout}"));
+    assert!(
+        refusal.contains("needs the backend view of interface 1.2")
+            && refusal.contains("upgrade the controller"),
+        "{refusal}"
+    );
+    assert!(!stdout.contains("ensure="), "{stdout}");
+}
+
+#[test]
+fn a_provider_with_an_optional_view_runs_without_it_in_a_1_1_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.db");
+    let config = format!("backendView: optional\nstateFile: {}", state.display());
+    let stdout = common::prev_host(&common::fake_library(), Some(&config));
+    assert!(
+        stdout.contains(r#"ensure={"ingress":[{"ip":"1.2.3.4"}]}"#),
+        "{stdout}"
+    );
+    // The provider's 1.2 balancer was called, with the view marked unresolved.
+    let state = common::fake_state(&state);
+    let view = &state["balancers"]["mci/default/web"]["backends"];
+    assert_eq!(view["resolved"], false, "{state}");
+    assert_eq!(view["services"], serde_json::json!([]), "{state}");
+}

@@ -5,6 +5,12 @@
 //! `status.loadBalancer` if the object lives on, and remove the finalizer. Each provider failure
 //! is also a Warning Event on the object. What differs between the two kinds is a
 //! [`Balanced`] implementation in each controller's `reconcile.rs`.
+//!
+//! For a provider that takes the backend view (interface 1.2), each call is sent the view
+//! resolved from the caches (`controllers::backends`; its problems, such as a missing TLS
+//! Secret, become Warning Events), and a reconcile whose object and view have the digest of the
+//! last successful `ensure`/`update` (`crate::applied`) makes no call at all. An answer "still
+//! being provisioned" requeues the object after the provider's delay.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,9 +23,11 @@ use serde_json::json;
 
 use crate::cache::Cacheable;
 use crate::context::Context;
+use crate::controllers::backends::HasBackends;
 use crate::controllers::calls::provider_call;
 use crate::error::Result;
 use crate::events::Reporter;
+use crate::key::ObjectKey;
 use crate::writes::{
     add_finalizer, has_finalizer, namespaced_api, patch_status, patch_status_returning,
     remove_finalizer,
@@ -27,7 +35,7 @@ use crate::writes::{
 
 /// A kind with a cloud load balancer, and how its reconcile differs from the other's.
 pub trait Balanced:
-    Cacheable + ObjectKind + Resource<Scope = k8s_openapi::NamespaceResourceScope>
+    Cacheable + ObjectKind + HasBackends + Resource<Scope = k8s_openapi::NamespaceResourceScope>
 {
     /// One address of the balancer's status (`status.loadBalancer.ingress[]`).
     type Address: PartialEq;
@@ -86,8 +94,28 @@ pub async fn reconcile<B: Balanced>(object: Arc<B>, ctx: &Context) -> Result<Act
     }
     let current = current.prepare(&api, ctx).await?;
 
-    // Encoded once for both calls (the same JSON as encoding it for each).
-    let payload = Encoded::new(&current);
+    // Encoded once for both calls (the same JSON as encoding it for each), with the backend view
+    // for a provider that takes it.
+    let key = ObjectKey::of(&current);
+    let (payload, digest) = if ctx.provider.wants_backends() {
+        let resolved = current.resolve(ctx).await?;
+        let digest = current.digest(&resolved.backends);
+        if current.load_balancer().is_some() && ctx.applied.unchanged(B::KIND, &key, digest) {
+            ctx.metrics.update_skipped(B::KIND);
+            tracing::debug!(%digest, "neither the object nor its backends changed since the last update: no provider call");
+            return Ok(Action::await_change());
+        }
+        for problem in &resolved.problems {
+            ctx.events
+                .warn(B::EVENTS, &current, problem.reason, &problem.message);
+        }
+        let payload = Encoded::with_backends(&current, &resolved.backends);
+        (payload, Some(digest))
+    } else {
+        (Encoded::new(&current), None)
+    };
+    // Until this reconcile succeeds, nothing is known of what the balancer matches.
+    ctx.applied.forget(B::KIND, &key);
     let get = ctx.provider.get(&payload);
     let changed = |status: &B::Status| !same_status::<B>(current.load_balancer(), Some(status));
     let applied = match provider_call(ctx, B::EVENTS, &current, "GetLoadBalancer", get).await? {
@@ -132,6 +160,9 @@ pub async fn reconcile<B: Balanced>(object: Arc<B>, ctx: &Context) -> Result<Act
         let status = json!({ "loadBalancer": applied.status });
         patch_status::<B>(&api, &current.name_any(), status).await?;
     }
+    if let (Some(digest), None) = (digest, applied.check_after) {
+        ctx.applied.record(B::KIND, key, digest);
+    }
     Ok(check_back::<B>(ctx, &current, applied.check_after))
 }
 
@@ -173,8 +204,20 @@ fn narrate<B: Balanced>(ctx: &Context, object: &B, reason: &'static str, message
 /// finalizer. Unless [`Balanced::delete_without_get`], `get` is asked first, so that an object
 /// that never had a balancer costs no deletion.
 async fn clean_up<B: Balanced>(api: &Api<B>, object: &B, ctx: &Context) -> Result<Action> {
-    // Encoded once for both calls.
-    let payload = Encoded::new(object);
+    ctx.applied.forget(B::KIND, &ObjectKey::of(object));
+    // Encoded once for both calls, with what is still known of the backends for a provider that
+    // takes the view (it may help it find what to remove); without it when that fails.
+    let payload = if ctx.provider.wants_backends() {
+        match object.resolve(ctx).await {
+            Ok(resolved) => Encoded::with_backends(object, &resolved.backends),
+            Err(error) => {
+                tracing::warn!(%error, "cannot resolve the backend view for the deletion; the provider gets the object alone");
+                Encoded::new(object)
+            }
+        }
+    } else {
+        Encoded::new(object)
+    };
     let delete = object.delete_without_get()
         || provider_call(
             ctx,

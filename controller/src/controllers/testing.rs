@@ -256,8 +256,14 @@ pub struct Cloud {
 }
 
 impl Cloud {
-    /// A fresh instance with `cloud_config` (the fake's YAML, e.g. its `faults`).
+    /// A fresh instance with `cloud_config` (the fake's YAML, e.g. its `faults`), as a provider
+    /// without the backend view (`backendView: off`) unless the config says otherwise.
     pub fn fake(cloud_config: &str) -> Cloud {
+        let cloud_config = if cloud_config.contains("backendView") {
+            cloud_config.to_owned()
+        } else {
+            format!("{cloud_config}\nbackendView: off\n")
+        };
         let provider = fake_library()
             .create(Some(cloud_config.as_bytes()))
             .expect("the fake provider's factory");
@@ -293,6 +299,24 @@ impl Cloud {
     pub async fn mci_balancer(&self, mci: &MultiClusterIngress) -> Option<Value> {
         let status = self.provider.get(mci).await.unwrap();
         status.map(|s| serde_json::to_value(s).unwrap())
+    }
+
+    /// The backend view the fake kept for the MCI's balancer (its last ensure or update), read
+    /// from its `stateFile` (the config must name one) by `mcp-fake-state` in a process of its
+    /// own (a second SQLite in this process would break the fake's file locks).
+    pub fn stored_view(state_file: &std::path::Path, key: &str) -> Option<Value> {
+        let dir = mcp_testenv::fake_provider_dir().expect("building the fake provider");
+        let out = std::process::Command::new(dir.join("mcp-fake-state"))
+            .arg(state_file)
+            .output()
+            .expect("running mcp-fake-state");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let state: Value = serde_json::from_slice(&out.stdout).expect("mcp-fake-state's JSON");
+        state["balancers"][key].get("backends").cloned()
     }
 
     /// The addresses of the MCS's balancer, `None` when it has none.

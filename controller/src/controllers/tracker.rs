@@ -27,6 +27,12 @@ use crate::error::Error;
 use crate::key::ObjectKey;
 use crate::metrics::{Metrics, ReconcileResult};
 
+/// The delay before retrying a failed object: the provider's retry hint when it gave one (at
+/// most `max`), else the backoff's.
+fn retry_delay(backoff: Duration, hint: Option<Duration>, max: Duration) -> Duration {
+    hint.map_or(backoff, |hint| hint.min(max))
+}
+
 /// Follows every request of one controller (see the module doc).
 pub struct Tracker<K: Resource<DynamicType = ()>> {
     controller: &'static Controller,
@@ -114,11 +120,11 @@ impl<K: Resource<DynamicType = ()> + 'static> Tracker<K> {
     /// the backoff's, or the provider's retry hint (bounded by `--rate-limiter-max-delay`).
     pub fn failed(&self, object: &K, error: &Error) -> Duration {
         let key = ObjectKey::of(object);
-        let backoff = self.backoff.next_delay(&key);
-        let delay = match error.retry_after() {
-            Some(hint) => hint.min(self.max_delay),
-            None => backoff,
-        };
+        let delay = retry_delay(
+            self.backoff.next_delay(&key),
+            error.retry_after(),
+            self.max_delay,
+        );
         self.metrics
             .reconcile_failed(self.controller.name, error.metric_label());
         self.metrics
@@ -140,5 +146,20 @@ impl<K: Resource<DynamicType = ()> + 'static> Tracker<K> {
         if self.backoff.forget(key) {
             self.set_pending();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_providers_retry_hint_replaces_the_backoff_up_to_the_max_delay() {
+        let (backoff, max) = (Duration::from_millis(5), Duration::from_secs(60));
+        assert_eq!(retry_delay(backoff, None, max), backoff);
+        let hint = Duration::from_secs(30);
+        assert_eq!(retry_delay(backoff, Some(hint), max), hint);
+        let long = Duration::from_secs(3600);
+        assert_eq!(retry_delay(backoff, Some(long), max), max);
     }
 }

@@ -7,7 +7,7 @@ use k8s_openapi::api::networking::v1::IngressClass;
 use kube::ResourceExt;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
-use mcp_interface::api::cluster::Cluster;
+use mcp_interface::api::cluster::{Cluster, REMEDY_ACTION_TRAFFIC_CONTROL};
 use mcp_interface::api::networking::MultiClusterIngress;
 use mcp_interface::api::work::ResourceBinding;
 
@@ -34,6 +34,9 @@ pub struct Mappers {
     by_secret: Index<MultiClusterIngress>,
     by_cluster: Index<MultiClusterIngress>,
     handled: Handled,
+    /// Whether the provider takes the backend view: then changes of what is in the view (the
+    /// MCI's service locations, a Cluster's readiness) reconcile the MCI too.
+    view: bool,
 }
 
 type Requests = Vec<ObjectRef<MultiClusterIngress>>;
@@ -46,7 +49,16 @@ impl Mappers {
             by_secret: mcis_by_secret(mcis),
             by_cluster: mcis_by_cluster(mcis),
             handled,
+            view: true,
         }
+    }
+
+    /// The mappers for a provider without the backend view (interface 1.0 and 1.1): only what
+    /// reconciled an MCI before the view existed does (its spec, annotations or deletion, its
+    /// Services and their EndpointSlices, a TLS Secret, a Cluster's TrafficControl remedy).
+    pub fn without_view(mut self) -> Self {
+        self.view = false;
+        self
     }
 
     /// The MCI itself, when created or its spec, annotations or deletion state changed, or its
@@ -60,7 +72,8 @@ impl Mappers {
         change: &Change<'_, MultiClusterIngress>,
     ) -> Option<ObjectRef<MultiClusterIngress>> {
         let mci = change.applied()?;
-        let located = change.changed(|old, new| service_locations(old) != service_locations(new));
+        let located = self.view
+            && change.changed(|old, new| service_locations(old) != service_locations(new));
         ((change.spec_annotations_or_deletion_changed(|m| &m.spec) || located)
             && (self.handled)(mci))
         .then(|| ObjectRef::from_obj(mci))
@@ -93,7 +106,15 @@ impl Mappers {
     /// The handled MCIs whose backends are located on the Cluster (`status.serviceLocations`),
     /// when it appeared or went, became Ready or not, or gained or lost `TrafficControl`.
     pub fn cluster(&self, change: &Change<'_, Cluster>) -> Requests {
-        if !cluster_view_changed(change) {
+        let changed = if self.view {
+            cluster_view_changed(change)
+        } else {
+            change.changed(|old, new| {
+                old.has_remedy_action(REMEDY_ACTION_TRAFFIC_CONTROL)
+                    != new.has_remedy_action(REMEDY_ACTION_TRAFFIC_CONTROL)
+            })
+        };
+        if !changed {
             return Vec::new();
         }
         self.handled(self.by_cluster.get(&change.object().name_any()))

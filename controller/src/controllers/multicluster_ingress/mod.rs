@@ -45,6 +45,8 @@ mod reconcile;
 mod reconcile_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod view_tests;
 
 use std::sync::Arc;
 
@@ -93,16 +95,23 @@ pub fn run(
             let ctx = ctx.clone();
             Arc::new(move |mci: &MultiClusterIngress| reconcile::is_handled(&ctx, mci))
         };
-        let mappers = Mappers::new(caches.mcis(), handled);
+        let view = ctx.provider.wants_backends();
+        let mut mappers = Mappers::new(caches.mcis(), handled);
+        if !view {
+            mappers = mappers.without_view();
+        }
 
-        let watches = Watches::new(&trigger, &mappers)
+        let mut watches = Watches::new(&trigger, &mappers)
             .on(caches.mcis(), Mappers::mci)
             .on(caches.services(), Mappers::service)
             .on(caches.endpoint_slices(), Mappers::endpoint_slice)
             .on(caches.secrets(), Mappers::secret)
             .on(caches.clusters(), Mappers::cluster)
-            .on(caches.bindings(), Mappers::binding)
             .on(caches.ingress_classes(), Mappers::ingress_class);
+        if view {
+            // The member balancers' addresses are only in the view.
+            watches = watches.on(caches.bindings(), Mappers::binding);
+        }
         watches.replay(&mcis, Mappers::mci);
         run_controller(row, ctx, caches.mcis(), triggers, reconcile, shutdown).await;
     })

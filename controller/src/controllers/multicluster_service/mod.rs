@@ -84,12 +84,16 @@ pub fn run(
         let mcss = caches.mcss().store().clone();
         let mappers = Mappers::new(mcss.clone(), caches.bindings());
 
-        let watches = Watches::new(&trigger, &mappers)
+        let mut watches = Watches::new(&trigger, &mappers)
             .on(caches.mcss(), Mappers::mcs)
             .on(caches.services(), Mappers::service)
-            .on(caches.endpoint_slices(), Mappers::endpoint_slice)
-            .on(caches.bindings(), Mappers::binding)
-            .on(caches.clusters(), Mappers::cluster);
+            .on(caches.endpoint_slices(), Mappers::endpoint_slice);
+        if ctx.provider.wants_backends() {
+            // The clusters, their readiness and balancers are only in the view.
+            watches = watches
+                .on(caches.bindings(), Mappers::binding)
+                .on(caches.clusters(), Mappers::cluster);
+        }
         watches.replay(&mcss, Mappers::mcs);
         run_controller(row, ctx, caches.mcss(), triggers, reconcile, shutdown).await;
     })
