@@ -1,6 +1,10 @@
 //! The multiclusterservice controller on a real control plane with the real fake provider: what
 //! needs an API server (watches and re-triggers, Karmada's conditions beside our status, the
 //! binary end to end). Each reconcile case is a unit test (`src/controllers/multicluster_service`).
+//!
+//! The fake runs as a provider without the backend view (`backendView: off`): these are the Go
+//! original's triggers, each a `get` + `update`. What a view-aware provider is called for is
+//! tested in the controllers' unit tests and on real Karmada (`karmada_e2e`).
 
 #![forbid(unsafe_code)]
 
@@ -127,7 +131,10 @@ async fn wait_for_ip(api: &Api<MultiClusterService>, name: &str, ip: &str) -> Mu
 fn start(env: &Env, dir: &Path, state: &Path, extra: &str) -> ControllerProcess {
     env.controller(
         ControllerOptions::new(dir)
-            .cloud_config(&format!("stateFile: {}\n{extra}", state.display()))
+            .cloud_config(&format!(
+                "stateFile: {}\nbackendView: off\n{extra}",
+                state.display()
+            ))
             .arg("--controllers=multiclusterservice"),
     )
 }

@@ -254,6 +254,7 @@ async fn the_controller_converges_under_the_deploy_rbac_and_uses_every_permissio
     mcis.delete("minimal-ingress", &DeleteParams::default())
         .await
         .unwrap();
+    mcis.delete("shop", &DeleteParams::default()).await.unwrap();
     mcss.delete("serve", &DeleteParams::default())
         .await
         .unwrap();
@@ -266,6 +267,7 @@ async fn the_controller_converges_under_the_deploy_rbac_and_uses_every_permissio
         "the MCI, the MCS, the export and its policy gone",
         || async {
             (mcis.get_opt("minimal-ingress").await.ok()?.is_none()
+                && mcis.get_opt("shop").await.ok()?.is_none()
                 && mcss.get_opt("serve").await.ok()?.is_none()
                 && exports.get_opt("serve").await.ok()?.is_none()
                 && policies

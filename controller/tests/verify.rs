@@ -49,8 +49,15 @@ fn the_fake_provider_passes_verify() {
     let out = verify(&["--json"], &fake, None);
     let doc = assert_passes(&out, &["multiclusteringress", "multiclusterservice"]);
     assert_eq!(doc["provider"]["name"], "fake");
-    // 5 ingress and 4 service shapes, 9 checks each, and a parallel check per capability.
-    assert_eq!(doc["summary"]["passed"], 5 * 9 + 4 * 9 + 2);
+    // 5 ingress and 4 service shapes, 10 checks each (the fake takes the backend view: the
+    // backends-only update runs), and a parallel check per capability.
+    assert_eq!(doc["summary"]["passed"], 5 * 10 + 4 * 10 + 2);
+    // Without the view (a provider on the 1.0 traits) that check is skipped.
+    let out = verify(&["--json"], &fake, Some("backendView: off\n"));
+    let doc = report(&out);
+    assert!(out.status.success(), "{doc:#}");
+    assert_eq!(doc["summary"]["passed"], 5 * 9 + 4 * 9 + 2, "{doc:#}");
+    assert_eq!(doc["summary"]["skipped"], 5 + 4, "{doc:#}");
 
     // The table for people, by name through --provider-dir.
     let out = binary()
@@ -65,7 +72,7 @@ fn the_fake_provider_passes_verify() {
         "{text}"
     );
     assert!(
-        text.contains("PASS: 83 passed, 0 failed, 0 skipped"),
+        text.contains("PASS: 92 passed, 0 failed, 0 skipped"),
         "{text}"
     );
     assert!(text.contains("MEDIAN ms"), "{text}");
@@ -108,7 +115,7 @@ fn the_broken_fixture_fails_verify_with_a_report_naming_each_broken_rule() {
         assert!(text.contains(needle), "{needle:?} not in:\n{text}");
     }
     assert!(
-        stderr.contains("error: provider \"broken\" failed 21 of 46 checks"),
+        stderr.contains("error: provider \"broken\" failed 21 of 51 checks"),
         "{stderr}"
     );
 
@@ -253,7 +260,7 @@ fn expect_fails_a_provider_that_lacks_a_capability_and_warns_without_it() {
         "{doc:#}"
     );
     assert_eq!(doc["summary"]["failed"], 1, "{doc:#}");
-    assert_eq!(doc["summary"]["passed"], 5 * 9 + 1 + 1, "{doc:#}");
+    assert_eq!(doc["summary"]["passed"], 5 * 10 + 1 + 1, "{doc:#}");
     assert!(stderr.contains(&format!("error: {sentence}; ")), "{stderr}");
     // A provider that offers both passes with both expected (the flag is repeatable too).
     let out = verify(
@@ -266,7 +273,7 @@ fn expect_fails_a_provider_that_lacks_a_capability_and_warns_without_it() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("PASS: 85 passed, 0 failed"), "{text}");
+    assert!(text.contains("PASS: 94 passed, 0 failed"), "{text}");
     assert!(!text.contains("warning:"), "{text}");
     // One that offers neither: a warning line, and nothing passes.
     let out = verify(&[], &fake, Some("capabilities: []\n"));
@@ -297,8 +304,9 @@ fn a_dry_run_lists_the_calls_and_makes_none() {
     let doc = report(&out);
     assert!(out.status.success(), "{doc:#}");
     let calls = doc["calls"].as_array().unwrap();
-    // 9 calls per shape (5 + 4 shapes), 4 per object of the parallel check (twice).
-    assert_eq!(calls.len(), 9 * 9 + 2 * 3 * 4, "{doc:#}");
+    // 10 calls per shape (5 + 4 shapes; the model takes the backend view), 4 per object of the
+    // parallel check (twice).
+    assert_eq!(calls.len(), 10 * 9 + 2 * 3 * 4, "{doc:#}");
     assert_eq!(calls[0]["method"], "multiclusteringress_get");
     assert_eq!(calls[0]["object"], "mcp-verify/mcp-verify-minimal");
     // The fake records every call it gets: none.
@@ -310,7 +318,7 @@ fn a_dry_run_lists_the_calls_and_makes_none() {
     let out = verify(&["--dry-run"], &fake, None);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("would get these 145 calls (no call was made)"),
+        text.contains("would get these 154 calls (no call was made)"),
         "{text}"
     );
 }
