@@ -3,7 +3,11 @@
 # and two member clusters, testenv's Karmada mode), run the controller with the fake provider
 # library, walk through the seed's example (the IngressClass, mci.yaml, application.yaml; no
 # Karmada state is written by hand) and show the MultiClusterIngress's status, the ServiceExport
-# and its CRD in both member clusters. Leaves everything running and prints the kubeconfigs;
+# and its CRD in both member clusters. Then, as member clusters here have no nodes, it writes in
+# member1 and member2 the EndpointSlice kube-controller-manager would write for running `serve`
+# pods (member-side only: `mcp-testenv endpoint-slice`), Karmada collects them into the control
+# plane, and it prints the backend view the fake provider got (interface 1.2), read from the
+# fake's state file with `mcp-fake-state`. Leaves everything running and prints the kubeconfigs;
 # `make demo-down` stops it all.
 #
 #   MCP_DEMO_DIR         where the controller's log and pid go
@@ -17,6 +21,12 @@ health_port=${MCP_DEMO_HEALTH_PORT:-10368}
 metrics_port=${MCP_DEMO_METRICS_PORT:-8080}
 mkdir -p "$state_dir"
 say() { printf '\n==> %s\n' "$*"; }
+# Shows the end of the controller's log, says what failed, and stops.
+give_up() {
+  tail -n 30 "$state_dir/controller.log" >&2
+  echo "demo: $* (controller log above)" >&2
+  exit 1
+}
 
 # GET /readyz with bash alone (no curl needed): true on HTTP 200.
 ready() {
@@ -70,9 +80,15 @@ k get clusters
 say "Checking the provider library"
 "$bin_dir/multicluster-provider" inspect --provider-dir "$bin_dir" --cloud-provider=fake
 
-say "Starting the controller (log: $state_dir/controller.log)"
+say "Starting the controller (log: $state_dir/controller.log; the fake cloud's state: $state_dir/fake-cloud.db)"
+# The fake keeps its balancers, the backend view of each one's last ensure/update and its call
+# log in this file; a fresh demo starts with an empty cloud.
+cloud_state="$state_dir/fake-cloud.db"
+rm -f "$cloud_state"
+printf 'stateFile: %s\n' "$cloud_state" >"$state_dir/cloud-config.yaml"
 "$bin_dir/multicluster-provider" \
   --cloud-provider=fake --provider-dir "$bin_dir" \
+  --cloud-config "$state_dir/cloud-config.yaml" \
   --provider-ingress-class=karmada.io/fake \
   --kubeconfig "$kubeconfig" \
   --bind-address=127.0.0.1 --secure-port="$health_port" \
@@ -103,11 +119,7 @@ for _ in $(seq 1 300); do
   [[ -n "$ip" && "$locations" == *member1*member2* ]] && break
   sleep 0.2
 done
-if [[ -z "$ip" ]]; then
-  tail -n 30 "$state_dir/controller.log" >&2
-  echo "demo: the MultiClusterIngress got no address (controller log above)" >&2
-  exit 1
-fi
+[[ -n "$ip" ]] || give_up "the MultiClusterIngress got no address"
 k get multiclusteringress minimal-ingress -o yaml | sed -n '/^status:/,$p'
 
 say "Waiting for the ServiceExport and its CRD to reach the member clusters"
@@ -128,6 +140,36 @@ for member in member1 member2; do
   m "$member" get serviceexports,services -n default
 done
 
+say "Writing in member1 and member2 the EndpointSlice kube-controller-manager would write for running serve pods (the members have no nodes)"
+declare -A address=([member1]=10.10.0.5 [member2]=10.20.0.7)
+for member in member1 member2; do
+  slice=$("$bin_dir/mcp-testenv" endpoint-slice --kubeconfig "$members/$member.config" \
+    --namespace default --service serve --node "$member-node" "${address[$member]}")
+  m "$member" get endpointslice "$slice" -n default
+done
+
+say "Waiting for Karmada to collect them and for the provider to get them in its backend view"
+for _ in $(seq 1 600); do
+  [[ $(k get endpointslices -n default -l kubernetes.io/service-name=derived-serve -o name 2>/dev/null | wc -l) -ge 2 ]] && break
+  sleep 0.2
+done
+k get endpointslices -n default -l kubernetes.io/service-name=derived-serve
+# One balancer's entry of the fake's state (serde_json's pretty print: four spaces in).
+balancer() {
+  "$bin_dir/mcp-fake-state" "$cloud_state" |
+    awk -v key="    \"$1\": {" 'index($0, key) == 1 {on = 1} on {print} on && /^    }/ {exit}'
+}
+view=""
+for _ in $(seq 1 600); do
+  view=$(balancer mci/default/minimal-ingress)
+  [[ "$view" == *'"backends"'*"${address[member1]}"* && "$view" == *"${address[member2]}"* ]] && break
+  view=""
+  sleep 0.2
+done
+[[ -n "$view" ]] || give_up "the provider never got serve's endpoints in member1 and member2"
+say "What the provider got for mci/default/minimal-ingress ($bin_dir/mcp-fake-state $cloud_state)"
+printf '%s\n' "$view"
+
 cat <<MSG
 
 The MultiClusterIngress default/minimal-ingress has load balancer address $ip (the fake answers
@@ -135,7 +177,10 @@ ensure with 1.2.3.4 and update with 1.2.3.5: in the seed's order the MCI exists 
 Service, whose arrival updates the balancer), and its Service runs in member1 and member2. Karmada's scheduler placed it there (ResourceBinding
 default/serve-service); our controllers exported it (ServiceExport and PropagationPolicy
 propagate-service-serve) and propagated the ServiceExport CRD to every member
-(ClusterPropagationPolicy serviceexportpropagation-policy).
+(ClusterPropagationPolicy serviceexportpropagation-policy). Karmada collected the EndpointSlices
+written in member1 and member2 (imported-member1-serve-..., imported-member2-serve-...), and the
+provider got them in its backend view: serve in member1 (${address[member1]}) and member2
+(${address[member2]}).
 
 Look around:
   export KUBECONFIG=$kubeconfig          # the Karmada API server
@@ -146,6 +191,9 @@ Look around:
   kubectl get --raw /apis/cluster.karmada.io/v1alpha1/clusters/member2/proxy/apis/multicluster.x-k8s.io/v1alpha1/namespaces/default/serviceexports
                                            # a member through Karmada's cluster proxy
   kubectl delete mci minimal-ingress     # the fake deletes its balancer, then the finalizer goes
+  $bin_dir/mcp-fake-state $cloud_state    # the fake cloud: balancers, their views, calls
+  $bin_dir/mcp-testenv endpoint-slice --kubeconfig $members/member1.config --service serve \\
+      --node member1-node ${address[member1]} 10.10.0.6   # scale serve up in member1
   curl -s http://127.0.0.1:$metrics_port/metrics | grep multicluster_provider_
   tail -f $state_dir/controller.log
   $bin_dir/mcp-testenv status            # every process of the environment, with its memory

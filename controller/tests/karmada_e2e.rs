@@ -4,7 +4,9 @@
 //! The Clusters, ResourceBindings, Works, the MCS conditions Karmada writes and what happens to
 //! our policies all come from Karmada's components. One thing Karmada-side is written by hand:
 //! a status condition on our LoadBalancer MCS, which no Karmada component writes on such an MCS
-//! (why, and what is written: `karmada/multiclusterservice.rs`).
+//! (why, and what is written: `karmada/multiclusterservice.rs`). Member-side, the EndpointSlices
+//! kube-controller-manager would write for running pods (members have no nodes), which Karmada
+//! collects (`karmada/backends.rs`).
 //!
 //! One Karmada environment and one controller (all five controllers, the fake provider with a
 //! state file, the identity and RBAC of `deploy/karmada-rbac.yaml`) serve every test of this
@@ -15,6 +17,8 @@
 
 #![forbid(unsafe_code)]
 
+#[path = "karmada/backends.rs"]
+mod backends;
 pub mod common;
 mod karmada;
 #[path = "karmada/multiclusterservice.rs"]

@@ -11,6 +11,8 @@
 //!   server with aggregation, kube-controller-manager, karmada-aggregated-apiserver,
 //!   karmada-webhook, karmada-scheduler, karmada-controller-manager) and member clusters joined
 //!   in Push mode.
+//! * [`endpoints::write_endpoint_slice`] writes, in a member cluster without nodes, the
+//!   EndpointSlice kube-controller-manager would write for a Service's running pods.
 //! * [`repo_root`], [`target_dir`], [`cargo`] and [`fake_provider_dir`]: the repository the
 //!   tests run in, shared by every crate's tests.
 //!
@@ -24,6 +26,7 @@ mod apply;
 mod binaries;
 mod control_plane;
 mod crds;
+pub mod endpoints;
 mod error;
 mod etcd;
 mod fixture;

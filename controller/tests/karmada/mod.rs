@@ -284,6 +284,17 @@ impl Shared {
             .unwrap_or(0)
     }
 
+    /// The fake cloud's state file (`common::fake_state` reads it).
+    pub fn state_file(&self) -> &std::path::Path {
+        &self.state
+    }
+
+    /// Balancer `key` (`mci/<ns>/<name>`) as the fake cloud stores it, if it exists.
+    pub fn fake_balancer(&self, key: &str) -> Option<Value> {
+        let balancer = common::fake_state(&self.state)["balancers"][key].clone();
+        (!balancer.is_null()).then_some(balancer)
+    }
+
     /// The fake cloud's balancers (keys `mci/<ns>/<name>`, `mcs/<ns>/<name>`).
     pub fn balancers(&self) -> Vec<String> {
         common::fake_state(&self.state)["balancers"]

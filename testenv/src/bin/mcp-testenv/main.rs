@@ -9,6 +9,9 @@
 //!
 //! `down` stops it and removes its files; it is idempotent.
 //!
+//! `endpoint-slice` writes, in a member cluster (which has no nodes), the EndpointSlice
+//! kube-controller-manager would write for a Service's running pods (`make demo` uses it).
+//!
 //! The state directory's files are in `state.rs`; the `serve` process in `serve.rs`.
 
 #![forbid(unsafe_code)]
@@ -63,6 +66,31 @@ enum Cmd {
     Down,
     /// Say whether the control plane is running; exit code 3 if it is not.
     Status,
+    /// Write, in a cluster without nodes (a member), the EndpointSlice kube-controller-manager
+    /// would write for running pods of a Service at ADDRESS...; writing it again with other
+    /// addresses scales it up or down. Prints the slice's name.
+    EndpointSlice {
+        /// The cluster's kubeconfig (e.g. `<state-dir>/kubeconfigs/member1.config`).
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        #[arg(long, short = 'n', default_value = "default")]
+        namespace: String,
+        /// The Service the pods back.
+        #[arg(long)]
+        service: String,
+        /// The pods' node.
+        #[arg(long)]
+        node: String,
+        /// The node's zone (none by default).
+        #[arg(long)]
+        zone: Option<String>,
+        /// The slice's name (default: `<service>-` and a suffix derived from the node, stable).
+        #[arg(long)]
+        name: Option<String>,
+        /// The ready pods' IPv4 addresses.
+        #[arg(required = true)]
+        addresses: Vec<String>,
+    },
     /// Run the control plane in the foreground until SIGTERM or SIGINT (what `up` starts).
     #[command(hide = true)]
     Serve {
@@ -104,6 +132,22 @@ fn main() -> ExitCode {
         ),
         Cmd::Down => down(&state),
         Cmd::Status => return status(&state),
+        Cmd::EndpointSlice {
+            kubeconfig,
+            namespace,
+            service,
+            node,
+            zone,
+            name,
+            addresses,
+        } => endpoint_slice(
+            &kubeconfig,
+            &namespace,
+            &service,
+            (&node, zone.as_deref()),
+            name,
+            &addresses,
+        ),
         Cmd::Serve {
             kubeconfig,
             bin_dir,
@@ -118,6 +162,43 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `mcp-testenv endpoint-slice`: see [`mcp_testenv::endpoints`].
+fn endpoint_slice(
+    kubeconfig: &std::path::Path,
+    namespace: &str,
+    service: &str,
+    (node, zone): (&str, Option<&str>),
+    name: Option<String>,
+    addresses: &[String],
+) -> Result<()> {
+    use mcp_testenv::endpoints::{PodEndpoint, slice_name, write_endpoint_slice};
+    let name = name.unwrap_or_else(|| slice_name(service, node));
+    let endpoints: Vec<PodEndpoint> = addresses
+        .iter()
+        .map(|address| {
+            let endpoint = PodEndpoint::ready(address, node);
+            match zone {
+                Some(zone) => endpoint.in_zone(zone),
+                None => endpoint,
+            }
+        })
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let yaml = std::fs::read_to_string(kubeconfig)
+            .with_context(|| format!("reading {}", kubeconfig.display()))?;
+        let config = kube::config::Kubeconfig::from_yaml(&yaml)?;
+        let config = kube::Config::from_custom_kubeconfig(config, &Default::default()).await?;
+        let client = kube::Client::try_from(config)?;
+        write_endpoint_slice(&client, namespace, service, &name, &endpoints).await?;
+        anyhow::Ok(())
+    })?;
+    println!("{name}");
+    Ok(())
 }
 
 /// `members` is `Some` in the Karmada mode.
