@@ -34,7 +34,10 @@ async fn events_as_go_and_kubernetes_record_them() {
     let dir = tempfile::tempdir().unwrap();
     let mut controller = env.controller(
         ControllerOptions::new(dir.path())
+            // The Go original's Events: a provider without the backend view (whose problems,
+            // such as MCS web's missing Service, are Warnings of their own).
             .cloud_config(concat!(
+                "backendView: off\n",
                 "faults:\n",
                 "- {method: mci_ensure, object: default/minimal-ingress, action: fail, times: 3, message: quota exceeded}\n",
                 "- {method: mcs_ensure, object: default/web, action: fail, times: 2, message: no capacity}\n",
