@@ -32,7 +32,9 @@ async fn the_original_scenario() {
     env.apply_karmada_state("default").await;
     let mut controller = env.controller(
         ControllerOptions::new(dir.path())
-            .cloud_config(&format!("stateFile: {}", state.display()))
+            // The Go original's scenario: a provider without the backend view (one with it is
+            // updated once the service locations change what it sees: 1.2.3.5).
+            .cloud_config(&format!("stateFile: {}\nbackendView: off", state.display()))
             .with_kubeconfig(&kubeconfig),
     );
     controller.wait_ready(WAIT).await;
