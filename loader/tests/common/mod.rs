@@ -21,39 +21,31 @@ pub fn fake_library() -> PathBuf {
     fake_dir().join("libmcp_provider_fake.so")
 }
 
+/// Builds the fixture workspace `loader/tests/<name>` into `target/<name>`; its output directory.
+fn build_fixtures(name: &str) -> PathBuf {
+    let target = target_dir().join(name);
+    let manifest = mcp_testenv::repo_root().join(format!("loader/tests/{name}/Cargo.toml"));
+    cargo(&[
+        "build",
+        "--manifest-path",
+        manifest.to_str().unwrap(),
+        "--target-dir",
+        target.to_str().unwrap(),
+    ]);
+    target.join("debug")
+}
+
 /// Directory of the fixtures workspace's build output.
 pub fn fixtures_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let target = target_dir().join("fixtures");
-        let manifest = mcp_testenv::repo_root().join("loader/tests/fixtures/Cargo.toml");
-        cargo(&[
-            "build",
-            "--manifest-path",
-            manifest.to_str().unwrap(),
-            "--target-dir",
-            target.to_str().unwrap(),
-        ]);
-        target.join("debug")
-    })
+    DIR.get_or_init(|| build_fixtures("fixtures"))
 }
 
 /// Directory of the interface 1.1 fixtures' build output (`fixtures-prev`: a 1.1 provider and
 /// a 1.1 host).
 pub fn prev_fixtures_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let target = target_dir().join("fixtures-prev");
-        let manifest = mcp_testenv::repo_root().join("loader/tests/fixtures-prev/Cargo.toml");
-        cargo(&[
-            "build",
-            "--manifest-path",
-            manifest.to_str().unwrap(),
-            "--target-dir",
-            target.to_str().unwrap(),
-        ]);
-        target.join("debug")
-    })
+    DIR.get_or_init(|| build_fixtures("fixtures-prev"))
 }
 
 /// Runs the interface 1.1 host on `library` with `cloud_config`; its output, one `key=value`
