@@ -187,8 +187,8 @@ impl<'a> Triggers<'a> {
 
 /// Every re-trigger path of the Go original: Service create/spec/annotation/delete,
 /// EndpointSlice of the derived Service, TLS Secret, MCI spec; and those of the backend view:
-/// the MCI's service locations, a located Cluster appearing or becoming Ready, a member
-/// balancer aggregated into the Service's binding. A trigger makes the controller `get` then
+/// the Service's binding placing it, a placed Cluster appearing or becoming Ready, a member
+/// balancer aggregated into the binding. A trigger makes the controller `get` then
 /// `update` the existing balancer, which the fake answers with 1.2.3.5; other status-only and
 /// label-only changes, and unrelated objects, must not trigger.
 #[tokio::test]
@@ -291,29 +291,31 @@ endpoints:
         .triggered("the TLS Secret is created (an unrelated one did not trigger)")
         .await;
 
-    // Its service locations, an input of its backend view (one).
+    // Its service locations are no input (none: the view's clusters come from the bindings),
+    // then the Service's binding appears, placing it on member1 and member2 (one).
     let params = kube::api::PatchParams::default();
     let merge = kube::api::Patch::Merge;
     let located = serde_json::json!({"status": {"serviceLocations": [{"name": "serve", "clusters": ["member1"]}]}});
     api.patch_status("shop", &params, &merge(located))
         .await
         .unwrap();
+    env.apply(common::KARMADA_STATE, "default").await;
     triggers
-        .triggered("the MCI's service locations change")
+        .triggered("the Service's binding appears (the MCI's locations change did not trigger)")
         .await;
 
-    // A Cluster it is not located on appears (none), then one it is located on (one), which
-    // then becomes Ready (one).
+    // A Cluster of no view appears (none), then one the Service is placed on (one), which then
+    // becomes Ready (one).
     let cluster = |name: &str| {
         format!(
             "apiVersion: cluster.karmada.io/v1alpha1\nkind: Cluster\nmetadata: {{name: {name}}}\nspec: {{syncMode: Push}}\n"
         )
     };
-    env.apply(&cluster("member2"), "default").await;
+    env.apply(&cluster("member3"), "default").await;
     env.apply(&cluster("member1"), "default").await;
     // Not Ready yet, as the view already said of a cluster without its Cluster: no call.
     triggers
-        .skipped("a located Cluster appears (an unrelated one did not trigger)")
+        .skipped("a placed Cluster appears (an unrelated one did not trigger)")
         .await;
     let clusters: Api<mcp_interface::api::cluster::Cluster> = Api::all(env.client.clone());
     let ready = serde_json::json!({"status": {"conditions": [{"type": "Ready", "status": "True",
@@ -322,11 +324,9 @@ endpoints:
         .patch_status("member1", &params, &merge(ready))
         .await
         .unwrap();
-    triggers.triggered("a located Cluster becomes Ready").await;
+    triggers.triggered("a placed Cluster becomes Ready").await;
 
-    // The Service's binding appears (none: no member balancer), then aggregates member1's
-    // balancer (one).
-    env.apply(common::KARMADA_STATE, "default").await;
+    // The binding aggregates member1's balancer (one).
     let bindings: Api<mcp_interface::api::work::ResourceBinding> =
         Api::namespaced(env.client.clone(), "default");
     let balancer = serde_json::json!({"status": {"aggregatedStatus": [{"clusterName": "member1",
@@ -336,7 +336,7 @@ endpoints:
         .await
         .unwrap();
     triggers
-        .triggered("the binding aggregates a member balancer (its creation did not trigger)")
+        .triggered("the binding aggregates a member balancer")
         .await;
 
     // Other status and label changes of the MCI itself (none), then an annotation (one).

@@ -17,8 +17,9 @@
 //!   (`references::referenced_services`), with every port the MCI uses, by number or by name,
 //!   resolved against the Service's ports (`ports.rs`); for an MCS its Service, with the ports
 //!   its `spec.ports` selects by number, or all the Service's ports.
-//! - **Clusters**: for an MCI a Service's entry of `status.serviceLocations`; for an MCS the
-//!   clusters of its Service's ResourceBinding (what the locations would say). Each with the
+//! - **Clusters**: the clusters of the Service's ResourceBinding, for an MCI what its
+//!   `status.serviceLocations` says of that Service once written, for an MCS what its locations
+//!   would say (an MCI's view does not wait for its status to be written). Each with the
 //!   Cluster's `Ready` condition; `trafficBlocked` when the Cluster carries the
 //!   `TrafficControl` remedy action ([`traffic_block_clusters`], which is also what the MCI
 //!   controller writes into `status.trafficBlockClusters`); the member Service's load-balancer
@@ -48,9 +49,7 @@ use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
 use mcp_interface::backends::{BackendService, Backends};
 
 use crate::context::{Caches, Context};
-use crate::controllers::references::{
-    located_clusters, referenced_secrets, service_clusters, service_locations,
-};
+use crate::controllers::references::{located_clusters, referenced_secrets, service_clusters};
 use crate::error::Result;
 pub use clusters::balancer_addresses;
 pub use digest::{Digest, digest};
@@ -117,22 +116,15 @@ pub fn mci_view(
     secrets: &BTreeMap<String, Option<Secret>>,
 ) -> Resolved {
     let namespace = mci.namespace().unwrap_or_default();
-    let blocked = traffic_block_clusters(mci, caches.clusters().store());
     let mut problems = Vec::new();
     let services = ports::mci_ports(mci)
         .into_iter()
         .map(|(name, wanted)| {
-            let clusters: BTreeSet<String> = service_locations(mci)
-                .into_iter()
-                .flatten()
-                .filter(|l| l.name == name)
-                .flat_map(|l| l.clusters.iter().flatten().cloned())
-                .collect();
-            let (service, mut found) = service_view(caches, &namespace, &name, &clusters, |svc| {
+            let (service, mut found) = located_service(caches, &namespace, &name, |svc| {
                 ports::resolve_mci_ports(&namespace, &name, svc, &wanted)
             });
             problems.append(&mut found);
-            mark_blocked(service, &blocked)
+            service
         })
         .collect();
     let tls = tls::tls_view(&namespace, mci, secrets, &mut problems);
@@ -151,23 +143,39 @@ pub fn mci_view(
 pub fn resolve_mcs(caches: &Caches, mcs: &MultiClusterService) -> Resolved {
     let namespace = mcs.namespace().unwrap_or_default();
     let name = mcs.name_any();
-    let clusters =
-        service_clusters(caches.bindings().store(), &namespace, &name).unwrap_or_default();
-    let (service, problems) = service_view(caches, &namespace, &name, &clusters, |svc| {
+    let (service, problems) = located_service(caches, &namespace, &name, |svc| {
         ports::resolve_mcs_ports(&namespace, &name, svc, mcs)
     });
-    let blocked = blocked_among(
-        clusters.iter().map(String::as_str),
-        caches.clusters().store(),
-    );
     Resolved {
         backends: Backends {
             resolved: true,
-            services: vec![mark_blocked(service, &blocked)],
+            services: vec![service],
             tls: Vec::new(),
         },
         problems,
     }
+}
+
+/// One Service of the view in the clusters of its binding (what an MCI's
+/// `status.serviceLocations` says or is about to say of it: a new MCI's first `ensure` already
+/// sees them, and the status write that follows changes nothing), those carrying the
+/// `TrafficControl` remedy action marked blocked.
+fn located_service(
+    caches: &Caches,
+    namespace: &str,
+    name: &str,
+    ports: impl FnOnce(Option<&crate::cache::CachedService>) -> ports::Ports,
+) -> (BackendService, Vec<Problem>) {
+    let clusters = service_clusters(caches.bindings().store(), namespace, name).unwrap_or_default();
+    let (mut service, problems) = service_view(caches, namespace, name, &clusters, ports);
+    let blocked = blocked_among(
+        clusters.iter().map(String::as_str),
+        caches.clusters().store(),
+    );
+    for cluster in &mut service.clusters {
+        cluster.traffic_blocked = blocked.contains(&cluster.name);
+    }
+    (service, problems)
 }
 
 /// One Service of the view, its ports as `ports` resolves them against the cached Service.
@@ -199,13 +207,6 @@ fn service_view(
         },
     };
     (service, problems)
-}
-
-fn mark_blocked(mut service: BackendService, blocked: &[String]) -> BackendService {
-    for cluster in &mut service.clusters {
-        cluster.traffic_blocked = blocked.contains(&cluster.name);
-    }
-    service
 }
 
 /// The sorted clusters of the MCI's service locations that carry `TrafficControl`: what the

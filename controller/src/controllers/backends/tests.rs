@@ -16,8 +16,9 @@ const CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----
 const KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n";
 
 /// MCI `ns/web`: Service `serve` by port name and by number (the same port), `api` by a number
-/// it lacks, and the default backend `gone` (no such Service); three TLS entries; `serve` located
-/// on member1..3, `api` on member1.
+/// it lacks, and the default backend `gone` (no such Service); three TLS entries. Its
+/// `serviceLocations` are not written yet (only `serve` on member1): the view takes the clusters
+/// from the bindings (`serve` on member1..3, `api` on member1), as the locations will.
 const MCI: &str = r#"
 metadata: {name: web, namespace: ns, resourceVersion: '1', labels: {app: web}}
 spec:
@@ -35,8 +36,7 @@ spec:
       - {path: /a, pathType: Prefix, backend: {service: {name: api, port: {number: 81}}}}
 status:
   serviceLocations:
-  - {name: api, clusters: [member1]}
-  - {name: serve, clusters: [member1, member2, member3]}
+  - {name: serve, clusters: [member1]}
 "#;
 
 fn slice(name: &str, label: &str, cluster: Option<&str>, endpoints: &str) -> CachedEndpointSlice {
@@ -48,7 +48,8 @@ fn slice(name: &str, label: &str, cluster: Option<&str>, endpoints: &str) -> Cac
     ))
 }
 
-/// The caches: Services `serve` (http 80 -> 8080, grpc 9090 -> grpc-port) and `api`; member1
+/// The caches: Services `serve` (http 80 -> 8080, grpc 9090 -> grpc-port), `api` and `idle`
+/// (no binding); member1
 /// Ready, member2 Ready and blocked by a remedy, member3 not Ready; `serve`'s binding with the
 /// member Services' balancers; slices collected from member1 (two endpoints) and member2 (one,
 /// not ready), plus two that are not collected ones.
@@ -58,6 +59,7 @@ fn caches() -> Caches {
             "metadata: {name: serve, namespace: ns}\nspec: {ports: [{name: http, port: 80, targetPort: 8080}, {name: grpc, port: 9090, targetPort: grpc-port, appProtocol: h2c}]}",
         ),
         object("metadata: {name: api, namespace: ns}\nspec: {ports: [{name: web, port: 8080}]}"),
+        object("metadata: {name: idle, namespace: ns}\nspec: {ports: [{port: 80}]}"),
     ];
     let slices = vec![
         slice(
@@ -88,12 +90,15 @@ fn caches() -> Caches {
             cluster("member2", true, true),
             cluster("member3", false, false),
         ]))
-        .with(cache([service_binding(
-            "ns",
-            "serve",
-            &["member1", "member2", "member3"],
-            &[("member1", "10.1.0.1")],
-        )]))
+        .with(cache([
+            service_binding(
+                "ns",
+                "serve",
+                &["member1", "member2", "member3"],
+                &[("member1", "10.1.0.1")],
+            ),
+            service_binding("ns", "api", &["member1"], &[]),
+        ]))
 }
 
 fn secret(entries: &[(&str, &[u8])]) -> Option<Secret> {
@@ -343,10 +348,10 @@ fn an_mcss_service_ports_and_clusters_come_from_its_binding() {
     assert_eq!(selected.problems[0].reason, PORT_NOT_FOUND);
 
     let unbound: MultiClusterService =
-        object("metadata: {name: api, namespace: ns}\nspec: {types: [LoadBalancer]}");
-    let api = resolve_mcs(&caches, &unbound);
-    assert!(api.backends.services[0].found);
-    assert!(api.backends.services[0].clusters.is_empty());
+        object("metadata: {name: idle, namespace: ns}\nspec: {types: [LoadBalancer]}");
+    let idle = resolve_mcs(&caches, &unbound);
+    assert!(idle.backends.services[0].found);
+    assert!(idle.backends.services[0].clusters.is_empty());
 }
 
 #[test]

@@ -15,10 +15,11 @@ use super::reconcile::is_default;
 use crate::cache::{CachedEndpointSlice, CachedService, Change, Index, SharedCache};
 use crate::controllers::mappers::{
     cluster_view_changed, service_of_endpoint_slice_change, service_of_service_change,
-    services_of_binding_balancer_change,
+    services_of_binding_balancer_change, services_of_binding_change,
 };
 use crate::controllers::references::{
-    mcis_by_cluster, mcis_by_secret, mcis_by_service, mcis_referencing, service_locations,
+    bound_key, mcis_by_cluster, mcis_by_secret, mcis_by_service, mcis_referencing,
+    service_bindings_by_cluster,
 };
 
 /// Whether reconcile has work on an MCI: it is of our IngressClass, or its deletion waits for
@@ -26,28 +27,35 @@ use crate::controllers::references::{
 pub type Handled = Arc<dyn Fn(&MultiClusterIngress) -> bool + Send + Sync>;
 
 /// What the mappers read: the MCI cache and its indexes by Service, TLS Secret and located
-/// cluster, and which MCIs are handled.
+/// cluster, the index of Services' bindings by cluster, and which MCIs are handled.
 #[derive(Clone)]
 pub struct Mappers {
     mcis: Store<MultiClusterIngress>,
     by_service: Index<MultiClusterIngress>,
     by_secret: Index<MultiClusterIngress>,
     by_cluster: Index<MultiClusterIngress>,
+    bindings_by_cluster: Index<ResourceBinding>,
     handled: Handled,
-    /// Whether the provider takes the backend view: then changes of what is in the view (the
-    /// MCI's service locations, a Cluster's readiness) reconcile the MCI too.
+    /// Whether the provider takes the backend view: then changes of what is in the view (a
+    /// Service's placement and member balancers in its binding, a Cluster's readiness)
+    /// reconcile the MCI too.
     view: bool,
 }
 
 type Requests = Vec<ObjectRef<MultiClusterIngress>>;
 
 impl Mappers {
-    pub fn new(mcis: &SharedCache<MultiClusterIngress>, handled: Handled) -> Self {
+    pub fn new(
+        mcis: &SharedCache<MultiClusterIngress>,
+        bindings: &SharedCache<ResourceBinding>,
+        handled: Handled,
+    ) -> Self {
         Mappers {
             mcis: mcis.store().clone(),
             by_service: mcis_by_service(mcis),
             by_secret: mcis_by_secret(mcis),
             by_cluster: mcis_by_cluster(mcis),
+            bindings_by_cluster: service_bindings_by_cluster(bindings),
             handled,
             view: true,
         }
@@ -61,9 +69,9 @@ impl Mappers {
         self
     }
 
-    /// The MCI itself, when created or its spec, annotations or deletion state changed, or its
-    /// `status.serviceLocations` (the clusters of its backend view), if it is handled. Our
-    /// finalizer is no sign of ours: deployments serving other classes use the same
+    /// The MCI itself, when created or its spec, annotations or deletion state changed, if it
+    /// is handled (its status is no input: the view's clusters come from the bindings, see
+    /// [`Mappers::binding`]). Our finalizer is no sign of ours: deployments serving other classes use the same
     /// name, and only the provider of the MCI's class may delete its balancer (Go filters by
     /// class at enqueue, deletion included). A deletion needs nothing: with the finalizer,
     /// deletion is an update.
@@ -72,11 +80,8 @@ impl Mappers {
         change: &Change<'_, MultiClusterIngress>,
     ) -> Option<ObjectRef<MultiClusterIngress>> {
         let mci = change.applied()?;
-        let located = self.view
-            && change.changed(|old, new| service_locations(old) != service_locations(new));
-        ((change.spec_annotations_or_deletion_changed(|m| &m.spec) || located)
-            && (self.handled)(mci))
-        .then(|| ObjectRef::from_obj(mci))
+        (change.spec_annotations_or_deletion_changed(|m| &m.spec) && (self.handled)(mci))
+            .then(|| ObjectRef::from_obj(mci))
     }
 
     /// The handled MCIs that reference the Service.
@@ -103,8 +108,11 @@ impl Mappers {
         self.handled(self.by_secret.get(&key))
     }
 
-    /// The handled MCIs whose backends are located on the Cluster (`status.serviceLocations`),
-    /// when it appeared or went, became Ready or not, or gained or lost `TrafficControl`.
+    /// The handled MCIs whose backends are located on the Cluster (`status.serviceLocations`,
+    /// whose `TrafficControl` clusters the MCI's `status.trafficBlockClusters` lists), when it
+    /// gained or lost `TrafficControl`; with the backend view, also when it appeared or went or
+    /// became Ready or not, and then those referencing a Service whose binding is scheduled on
+    /// it as well (the view's clusters, maybe not in the status yet).
     pub fn cluster(&self, change: &Change<'_, Cluster>) -> Requests {
         let changed = if self.view {
             cluster_view_changed(change)
@@ -117,21 +125,41 @@ impl Mappers {
         if !changed {
             return Vec::new();
         }
-        self.handled(self.by_cluster.get(&change.object().name_any()))
+        let name = change.object().name_any();
+        let mut requests = self.handled(self.by_cluster.get(&name));
+        if self.view {
+            let services = self.bindings_by_cluster.get(&name);
+            self.extend_referencing(
+                &mut requests,
+                services.iter().filter_map(|rb| bound_key(rb)),
+            );
+        }
+        requests
     }
 
-    /// The handled MCIs that reference a Service whose member load-balancer addresses the
-    /// binding change changed (its placement reaches them through `status.serviceLocations`).
+    /// The handled MCIs that reference a Service whose placement (the clusters of its view) or
+    /// member load-balancer addresses the binding change changed.
     pub fn binding(&self, change: &Change<'_, ResourceBinding>) -> Requests {
+        let mut services = services_of_binding_change(change);
+        services.extend(services_of_binding_balancer_change(change));
         let mut requests = Requests::new();
-        for (namespace, service) in services_of_binding_balancer_change(change) {
+        self.extend_referencing(&mut requests, services);
+        requests
+    }
+
+    /// Adds to `requests` the handled MCIs referencing each (namespace, name) Service, once.
+    fn extend_referencing(
+        &self,
+        requests: &mut Requests,
+        services: impl IntoIterator<Item = (String, String)>,
+    ) {
+        for (namespace, service) in services {
             for mci in self.handled(mcis_referencing(&self.by_service, &namespace, &service)) {
                 if !requests.contains(&mci) {
                     requests.push(mci);
                 }
             }
         }
-        requests
     }
 
     /// The handled MCIs whose class the IngressClass decides, when it was created or deleted or

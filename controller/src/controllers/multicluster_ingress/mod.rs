@@ -33,10 +33,11 @@
 //! changes controller; for an MCI naming no class, when a class that is or was the default is
 //! created or deleted or changes controller or default annotation (beyond the Go original, which
 //! watches no IngressClass). Also beyond the Go original, for the inputs of its backend view
-//! (`controllers::backends`): when its `status.serviceLocations` change, when a Cluster in them
-//! appears, goes or changes readiness, and when the ResourceBinding of a Service it references
-//! changes the member load-balancer addresses it aggregates. Each is found through an index (by
-//! Service, Secret, located cluster), never a scan of all MCIs (IngressClasses, which change
+//! (`controllers::backends`): when the ResourceBinding of a Service it references appears,
+//! goes, or changes the clusters it places the Service on or the member load-balancer addresses
+//! it aggregates, and when a Cluster in its service locations or one such binding appears, goes
+//! or changes readiness. Each is found through an index (by Service, Secret, located cluster;
+//! Services' bindings by cluster), never a scan of all MCIs (IngressClasses, which change
 //! rarely, excepted).
 
 mod mappers;
@@ -96,7 +97,7 @@ pub fn run(
             Arc::new(move |mci: &MultiClusterIngress| reconcile::is_handled(&ctx, mci))
         };
         let view = ctx.provider.wants_backends();
-        let mut mappers = Mappers::new(caches.mcis(), handled);
+        let mut mappers = Mappers::new(caches.mcis(), caches.bindings(), handled);
         if !view {
             mappers = mappers.without_view();
         }
@@ -109,7 +110,7 @@ pub fn run(
             .on(caches.clusters(), Mappers::cluster)
             .on(caches.ingress_classes(), Mappers::ingress_class);
         if view {
-            // The member balancers' addresses are only in the view.
+            // The Services' placement and member balancers are only in the view.
             watches = watches.on(caches.bindings(), Mappers::binding);
         }
         watches.replay(&mcis, Mappers::mci);

@@ -6,6 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::PartialObjectMeta;
 use mcp_interface::api::cluster::Cluster;
 use mcp_interface::api::networking::MultiClusterIngress;
+use mcp_interface::api::work::ResourceBinding;
 
 use super::mappers::Mappers;
 use super::reconcile::{Class, class_of};
@@ -77,7 +78,9 @@ fn class_by_name_or_single_default() {
 // ---------------------------------------------------------------------------------------------
 
 /// MCIs `ns/web` (ours, Service `web`, Secret `web-tls`, placed on member1), `ns/theirs` (class
-/// `other`, same references), `ns/api` (ours, Service `api`, on member2) and `elsewhere/web`.
+/// `other`, same references), `ns/api` (ours, Service `api`, on member2) and `elsewhere/web`;
+/// the binding of `ns/api` is scheduled on member2 and member3 (its locations are not written
+/// yet), `ns/web` has none.
 fn mappers() -> Mappers {
     let yaml = |namespace: &str, name: &str, class: &str, service: &str, cluster: &str| {
         format!(
@@ -107,7 +110,8 @@ status:
             .and_then(|s| s.ingress_class_name.as_deref())
             == Some("fake")
     };
-    Mappers::new(&mcis, Arc::new(ours))
+    let bindings = cache([service_binding("ns", "api", &["member2", "member3"], &[])]);
+    Mappers::new(&mcis, &bindings, Arc::new(ours))
 }
 
 #[test]
@@ -196,25 +200,26 @@ fn a_cluster_triggers_our_mcis_placed_on_it_when_traffic_control_or_readiness_ch
     assert!(m.cluster(&Change::updated(&ready, &relabelled)).is_empty());
     let elsewhere = cluster("member9", false, false);
     assert!(m.cluster(&Change::Deleted(&elsewhere)).is_empty());
+    // A cluster in a view through the Service's binding, before the locations say so.
+    let scheduled = cluster("member3", true, false);
+    assert_eq!(names(m.cluster(&Change::created(&scheduled))), ["ns/api"]);
 }
 
 #[test]
-fn new_service_locations_or_member_balancers_trigger_our_mcis() {
+fn a_services_placement_or_member_balancers_trigger_our_mcis() {
     let m = mappers();
+    // The view's clusters come from the bindings: the MCI's own status is no trigger.
     let ours =
         mci("metadata: {name: a, namespace: ns}\nspec: {ingressClassName: fake}\nstatus: {}");
     let mut located = ours.clone();
     located.status.as_mut().unwrap().service_locations = Some(vec![Default::default()]);
-    assert_eq!(names(m.mci(&Change::updated(&ours, &located))), ["ns/a"]);
-    let mut balanced = located.clone();
-    balanced.status.as_mut().unwrap().load_balancer = Some(Default::default());
-    assert!(m.mci(&Change::updated(&located, &balanced)).is_none());
+    assert!(m.mci(&Change::updated(&ours, &located)).is_none());
 
     let web = service_binding("ns", "web", &["member1"], &[]);
     assert!(m.binding(&Change::updated(&web, &web)).is_empty());
-    // Placement reaches the MCIs through their service locations, not the binding.
+    assert_eq!(names(m.binding(&Change::created(&web))), ["ns/web"]);
     let moved = service_binding("ns", "web", &["member2"], &[]);
-    assert!(m.binding(&Change::updated(&web, &moved)).is_empty());
+    assert_eq!(names(m.binding(&Change::updated(&web, &moved))), ["ns/web"]);
     let balancer = service_binding("ns", "web", &["member1"], &[("member1", "10.1.0.1")]);
     assert_eq!(
         names(m.binding(&Change::updated(&web, &balancer))),
@@ -234,6 +239,7 @@ fn class_mappers() -> Mappers {
     ]);
     Mappers::new(
         &mcis,
+        &cache(Vec::<ResourceBinding>::new()),
         Arc::new(|mci: &MultiClusterIngress| mci.metadata.name.as_deref() != Some("unhandled")),
     )
 }
