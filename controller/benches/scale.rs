@@ -12,7 +12,12 @@
 //! Options: `--churn` then updates EndpointSlices (see `scale/churn.rs`) and prints the
 //! controller's CPU time per EndpointSlice event, which must not grow with N; `--default-limits` keeps `--kube-api-qps=40 --kube-api-burst=60` (otherwise they are
 //! raised to 2000/4000 so the run measures the controller, not the limiter); `--state-file` gives
-//! the fake provider a state file (its multi-process mode); `--heaptrack` runs the controller
+//! the fake provider a state file (its multi-process mode); `--backends` also creates, before
+//! the controller starts, two Ready Clusters and for each Service its ResourceBinding and two
+//! collected EndpointSlices (see `scale/backends.rs`), so that the backend view of interface 1.2
+//! has two clusters of endpoints per object; `--backend-view=off` runs the fake without the view
+//! (`backendView: off`, the calls of an interface 1.1 provider), to measure what building it
+//! costs; `--heaptrack` runs the controller
 //! under heaptrack (a heap profile per N in `target/heaptrack/`, read it with `heaptrack_print`;
 //! times and CPU are then heaptrack's, not the controller's).
 //!
@@ -25,6 +30,8 @@
 
 #![forbid(unsafe_code)]
 
+#[path = "scale/backends.rs"]
+mod backends;
 #[path = "scale/churn.rs"]
 mod churn;
 #[path = "../tests/common/mod.rs"]
@@ -33,6 +40,8 @@ pub mod common;
 mod measure;
 #[path = "scale/objects.rs"]
 mod objects;
+#[path = "scale/options.rs"]
+mod options;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -46,62 +55,9 @@ use mcp_testenv::{ControlPlane, ControlPlaneOptions};
 
 use common::free_port;
 use objects::Convergence;
+use options::Options;
 
 const REQUESTS: &str = "multicluster_provider_kube_api_requests_total";
-
-struct Options {
-    while_running: bool,
-    default_limits: bool,
-    state_file: bool,
-    heaptrack: bool,
-    churn: bool,
-    sizes: Vec<usize>,
-}
-
-impl Options {
-    fn parse() -> Options {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        let flag = |name: &str| args.iter().any(|a| a == name);
-        let while_running = flag("--while-running");
-        let mut sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
-        if sizes.is_empty() {
-            sizes = if while_running {
-                vec![100, 1000]
-            } else {
-                vec![1000, 3000, 10000]
-            };
-        }
-        Options {
-            while_running,
-            default_limits: flag("--default-limits"),
-            state_file: flag("--state-file"),
-            heaptrack: flag("--heaptrack"),
-            churn: flag("--churn"),
-            sizes,
-        }
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "{}; client limits {}; fake state {}",
-            if self.while_running {
-                "objects created while the controller runs (no Services)"
-            } else {
-                "objects created before the controller starts"
-            },
-            if self.default_limits {
-                "40/60 (defaults)"
-            } else {
-                "2000/4000"
-            },
-            if self.state_file {
-                "in a file"
-            } else {
-                "in memory"
-            },
-        )
-    }
-}
 
 /// The body of GET `path` on loopback `port`, if it answers 200.
 fn http_get(port: u16, path: &str) -> Option<String> {
@@ -152,10 +108,17 @@ impl Controller {
         if !options.default_limits {
             command.args(["--kube-api-qps=2000", "--kube-api-burst=4000"]);
         }
+        let mut cloud_config = String::new();
         if options.state_file {
-            let config = plane.dir().join("cloud-config.yaml");
             let state = plane.dir().join("fake-state.db");
-            std::fs::write(&config, format!("stateFile: {}\n", state.display())).unwrap();
+            cloud_config += &format!("stateFile: {}\n", state.display());
+        }
+        if options.view_off {
+            cloud_config += "backendView: off\n";
+        }
+        if !cloud_config.is_empty() {
+            let config = plane.dir().join("cloud-config.yaml");
+            std::fs::write(&config, cloud_config).unwrap();
             command.arg("--cloud-config").arg(config);
         }
         let child = command
@@ -291,7 +254,12 @@ async fn run(n: usize, fake_dir: &Path, options: &Options) -> Run {
         let create = objects::create(&client, n, false).await;
         (controller, create, started, baseline, apiserver_before)
     } else {
-        let create = objects::create(&client, n, true).await;
+        let mut create = objects::create(&client, n, true).await;
+        if options.backends {
+            let started = Instant::now();
+            backends::create(&client, n).await;
+            create += started.elapsed();
+        }
         let apiserver_before = apiserver_requests(&client).await;
         let started = Instant::now();
         let controller = Controller::start(&plane, fake_dir, options, n);
@@ -316,7 +284,7 @@ async fn run(n: usize, fake_dir: &Path, options: &Options) -> Run {
     let by_verb = measure::difference(&controller.requests_by_verb(), &baseline);
     let apiserver = measure::difference(&apiserver_requests(&client).await, &apiserver_before);
     let churn_cpu = if options.churn {
-        Some(churn::cpu_per_event(&client, pid).await)
+        Some(churn::cpu_per_event(&client, pid, options.backends).await)
     } else {
         None
     };

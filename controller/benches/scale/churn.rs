@@ -16,16 +16,24 @@ pub const EVENTS: usize = 2000;
 
 /// Updates an EndpointSlice of a Service no MCI references [`EVENTS`] times, then one of Service
 /// `web-0`, whose MCI is then updated (the fake's `update` address, 1.2.3.5): once it is, the
-/// controller has handled every event before it (they come on one watch). Returns the
-/// controller's CPU time per event.
-pub async fn cpu_per_event(client: &Client, pid: u32) -> Duration {
+/// controller has handled every event before it (they come on one watch). With `collected`
+/// (`--backends`), the slice of `web-0` is the one Karmada collected from member1, so that it is
+/// in the backend view; without, a provider that takes the view would see no change. Returns
+/// the controller's CPU time per event.
+pub async fn cpu_per_event(client: &Client, pid: u32, collected: bool) -> Duration {
     let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), NAMESPACE);
     let apply = |name: &'static str, service: &'static str, revision: usize| {
         let slices = slices.clone();
         async move {
+            let annotations = if name.starts_with("imported-member1-") {
+                serde_json::json!({"work.karmada.io/namespace": "karmada-es-member1"})
+            } else {
+                serde_json::json!({})
+            };
             let slice = serde_json::json!({
                 "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-                "metadata": {"name": name, "labels": {"kubernetes.io/service-name": service}},
+                "metadata": {"name": name, "labels": {"kubernetes.io/service-name": service},
+                             "annotations": annotations},
                 "addressType": "IPv4",
                 "endpoints": [{"addresses": [format!("10.0.{}.{}", revision / 250, revision % 250 + 1)]}],
             });
@@ -45,7 +53,11 @@ pub async fn cpu_per_event(client: &Client, pid: u32) -> Duration {
     for revision in 1..=EVENTS {
         apply("unreferenced-1", "unreferenced", revision).await;
     }
-    apply("web-0-1", "web-0", 0).await;
+    if collected {
+        apply("imported-member1-web-0", "derived-web-0", 0).await;
+    } else {
+        apply("web-0-1", "web-0", 0).await;
+    }
     let mcis: Api<MultiClusterIngress> = Api::namespaced(client.clone(), NAMESPACE);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
