@@ -22,7 +22,8 @@
 //! times and CPU are then heaptrack's, not the controller's).
 //!
 //! Printed per N: time until every MCI and MCS has an address in `status.loadBalancer`, the
-//! controller's CPU seconds (user + system) until then, its peak RSS (`VmHWM`) then, its RSS
+//! controller's CPU seconds (user + system) until then (and those of the provider's live call
+//! threads among them), its peak RSS (`VmHWM`) then, its RSS
 //! after settling (3 s later), API requests per MCI/MCS by verb (from the controller's own
 //! counter: in the default mode everything from start, lists and watches included), and the API
 //! server's view by verb and resource. With more than one N, the memory slope per
@@ -203,6 +204,8 @@ struct Run {
     create: Duration,
     converge: Duration,
     cpu_seconds: f64,
+    /// Of which the provider's call threads (the provider's own work, decoding what it is sent).
+    call_cpu_seconds: f64,
     peak_kib: u64,
     settled_kib: u64,
     by_verb: BTreeMap<String, f64>,
@@ -276,6 +279,7 @@ async fn run(n: usize, fake_dir: &Path, options: &Options) -> Run {
     let converge = started.elapsed();
     let pid = controller.pid();
     let cpu_seconds = measure::cpu_seconds(pid);
+    let call_cpu_seconds = measure::thread_cpu_seconds(pid, "provider-call");
     let peak_kib = measure::status_kib(pid, "VmHWM");
 
     // Let follow-up work (service exports) settle before counting requests.
@@ -296,6 +300,7 @@ async fn run(n: usize, fake_dir: &Path, options: &Options) -> Run {
         create,
         converge,
         cpu_seconds,
+        call_cpu_seconds,
         peak_kib,
         settled_kib,
         by_verb,
@@ -320,9 +325,10 @@ fn main() {
     for &n in &options.sizes {
         let r = runtime.block_on(run(n, &fake_dir, &options));
         println!(
-            "N={n}: converged after {:.1} s, {:.2} CPU s, peak RSS {:.1} MiB, {:.3} requests per object",
+            "N={n}: converged after {:.1} s, {:.2} CPU s ({:.2} s on the provider's call threads), peak RSS {:.1} MiB, {:.3} requests per object",
             r.converge.as_secs_f64(),
             r.cpu_seconds,
+            r.call_cpu_seconds,
             mib(r.peak_kib),
             r.per_object()
         );

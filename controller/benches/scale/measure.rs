@@ -17,8 +17,13 @@ pub fn status_kib(pid: u32, field: &str) -> u64 {
 
 /// User + system CPU seconds the process has used so far.
 pub fn cpu_seconds(pid: u32) -> f64 {
+    cpu_seconds_of(&format!("/proc/{pid}/stat"))
+}
+
+/// utime + stime of a process's or thread's `stat` file, in seconds.
+fn cpu_seconds_of(stat: &str) -> f64 {
     let ticks_per_second = clock_ticks();
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+    std::fs::read_to_string(stat)
         .ok()
         .and_then(|s| {
             // Fields after the command name (which may contain spaces) start with the state,
@@ -30,6 +35,24 @@ pub fn cpu_seconds(pid: u32) -> f64 {
             Some((utime + stime) as f64 / ticks_per_second)
         })
         .unwrap_or(0.0)
+}
+
+/// The CPU seconds of the live threads of `pid` whose name is `name` (`/proc/<pid>/task`):
+/// threads that already exited are not counted.
+pub fn thread_cpu_seconds(pid: u32, name: &str) -> f64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0.0;
+    };
+    tasks
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm")).is_ok_and(|comm| comm.trim() == name)
+        })
+        .filter_map(|task| {
+            let tid: u32 = task.file_name().to_str()?.parse().ok()?;
+            Some(cpu_seconds_of(&format!("/proc/{pid}/task/{tid}/stat")))
+        })
+        .sum()
 }
 
 fn clock_ticks() -> f64 {
