@@ -8,20 +8,20 @@ use mcp_interface::api::work::ResourceBinding;
 use mcp_interface::backends::{BackendCluster, BalancerAddress, Endpoint};
 
 use crate::context::Caches;
-use crate::controllers::references::{collected_slices_by_service, service_binding};
+use crate::controllers::references::collected_slices_by_service;
 
-/// The clusters `names` of Service `namespace/service`, sorted by name (`trafficBlocked` is
-/// left to the caller).
+/// The clusters `names` of Service `namespace/service`, sorted by name, with the member
+/// balancers its `binding` aggregates (`trafficBlocked` is left to the caller).
 pub fn clusters_view(
     caches: &Caches,
     namespace: &str,
     service: &str,
+    binding: Option<&ResourceBinding>,
     names: &BTreeSet<String>,
 ) -> Vec<BackendCluster> {
     if names.is_empty() {
         return Vec::new();
     }
-    let binding = service_binding(caches.bindings().store(), namespace, service);
     let mut endpoints = endpoints_by_cluster(caches, namespace, service);
     let clusters = caches.clusters().store();
     names
@@ -33,7 +33,6 @@ pub fn clusters_view(
                 .is_some_and(|c| c.is_ready()),
             traffic_blocked: false,
             load_balancer: binding
-                .as_deref()
                 .map(|rb| balancer_addresses(rb, name))
                 .unwrap_or_default(),
             endpoints: endpoints.remove(name.as_str()).unwrap_or_default(),

@@ -46,10 +46,11 @@ use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 use mcp_interface::api::cluster::{Cluster, REMEDY_ACTION_TRAFFIC_CONTROL};
 use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
+use mcp_interface::api::work::ResourceBinding;
 use mcp_interface::backends::{BackendService, Backends};
 
 use crate::context::{Caches, Context};
-use crate::controllers::references::{located_clusters, referenced_secrets, service_clusters};
+use crate::controllers::references::{located_clusters, referenced_secrets, service_binding};
 use crate::error::Result;
 pub use clusters::balancer_addresses;
 pub use digest::{Digest, digest};
@@ -166,8 +167,13 @@ fn located_service(
     name: &str,
     ports: impl FnOnce(Option<&crate::cache::CachedService>) -> ports::Ports,
 ) -> (BackendService, Vec<Problem>) {
-    let clusters = service_clusters(caches.bindings().store(), namespace, name).unwrap_or_default();
-    let (mut service, problems) = service_view(caches, namespace, name, &clusters, ports);
+    let binding = service_binding(caches.bindings().store(), namespace, name);
+    let clusters = binding
+        .as_deref()
+        .map(|rb| rb.scheduled_clusters())
+        .unwrap_or_default();
+    let located = (binding.as_deref(), &clusters);
+    let (mut service, problems) = service_view(caches, namespace, name, located, ports);
     let blocked = blocked_among(
         clusters.iter().map(String::as_str),
         caches.clusters().store(),
@@ -183,7 +189,7 @@ fn service_view(
     caches: &Caches,
     namespace: &str,
     name: &str,
-    clusters: &BTreeSet<String>,
+    (binding, clusters): (Option<&ResourceBinding>, &BTreeSet<String>),
     ports: impl FnOnce(Option<&crate::cache::CachedService>) -> ports::Ports,
 ) -> (BackendService, Vec<Problem>) {
     let cached = caches.services().get(namespace, name);
@@ -194,7 +200,7 @@ fn service_view(
             message: format!("Service {namespace}/{name} not found"),
         });
     }
-    let clusters = clusters::clusters_view(caches, namespace, name, clusters);
+    let clusters = clusters::clusters_view(caches, namespace, name, binding, clusters);
     let service = BackendService {
         namespace: namespace.to_owned(),
         name: name.to_owned(),
