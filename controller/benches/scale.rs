@@ -17,14 +17,13 @@
 //! collected EndpointSlices (see `scale/backends.rs`), so that the backend view of interface 1.2
 //! has two clusters of endpoints per object; `--backend-view=off` runs the fake without the view
 //! (`backendView: off`, the calls of an interface 1.1 provider), to measure what building it
-//! costs; `--heaptrack` runs the controller
-//! under heaptrack (a heap profile per N in `target/heaptrack/`, read it with `heaptrack_print`;
-//! times and CPU are then heaptrack's, not the controller's).
+//! costs; `--heaptrack` runs the controller under heaptrack (a heap profile per N in
+//! `target/heaptrack/`, read it with `heaptrack_print`; times and CPU are then heaptrack's, not
+//! the controller's).
 //!
 //! Printed per N: time until every MCI and MCS has an address in `status.loadBalancer`, the
 //! controller's CPU seconds (user + system) until then (and those of the provider's live call
-//! threads among them), its peak RSS (`VmHWM`) then, its RSS
-//! after settling (3 s later), API requests per MCI/MCS by verb (from the controller's own
+//! threads among them), its peak RSS (`VmHWM`) then, its RSS after settling (3 s later), API requests per MCI/MCS by verb (from the controller's own
 //! counter: in the default mode everything from start, lists and watches included), and the API
 //! server's view by verb and resource. With more than one N, the memory slope per
 //! Service + MCI + MCS between the smallest and the largest N.

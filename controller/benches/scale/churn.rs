@@ -25,6 +25,8 @@ pub async fn cpu_per_event(client: &Client, pid: u32, collected: bool) -> Durati
     let apply = |name: &'static str, service: &'static str, revision: usize| {
         let slices = slices.clone();
         async move {
+            // Karmada names the slices it collects `imported-<cluster>-...` and annotates them
+            // with the cluster's execution namespace.
             let annotations = if name.starts_with("imported-member1-") {
                 serde_json::json!({"work.karmada.io/namespace": "karmada-es-member1"})
             } else {

@@ -1,41 +1,44 @@
 //! The member clusters of a backend Service: readiness, the member Service's load-balancer
 //! addresses (from the Service's ResourceBinding) and the endpoints Karmada collected.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use kube::runtime::reflector::ObjectRef;
+use mcp_interface::api::cluster::REMEDY_ACTION_TRAFFIC_CONTROL;
 use mcp_interface::api::work::ResourceBinding;
 use mcp_interface::backends::{BackendCluster, BalancerAddress, Endpoint};
 
 use crate::context::Caches;
 use crate::controllers::references::collected_slices_by_service;
 
-/// The clusters `names` of Service `namespace/service`, sorted by name, with the member
-/// balancers its `binding` aggregates (`trafficBlocked` is left to the caller).
+/// The clusters Service `namespace/service`'s `binding` places it on, sorted by name: each with
+/// its readiness, the `TrafficControl` remedy action (`trafficBlocked`), the member balancers the
+/// binding aggregates and the endpoints Karmada collected from it.
 pub fn clusters_view(
     caches: &Caches,
     namespace: &str,
     service: &str,
-    binding: Option<&ResourceBinding>,
-    names: &BTreeSet<String>,
+    binding: &ResourceBinding,
 ) -> Vec<BackendCluster> {
+    let names = binding.scheduled_clusters();
     if names.is_empty() {
         return Vec::new();
     }
     let mut endpoints = endpoints_by_cluster(caches, namespace, service);
     let clusters = caches.clusters().store();
     names
-        .iter()
-        .map(|name| BackendCluster {
-            name: name.clone(),
-            ready: clusters
-                .get(&ObjectRef::new(name))
-                .is_some_and(|c| c.is_ready()),
-            traffic_blocked: false,
-            load_balancer: binding
-                .map(|rb| balancer_addresses(rb, name))
-                .unwrap_or_default(),
-            endpoints: endpoints.remove(name.as_str()).unwrap_or_default(),
+        .into_iter()
+        .map(|name| {
+            let cluster = clusters.get(&ObjectRef::new(&name));
+            BackendCluster {
+                ready: cluster.as_ref().is_some_and(|c| c.is_ready()),
+                traffic_blocked: cluster
+                    .as_ref()
+                    .is_some_and(|c| c.has_remedy_action(REMEDY_ACTION_TRAFFIC_CONTROL)),
+                load_balancer: balancer_addresses(binding, &name),
+                endpoints: endpoints.remove(name.as_str()).unwrap_or_default(),
+                name,
+            }
         })
         .collect()
 }

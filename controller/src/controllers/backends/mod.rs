@@ -21,8 +21,8 @@
 //!   `status.serviceLocations` says of that Service once written, for an MCS what its locations
 //!   would say (an MCI's view does not wait for its status to be written). Each with the
 //!   Cluster's `Ready` condition; `trafficBlocked` when the Cluster carries the
-//!   `TrafficControl` remedy action ([`traffic_block_clusters`], which is also what the MCI
-//!   controller writes into `status.trafficBlockClusters`); the member Service's load-balancer
+//!   `TrafficControl` remedy action (as [`traffic_block_clusters`], what the MCI controller
+//!   writes into `status.trafficBlockClusters`); the member Service's load-balancer
 //!   addresses from the binding's `status.aggregatedStatus[]`; and the endpoints of the
 //!   EndpointSlices Karmada collected from that cluster (`clusters.rs`).
 //! - **TLS** (an MCI's `spec.tls`): `tls.crt` and `tls.key` of each Secret, read with a GET when
@@ -38,7 +38,7 @@ mod ports;
 mod tests;
 mod tls;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -46,7 +46,6 @@ use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 use mcp_interface::api::cluster::{Cluster, REMEDY_ACTION_TRAFFIC_CONTROL};
 use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
-use mcp_interface::api::work::ResourceBinding;
 use mcp_interface::backends::{BackendService, Backends};
 
 use crate::context::{Caches, Context};
@@ -157,66 +156,42 @@ pub fn resolve_mcs(caches: &Caches, mcs: &MultiClusterService) -> Resolved {
     }
 }
 
-/// One Service of the view in the clusters of its binding (what an MCI's
-/// `status.serviceLocations` says or is about to say of it: a new MCI's first `ensure` already
-/// sees them, and the status write that follows changes nothing), those carrying the
-/// `TrafficControl` remedy action marked blocked.
+/// One Service of the view, its ports as `ports` resolves them against the cached Service, in
+/// the clusters of its binding (what an MCI's `status.serviceLocations` says or is about to say
+/// of it: a new MCI's first `ensure` already sees them, and the status write that follows
+/// changes nothing).
 fn located_service(
     caches: &Caches,
     namespace: &str,
     name: &str,
     ports: impl FnOnce(Option<&crate::cache::CachedService>) -> ports::Ports,
 ) -> (BackendService, Vec<Problem>) {
-    let binding = service_binding(caches.bindings().store(), namespace, name);
-    let clusters = binding
-        .as_deref()
-        .map(|rb| rb.scheduled_clusters())
-        .unwrap_or_default();
-    let located = (binding.as_deref(), &clusters);
-    let (mut service, problems) = service_view(caches, namespace, name, located, ports);
-    let blocked = blocked_among(
-        clusters.iter().map(String::as_str),
-        caches.clusters().store(),
-    );
-    for cluster in &mut service.clusters {
-        cluster.traffic_blocked = blocked.contains(&cluster.name);
-    }
-    (service, problems)
-}
-
-/// One Service of the view, its ports as `ports` resolves them against the cached Service.
-fn service_view(
-    caches: &Caches,
-    namespace: &str,
-    name: &str,
-    (binding, clusters): (Option<&ResourceBinding>, &BTreeSet<String>),
-    ports: impl FnOnce(Option<&crate::cache::CachedService>) -> ports::Ports,
-) -> (BackendService, Vec<Problem>) {
     let cached = caches.services().get(namespace, name);
     let (ports, mut problems) = ports(cached.as_deref());
-    if cached.is_none() {
+    let clusters = if cached.is_some() {
+        service_binding(caches.bindings().store(), namespace, name)
+            .map(|rb| clusters::clusters_view(caches, namespace, name, &rb))
+            .unwrap_or_default()
+    } else {
         problems.push(Problem {
             reason: SERVICE_NOT_FOUND,
             message: format!("Service {namespace}/{name} not found"),
         });
-    }
-    let clusters = clusters::clusters_view(caches, namespace, name, binding, clusters);
+        Vec::new()
+    };
     let service = BackendService {
         namespace: namespace.to_owned(),
         name: name.to_owned(),
         found: cached.is_some(),
         ports,
-        clusters: if cached.is_some() {
-            clusters
-        } else {
-            Vec::new()
-        },
+        clusters,
     };
     (service, problems)
 }
 
 /// The sorted clusters of the MCI's service locations that carry `TrafficControl`: what the
-/// MCI controller writes into `status.trafficBlockClusters`, and what the view marks blocked.
+/// MCI controller writes into `status.trafficBlockClusters` (the view marks the same clusters
+/// blocked, per Service, see `clusters::clusters_view`).
 pub fn traffic_block_clusters(mci: &MultiClusterIngress, clusters: &Store<Cluster>) -> Vec<String> {
     blocked_among(located_clusters(mci).into_iter(), clusters)
 }

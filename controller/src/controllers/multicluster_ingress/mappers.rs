@@ -71,9 +71,9 @@ impl Mappers {
 
     /// The MCI itself, when created or its spec, annotations or deletion state changed, if it
     /// is handled (its status is no input: the view's clusters come from the bindings, see
-    /// [`Mappers::binding`]). Our finalizer is no sign of ours: deployments serving other classes use the same
-    /// name, and only the provider of the MCI's class may delete its balancer (Go filters by
-    /// class at enqueue, deletion included). A deletion needs nothing: with the finalizer,
+    /// [`Mappers::binding`]). Our finalizer is no sign of ours: deployments serving other
+    /// classes use the same name, and only the provider of the MCI's class may delete its
+    /// balancer (Go filters by class at enqueue, deletion included). A deletion needs nothing: with the finalizer,
     /// deletion is an update.
     pub fn mci(
         &self,
