@@ -19,6 +19,7 @@ use mcp_interface::api::cluster::Cluster;
 use mcp_interface::api::networking::MultiClusterIngress;
 use mcp_interface::api::work::ResourceBinding;
 use mcp_interface::backends::BalancerAddress;
+use mcp_loader::EncodedView;
 use multicluster_provider::cli::{Cli, normalize};
 use multicluster_provider::context::{CacheKind, Caches, Context};
 use multicluster_provider::controllers::backends::{HasBackends, Resolved};
@@ -197,7 +198,7 @@ async fn the_view_is_resolved_from_what_the_control_plane_serves() {
         Some("TLS Secret default/absent-tls not found")
     );
     let mci = ctx.caches.mcis().get("default", "web").unwrap();
-    let digest = mci.digest(view);
+    let digest = mci.digest(&EncodedView::of(view));
 
     // member2 goes not Ready, and the Secret is rotated: both reach the view and its digest.
     let not_ready = json!({"status": {"conditions": [{"type": "Ready", "status": "False",
@@ -224,5 +225,5 @@ async fn the_view_is_resolved_from_what_the_control_plane_serves() {
         serve.is_some_and(|s| !s.clusters[1].ready) && key == Some(rotated.as_str())
     })
     .await;
-    assert_ne!(mci.digest(&second.backends), digest);
+    assert_ne!(mci.digest(&EncodedView::of(&second.backends)), digest);
 }

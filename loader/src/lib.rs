@@ -35,7 +35,7 @@ pub use handle::{Applied, CallObserver, CallOutcome, Provider};
 pub use kind::{Method, ObjectKind};
 pub use library::{Library, LibraryInfo};
 pub use names::{DEFAULT_PROVIDER_DIR, PROVIDER_DIR_ENV, SearchDir, library_file_name};
-pub use payload::{Encoded, Payload};
+pub use payload::{Encoded, EncodedView, Payload};
 pub use search::{SearchPath, available_providers};
 
 use std::path::Path;

@@ -54,7 +54,27 @@ struct Inner {
     /// The JSON, or why the object could not be encoded (each call reports it).
     json: Result<Buffer, String>,
     /// The backend view as JSON, when the caller resolved one.
-    backends: Option<Result<String, String>>,
+    backends: Option<EncodedView>,
+}
+
+/// A backend view encoded once: the JSON text a provider is sent (or why it could not be
+/// encoded), which the caller may also hash to tell whether a view changed, without encoding
+/// it a second time. Cloning copies the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedView(Result<String, String>);
+
+impl EncodedView {
+    pub fn of(backends: &Backends) -> Self {
+        EncodedView(serde_json::to_string(backends).map_err(|e| e.to_string()))
+    }
+
+    /// The view's JSON, or why it could not be encoded.
+    pub fn json(&self) -> Result<&str, &str> {
+        match &self.0 {
+            Ok(json) => Ok(json),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 impl<K> Clone for Encoded<K> {
@@ -76,11 +96,15 @@ impl<K: ObjectKind> Encoded<K> {
     /// ([`Provider::wants_backends`](crate::Provider::wants_backends)); other providers are sent
     /// the object alone.
     pub fn with_backends(object: &K, backends: &Backends) -> Self {
-        let view = serde_json::to_string(backends).map_err(|e| e.to_string());
+        Self::with_view(object, EncodedView::of(backends))
+    }
+
+    /// The object and a backend view the caller encoded (see [`EncodedView`]).
+    pub fn with_view(object: &K, view: EncodedView) -> Self {
         Self::encode(object, Some(view))
     }
 
-    fn encode(object: &K, backends: Option<Result<String, String>>) -> Self {
+    fn encode(object: &K, backends: Option<EncodedView>) -> Self {
         let mut bytes = Buffer::take();
         let json = match serde_json::to_writer(&mut bytes, object) {
             // serde_json writes UTF-8 only; checking it is one quick pass.
@@ -111,10 +135,7 @@ impl<K> Encoded<K> {
 
     /// The backend view as JSON, if one was given (or why it could not be encoded).
     pub fn backends_json(&self) -> Option<Result<&str, &str>> {
-        self.inner.backends.as_ref().map(|view| match view {
-            Ok(json) => Ok(json.as_str()),
-            Err(e) => Err(e.as_str()),
-        })
+        self.inner.backends.as_ref().map(EncodedView::json)
     }
 
     /// Calls with the same key never overlap.

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
-use mcp_loader::{Encoded, ObjectKind};
+use mcp_loader::{Encoded, EncodedView, ObjectKind};
 use serde_json::json;
 
 use crate::cache::Cacheable;
@@ -99,7 +99,8 @@ pub async fn reconcile<B: Balanced>(object: Arc<B>, ctx: &Context) -> Result<Act
     let key = ObjectKey::of(&current);
     let (payload, digest) = if ctx.provider.wants_backends() {
         let resolved = current.resolve(ctx).await?;
-        let digest = current.digest(&resolved.backends);
+        let view = EncodedView::of(&resolved.backends);
+        let digest = current.digest(&view);
         if current.load_balancer().is_some() && ctx.applied.unchanged(B::KIND, &key, digest) {
             ctx.metrics.update_skipped(B::KIND);
             tracing::debug!(%digest, "neither the object nor its backends changed since the last update: no provider call");
@@ -109,7 +110,7 @@ pub async fn reconcile<B: Balanced>(object: Arc<B>, ctx: &Context) -> Result<Act
             ctx.events
                 .warn(B::EVENTS, &current, problem.reason, &problem.message);
         }
-        let payload = Encoded::with_backends(&current, &resolved.backends);
+        let payload = Encoded::with_view(&current, view);
         (payload, Some(digest))
     } else {
         (Encoded::new(&current), None)

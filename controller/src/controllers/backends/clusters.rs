@@ -10,6 +10,7 @@ use mcp_interface::backends::{BackendCluster, BalancerAddress, Endpoint};
 
 use crate::context::Caches;
 use crate::controllers::references::collected_slices_by_service;
+use crate::key::ObjectKey;
 
 /// The clusters Service `namespace/service`'s `binding` places it on, sorted by name: each with
 /// its readiness, the `TrafficControl` remedy action (`trafficBlocked`), the member balancers the
@@ -52,7 +53,7 @@ fn endpoints_by_cluster(
 ) -> BTreeMap<String, Vec<Endpoint>> {
     let slices = collected_slices_by_service(caches.endpoint_slices());
     let mut by_cluster: BTreeMap<String, Vec<Endpoint>> = BTreeMap::new();
-    for slice in slices.get(&format!("{namespace}/{service}")) {
+    for slice in slices.get(&ObjectKey::namespaced(namespace, service).to_string()) {
         let Some(cluster) = slice.collected_from() else {
             continue;
         };
@@ -69,18 +70,19 @@ fn endpoints_by_cluster(
     }
     for endpoints in by_cluster.values_mut() {
         endpoints.sort_by(|a, b| {
-            let ports = |e: &Endpoint| {
-                e.ports
-                    .iter()
-                    .map(|p| (p.port, p.protocol.clone(), p.name.clone()))
-                    .collect::<Vec<_>>()
-            };
             a.addresses
                 .cmp(&b.addresses)
-                .then_with(|| ports(a).cmp(&ports(b)))
+                .then_with(|| port_keys(a).cmp(port_keys(b)))
         });
     }
     by_cluster
+}
+
+/// What endpoints with the same addresses are ordered by: their ports, compared in place.
+fn port_keys(e: &Endpoint) -> impl Iterator<Item = (i32, &str, Option<&str>)> {
+    e.ports
+        .iter()
+        .map(|p| (p.port, p.protocol.as_str(), p.name.as_deref()))
 }
 
 /// The member Service's load-balancer addresses in `cluster`, as Karmada aggregates them into

@@ -4,7 +4,7 @@
 use std::io;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use mcp_interface::backends::Backends;
+use mcp_loader::EncodedView;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
@@ -25,26 +25,33 @@ impl io::Write for Hashing {
 }
 
 /// The digest of an object's `spec`, its labels and annotations (from `metadata`; not its
-/// status, resourceVersion, finalizers or managed fields) and its backend view (TLS material
-/// included, so a rotated certificate changes it; the digest does not reveal it). Stable: the
+/// status, resourceVersion, finalizers or managed fields) and its backend view as it is sent to
+/// the provider (TLS material included, so a rotated certificate changes it; the digest does not
+/// reveal it). The view is hashed as encoded once for the call, not encoded again. Stable: the
 /// same input gives the same digest in every process (serde's field order, Kubernetes' maps
 /// are ordered).
-pub fn digest<S: Serialize>(metadata: &ObjectMeta, spec: &S, view: &Backends) -> Digest {
+pub fn digest<S: Serialize>(metadata: &ObjectMeta, spec: &S, view: &EncodedView) -> Digest {
     #[derive(Serialize)]
     struct Input<'a, S> {
         labels: &'a Option<std::collections::BTreeMap<String, String>>,
         annotations: &'a Option<std::collections::BTreeMap<String, String>>,
         spec: &'a S,
-        view: &'a Backends,
     }
     let input = Input {
         labels: &metadata.labels,
         annotations: &metadata.annotations,
         spec,
-        view,
     };
     let mut hashing = Hashing(Sha256::new());
     // Writing to the hash cannot fail, and these types always serialize.
     let _ = serde_json::to_writer(&mut hashing, &input);
+    // The view's text (or the reason it could not be encoded), told apart from the object's by
+    // a byte JSON text never holds.
+    let (tag, text) = match view.json() {
+        Ok(json) => (0u8, json),
+        Err(reason) => (1u8, reason),
+    };
+    hashing.0.update([0xff, tag]);
+    hashing.0.update(text.as_bytes());
     Digest::new(hashing.0.finalize().into())
 }

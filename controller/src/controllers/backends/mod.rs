@@ -9,7 +9,8 @@
 //!   provider sees them). Problems never fail the call; only a failed API request does (reading
 //!   a TLS Secret: then the reconcile is retried).
 //! - [`digest`] (or [`HasBackends::digest`]) of what a provider is given: the object's spec,
-//!   labels and annotations and the view, TLS material included. Equal inputs give equal
+//!   labels and annotations and the view as encoded for the call ([`EncodedView`]: encoded
+//!   once, hashed and sent), TLS material included. Equal inputs give equal
 //!   digests; a status-only change of the object does not change it, a TLS rotation does.
 //!
 //! What the view holds, and where it comes from:
@@ -47,6 +48,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use mcp_interface::api::cluster::{Cluster, REMEDY_ACTION_TRAFFIC_CONTROL};
 use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService};
 use mcp_interface::backends::{BackendService, Backends};
+use mcp_loader::EncodedView;
 
 use crate::context::{Caches, Context};
 use crate::controllers::references::{located_clusters, referenced_secrets, service_binding};
@@ -80,15 +82,16 @@ pub const INVALID_TLS_SECRET: &str = "InvalidTLSSecret";
 pub trait HasBackends {
     /// The object's backend view, from the caches (and, for TLS, a GET of each Secret).
     fn resolve(&self, ctx: &Context) -> impl Future<Output = Result<Resolved>> + Send;
-    /// The digest of what a provider is given about the object (see [`digest`]).
-    fn digest(&self, view: &Backends) -> Digest;
+    /// The digest of what a provider is given about the object, its view as encoded for the
+    /// call (see [`digest`]).
+    fn digest(&self, view: &EncodedView) -> Digest;
 }
 
 impl HasBackends for MultiClusterIngress {
     fn resolve(&self, ctx: &Context) -> impl Future<Output = Result<Resolved>> + Send {
         resolve_mci(ctx, self)
     }
-    fn digest(&self, view: &Backends) -> Digest {
+    fn digest(&self, view: &EncodedView) -> Digest {
         digest(&self.metadata, &self.spec, view)
     }
 }
@@ -97,7 +100,7 @@ impl HasBackends for MultiClusterService {
     async fn resolve(&self, ctx: &Context) -> Result<Resolved> {
         Ok(resolve_mcs(&ctx.caches, self))
     }
-    fn digest(&self, view: &Backends) -> Digest {
+    fn digest(&self, view: &EncodedView) -> Digest {
         digest(&self.metadata, &self.spec, view)
     }
 }
@@ -169,7 +172,7 @@ fn located_service(
     let cached = caches.services().get(namespace, name);
     let (ports, mut problems) = ports(cached.as_deref());
     let clusters = if cached.is_some() {
-        service_binding(caches.bindings().store(), namespace, name)
+        service_binding(caches.bindings(), namespace, name)
             .map(|rb| clusters::clusters_view(caches, namespace, name, &rb))
             .unwrap_or_default()
     } else {
