@@ -2,7 +2,7 @@
 //! indexes), kept up to date by the cache's task before the listeners hear of a change, so a
 //! mapper finds the objects of one key without scanning the cache.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use kube::Resource;
@@ -30,22 +30,76 @@ pub(super) struct Inner<K: Resource<DynamicType = ()> + Clone + 'static> {
     pub(super) name: &'static str,
     keys: IndexKeys<K>,
     store: Store<K>,
-    /// Each key's objects: most keys have one or two, so a vector (one allocation of exactly
-    /// what it holds) rather than a set; references without `extra` (resource version and
-    /// UID: the store's lookup ignores them).
-    entries: RwLock<HashMap<String, Vec<ObjectRef<K>>>>,
+    /// Each key's objects; references without `extra` (resource version and UID: the store's
+    /// lookup ignores them).
+    entries: RwLock<HashMap<String, Refs<K>>>,
+}
+
+/// The objects of one key. Most keys have one or two (a Service's slices, a Secret's MCIs): a
+/// vector, one allocation of exactly what it holds. Some have every object (a cluster's
+/// bindings or MCIs): past [`FEW`] a set, so filing and removing one stays O(1) instead of a
+/// scan of thousands.
+enum Refs<K: Resource<DynamicType = ()>> {
+    Few(Vec<ObjectRef<K>>),
+    Many(HashSet<ObjectRef<K>>),
+}
+
+/// The most references a key keeps in a vector.
+const FEW: usize = 16;
+
+impl<K: Resource<DynamicType = ()>> Refs<K> {
+    /// Adds `reference` (once).
+    fn insert(&mut self, reference: &ObjectRef<K>) {
+        match self {
+            Refs::Few(refs) if refs.contains(reference) => {}
+            Refs::Few(refs) if refs.len() < FEW => refs.push(reference.clone()),
+            Refs::Few(refs) => {
+                let mut set: HashSet<_> = refs.drain(..).collect();
+                set.insert(reference.clone());
+                *self = Refs::Many(set);
+            }
+            Refs::Many(set) => {
+                if !set.contains(reference) {
+                    set.insert(reference.clone());
+                }
+            }
+        }
+    }
+
+    fn remove(&mut self, reference: &ObjectRef<K>) {
+        match self {
+            Refs::Few(refs) => refs.retain(|r| r != reference),
+            Refs::Many(set) => {
+                set.remove(reference);
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Refs::Few(refs) => refs.is_empty(),
+            Refs::Many(set) => set.is_empty(),
+        }
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = &ObjectRef<K>> + '_> {
+        match self {
+            Refs::Few(refs) => Box::new(refs.iter()),
+            Refs::Many(set) => Box::new(set.iter()),
+        }
+    }
 }
 
 /// Files `reference` under `key` (once).
 fn add<K: Resource<DynamicType = ()>>(
-    entries: &mut HashMap<String, Vec<ObjectRef<K>>>,
+    entries: &mut HashMap<String, Refs<K>>,
     key: String,
     reference: &ObjectRef<K>,
 ) {
-    let refs = entries.entry(key).or_insert_with(|| Vec::with_capacity(1));
-    if !refs.contains(reference) {
-        refs.push(reference.clone());
-    }
+    entries
+        .entry(key)
+        .or_insert_with(|| Refs::Few(Vec::with_capacity(1)))
+        .insert(reference);
 }
 
 /// The indexes of one cache; the cache's task updates them (holding the read lock across a
@@ -62,11 +116,18 @@ impl<K: Resource<DynamicType = ()> + Clone + 'static> Index<K> {
         name: &'static str,
         keys: IndexKeys<K>,
     ) -> Index<K> {
-        let mut list = indexes.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(inner) = list.iter().find(|i| i.name == name) {
-            return Index {
+        let find = |list: &[Arc<Inner<K>>]| {
+            list.iter().find(|i| i.name == name).map(|inner| Index {
                 inner: inner.clone(),
-            };
+            })
+        };
+        // Asked for on every lookup: found under the read lock, which the cache's task shares.
+        if let Some(index) = find(&indexes.read().unwrap_or_else(|e| e.into_inner())) {
+            return index;
+        }
+        let mut list = indexes.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(index) = find(&list) {
+            return index;
         }
         let inner = Arc::new(Inner {
             name,
@@ -105,7 +166,7 @@ impl<K: Resource<DynamicType = ()> + Clone + 'static> Inner<K> {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         for key in old_keys.iter().filter(|k| !new_keys.contains(k)) {
             if let Some(refs) = entries.get_mut(key) {
-                refs.retain(|r| *r != reference);
+                refs.remove(&reference);
                 if refs.is_empty() {
                     entries.remove(key);
                 }
@@ -118,7 +179,7 @@ impl<K: Resource<DynamicType = ()> + Clone + 'static> Inner<K> {
 
     /// Builds the index again from the store (at start and after a relist).
     pub(super) fn rebuild(&self) {
-        let mut entries: HashMap<String, Vec<ObjectRef<K>>> = HashMap::new();
+        let mut entries: HashMap<String, Refs<K>> = HashMap::new();
         for obj in self.store.state() {
             let reference = object_ref(obj.meta());
             for key in (self.keys)(&obj) {
@@ -126,5 +187,56 @@ impl<K: Resource<DynamicType = ()> + Clone + 'static> Inner<K> {
             }
         }
         *self.entries.write().unwrap_or_else(|e| e.into_inner()) = entries;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::Service;
+
+    use super::*;
+
+    fn names(refs: &Refs<Service>) -> Vec<String> {
+        let mut names: Vec<String> = refs.iter().map(|r| r.name.clone()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_key_holds_each_object_once_as_a_vector_or_past_a_few_as_a_set() {
+        let service = |i: usize| ObjectRef::<Service>::new(&format!("s{i:02}")).within("ns");
+        let mut refs = Refs::Few(Vec::new());
+        for i in 0..FEW {
+            refs.insert(&service(i));
+            refs.insert(&service(i));
+        }
+        assert!(matches!(&refs, Refs::Few(v) if v.len() == FEW));
+        for i in FEW..40 {
+            refs.insert(&service(i));
+            refs.insert(&service(0));
+        }
+        assert!(matches!(&refs, Refs::Many(_)));
+        assert_eq!(
+            names(&refs),
+            (0..40).map(|i| format!("s{i:02}")).collect::<Vec<_>>()
+        );
+        for i in (0..40).filter(|i| i % 2 == 0) {
+            refs.remove(&service(i));
+        }
+        assert_eq!(
+            names(&refs),
+            (0..40)
+                .filter(|i| i % 2 == 1)
+                .map(|i| format!("s{i:02}"))
+                .collect::<Vec<_>>()
+        );
+        for i in 0..40 {
+            refs.remove(&service(i));
+        }
+        assert!(refs.is_empty());
+        let mut few = Refs::Few(Vec::new());
+        few.insert(&service(1));
+        few.remove(&service(1));
+        assert!(few.is_empty());
     }
 }
