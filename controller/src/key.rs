@@ -23,6 +23,11 @@ impl ObjectKey {
         }
     }
 
+    /// The key of an object in `namespace`.
+    pub fn namespaced(namespace: &str, name: &str) -> Self {
+        ObjectKey::new(Some(namespace), name)
+    }
+
     /// The key of `object`, from its metadata.
     pub fn of<K: Resource>(object: &K) -> Self {
         let meta = object.meta();

@@ -16,6 +16,7 @@ use mcp_interface::backends::BalancerAddress;
 use crate::cache::{CachedEndpointSlice, CachedService, Change, object_ref};
 use crate::controllers::backends::balancer_addresses;
 use crate::controllers::references::bound_key;
+use crate::key::ObjectKey;
 
 /// The annotations Karmada's resource detector writes on every resource template a policy
 /// claims (the policy's name and namespace). They say nothing about a load balancer.
@@ -59,11 +60,9 @@ pub fn service_of_endpoint_slice_change(
     Some(ObjectRef::new(service).within(slice.metadata.namespace.as_deref().unwrap_or_default()))
 }
 
-/// The Services (namespace, name) whose placement a ResourceBinding change affects: those the
-/// binding is for, before and after, when the binding appeared, went, or its clusters changed.
-pub fn services_of_binding_change(
-    change: &Change<'_, ResourceBinding>,
-) -> BTreeSet<(String, String)> {
+/// The Services whose placement a ResourceBinding change affects: those the binding is for,
+/// before and after, when the binding appeared, went, or its clusters changed.
+pub fn services_of_binding_change(change: &Change<'_, ResourceBinding>) -> BTreeSet<ObjectKey> {
     match change {
         Change::Applied {
             old: Some(old),
@@ -101,13 +100,13 @@ fn balancers(rb: Option<&ResourceBinding>) -> BTreeMap<&str, Vec<BalancerAddress
         .collect()
 }
 
-/// The Services (namespace, name) whose member load-balancer addresses (the binding's
+/// The Services whose member load-balancer addresses (the binding's
 /// `status.aggregatedStatus[].status.loadBalancer`, shown in the backend view) a
 /// ResourceBinding change changed. Any other status change of a binding (conditions, health,
 /// the rest of the member status) is none.
 pub fn services_of_binding_balancer_change(
     change: &Change<'_, ResourceBinding>,
-) -> BTreeSet<(String, String)> {
+) -> BTreeSet<ObjectKey> {
     let before = match change {
         Change::Applied { old, .. } => *old,
         Change::Deleted(rb) => Some(*rb),
@@ -261,7 +260,7 @@ mod tests {
     #[test]
     fn binding_changes_name_the_services_whose_placement_moved() {
         let web = binding("web-service", "web", &["member1"]);
-        let pair = |ns: &str, name: &str| (ns.to_owned(), name.to_owned());
+        let pair = ObjectKey::namespaced;
         let created = Change::created(&web);
         assert_eq!(
             services_of_binding_change(&created),

@@ -11,6 +11,7 @@ use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use crate::cache::{CachedEndpointSlice, Index, SharedCache};
+use crate::key::ObjectKey;
 use mcp_interface::api::networking::{MultiClusterIngress, MultiClusterService, ServiceLocation};
 use mcp_interface::api::work::{ResourceBinding, binding_name};
 
@@ -61,18 +62,17 @@ fn referenced_service_keys(mci: &MultiClusterIngress) -> Vec<String> {
     let namespace = mci.namespace().unwrap_or_default();
     referenced_services(mci)
         .into_iter()
-        .map(|service| format!("{namespace}/{service}"))
+        .map(|service| ObjectKey::namespaced(&namespace, &service).to_string())
         .collect()
 }
 
-/// The MCIs in `namespace` that reference Service `service` (any IngressClass), from the index
-/// [`mcis_by_service`]: the cost is that of the MCIs found, not of all MCIs.
+/// The MCIs that reference Service `service` in its namespace (any IngressClass), from the
+/// index [`mcis_by_service`]: the cost is that of the MCIs found, not of all MCIs.
 pub fn mcis_referencing(
     by_service: &Index<MultiClusterIngress>,
-    namespace: &str,
-    service: &str,
+    service: &ObjectKey,
 ) -> Vec<Arc<MultiClusterIngress>> {
-    by_service.get(&format!("{namespace}/{service}"))
+    by_service.get(&service.to_string())
 }
 
 /// The MCI cache's index of the TLS Secrets each MCI references (`namespace/secret`).
@@ -81,7 +81,7 @@ pub fn mcis_by_secret(mcis: &SharedCache<MultiClusterIngress>) -> Index<MultiClu
         let namespace = mci.namespace().unwrap_or_default();
         referenced_secrets(mci)
             .into_iter()
-            .map(|secret| format!("{namespace}/{secret}"))
+            .map(|secret| ObjectKey::namespaced(&namespace, &secret).to_string())
             .collect()
     })
 }
@@ -136,7 +136,7 @@ pub fn collected_slices_by_service(
             return Vec::new();
         };
         let namespace = slice.metadata.namespace.as_deref().unwrap_or_default();
-        vec![format!("{namespace}/{service}")]
+        vec![ObjectKey::namespaced(namespace, service).to_string()]
     })
 }
 
@@ -168,27 +168,39 @@ pub fn is_referenced(
 /// by `spec.resource`; for the bindings Karmada makes both find the same one, and sharing this
 /// lookup keeps the two controllers consistent.
 pub fn service_binding(
-    bindings: &Store<ResourceBinding>,
+    bindings: &SharedCache<ResourceBinding>,
     namespace: &str,
     service: &str,
 ) -> Option<Arc<ResourceBinding>> {
-    let binds = |rb: &ResourceBinding| {
-        bound_service(rb) == Some(service) && bound_namespace(rb) == namespace
-    };
-    let by_name = ObjectRef::new(&binding_name(SERVICE_KIND, service)).within(namespace);
-    if let Some(rb) = bindings.get(&by_name).filter(|rb| binds(rb)) {
-        return Some(rb);
-    }
-    let mut matching =
-        bindings.state_filter(|rb| rb.namespace().as_deref() == Some(namespace) && binds(rb));
-    matching.sort_by_key(|rb| rb.name_any());
-    matching.into_iter().next()
+    let preferred = binding_name(SERVICE_KIND, service);
+    bindings_by_service(bindings)
+        .get(&ObjectKey::namespaced(namespace, service).to_string())
+        .into_iter()
+        .filter(|rb| rb.metadata.namespace.as_deref() == Some(namespace))
+        .min_by(|a, b| {
+            let rank = |rb: &ResourceBinding| {
+                let name = rb.metadata.name.clone().unwrap_or_default();
+                (name != preferred, name)
+            };
+            rank(a).cmp(&rank(b))
+        })
+}
+
+/// The ResourceBinding cache's index of the bindings of `v1` Services by the Service they bind
+/// (`namespace/service`, the namespace as [`bound_namespace`] reads it).
+fn bindings_by_service(bindings: &SharedCache<ResourceBinding>) -> Index<ResourceBinding> {
+    bindings.index("bindings-by-service", |rb| {
+        bound_service(rb)
+            .map(|service| ObjectKey::namespaced(&bound_namespace(rb), service).to_string())
+            .into_iter()
+            .collect()
+    })
 }
 
 /// The clusters Service `namespace/service` is placed on (sorted), or `None` when it has no
 /// ResourceBinding.
 pub fn service_clusters(
-    bindings: &Store<ResourceBinding>,
+    bindings: &SharedCache<ResourceBinding>,
     namespace: &str,
     service: &str,
 ) -> Option<BTreeSet<String>> {
@@ -213,9 +225,9 @@ pub fn bound_namespace(rb: &ResourceBinding) -> String {
         .unwrap_or_default()
 }
 
-/// `(namespace, name)` of the `v1` Service a binding binds, if it binds one.
-pub fn bound_key(rb: &ResourceBinding) -> Option<(String, String)> {
-    bound_service(rb).map(|svc| (bound_namespace(rb), svc.to_owned()))
+/// The key of the `v1` Service a binding binds, if it binds one.
+pub fn bound_key(rb: &ResourceBinding) -> Option<ObjectKey> {
+    bound_service(rb).map(|svc| ObjectKey::namespaced(&bound_namespace(rb), svc))
 }
 
 #[cfg(test)]
@@ -268,10 +280,11 @@ spec:
             object::<MultiClusterIngress>(&yaml("ns", "c", "fake", "api")),
             object::<MultiClusterIngress>(&yaml("elsewhere", "d", "fake", "web")),
         ]);
-        let mut found: Vec<String> = mcis_referencing(&mcis_by_service(&mcis), "ns", "web")
-            .iter()
-            .map(|m| m.name_any())
-            .collect();
+        let mut found: Vec<String> =
+            mcis_referencing(&mcis_by_service(&mcis), &ObjectKey::namespaced("ns", "web"))
+                .iter()
+                .map(|m| m.name_any())
+                .collect();
         found.sort();
         assert_eq!(found, ["a", "b"]);
         let mcss = store([

@@ -16,10 +16,11 @@ use serde::de::DeserializeOwned;
 
 use super::objects::{self, Shape};
 use super::view;
+use crate::key::ObjectKey;
 
 /// One kind of balancer: its objects, statuses and methods.
 pub(crate) trait Kind: 'static {
-    type Object: Clone + Debug + Serialize + DeserializeOwned + Send + Sync;
+    type Object: Clone + Debug + Serialize + DeserializeOwned + Send + Sync + kube::Resource;
     type Status: Clone + Debug + Default + PartialEq + Serialize + Send + Sync;
     /// The capability's name, as `inspect` prints it.
     const CAPABILITY: &'static str;
@@ -28,7 +29,10 @@ pub(crate) trait Kind: 'static {
     fn shapes(namespace: &str) -> serde_json::Result<Vec<Shape<Self::Object>>>;
     /// The object after a user changed its spec (what `update` receives).
     fn changed(object: &Self::Object) -> serde_json::Result<Self::Object>;
-    fn key(object: &Self::Object) -> String;
+    /// `namespace/name` of `object`, as calls and problems name it.
+    fn key(object: &Self::Object) -> String {
+        ObjectKey::of(object).to_string()
+    }
     /// The backend view behind `object` (see `view.rs`); `scaled`: after its backends changed.
     fn backends(object: &Self::Object, scaled: bool) -> Backends;
 }
@@ -52,9 +56,6 @@ impl Kind for Ingress {
     fn changed(object: &MultiClusterIngress) -> serde_json::Result<MultiClusterIngress> {
         objects::changed_ingress(object)
     }
-    fn key(object: &MultiClusterIngress) -> String {
-        key(&object.metadata)
-    }
     fn backends(object: &MultiClusterIngress, scaled: bool) -> Backends {
         view::of_ingress(object, scaled)
     }
@@ -76,20 +77,9 @@ impl Kind for Service {
     fn changed(object: &MultiClusterService) -> serde_json::Result<MultiClusterService> {
         objects::changed_service(object)
     }
-    fn key(object: &MultiClusterService) -> String {
-        key(&object.metadata)
-    }
     fn backends(object: &MultiClusterService, scaled: bool) -> Backends {
         view::of_service(object, scaled)
     }
-}
-
-fn key(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
-    format!(
-        "{}/{}",
-        meta.namespace.as_deref().unwrap_or_default(),
-        meta.name.as_deref().unwrap_or_default()
-    )
 }
 
 /// Something that answers provider calls for one kind of balancer. Each call is sent the

@@ -44,8 +44,8 @@ impl Mappers {
         change: &Change<'_, ResourceBinding>,
     ) -> Vec<ObjectRef<MultiClusterIngress>> {
         let mut requests: Vec<ObjectRef<MultiClusterIngress>> = Vec::new();
-        for (namespace, service) in services_of_binding_change(change) {
-            for mci in mcis_referencing(&self.by_service, &namespace, &service) {
+        for service in services_of_binding_change(change) {
+            for mci in mcis_referencing(&self.by_service, &service) {
                 let request = ObjectRef::from_obj(mci.as_ref());
                 if !requests.contains(&request) {
                     requests.push(request);

@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::Store;
 use mcp_interface::api::networking::{MultiClusterIngress, ServiceLocation};
 use mcp_interface::api::work::ResourceBinding;
 use serde_json::json;
 
+use crate::cache::SharedCache;
 use crate::context::Context;
 use crate::controllers::references::{
     referenced_services, service_clusters, service_locations as recorded_locations,
@@ -19,7 +19,7 @@ use crate::writes::{namespaced_api, patch_status};
 /// The service locations of `mci`: its referenced Services that have a binding, sorted by name.
 pub fn service_locations(
     mci: &MultiClusterIngress,
-    bindings: &Store<ResourceBinding>,
+    bindings: &SharedCache<ResourceBinding>,
 ) -> Vec<ServiceLocation> {
     let namespace = mci.namespace().unwrap_or_default();
     referenced_services(mci)
@@ -43,7 +43,7 @@ pub fn same_locations(current: Option<&Vec<ServiceLocation>>, desired: &[Service
 }
 
 pub async fn reconcile(mci: Arc<MultiClusterIngress>, ctx: Arc<Context>) -> Result<Action> {
-    let desired = service_locations(&mci, ctx.caches.bindings().store());
+    let desired = service_locations(&mci, ctx.caches.bindings());
     if same_locations(recorded_locations(&mci), &desired) {
         tracing::debug!("service locations up to date");
         return Ok(Action::await_change());

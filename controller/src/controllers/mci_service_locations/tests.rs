@@ -1,15 +1,14 @@
-use kube::runtime::reflector::Store;
 use mcp_interface::api::networking::{MultiClusterIngress, ServiceLocation};
 use mcp_interface::api::work::ResourceBinding;
 use serde_json::json;
 
 use super::mappers::Mappers;
 use super::reconcile::{same_locations, service_locations};
-use crate::cache::Change;
-use crate::controllers::fixtures::{MCI, cache, names, object, store};
+use crate::cache::{Change, SharedCache};
+use crate::controllers::fixtures::{MCI, cache, names, object};
 
-fn bindings(yaml: &[&str]) -> Store<ResourceBinding> {
-    store(yaml.iter().map(|doc| object::<ResourceBinding>(doc)))
+fn bindings(yaml: &[&str]) -> SharedCache<ResourceBinding> {
+    cache(yaml.iter().map(|doc| object::<ResourceBinding>(doc)))
 }
 
 fn mci(yaml: &str) -> MultiClusterIngress {

@@ -1,5 +1,6 @@
 //! Which MCIs each watched change re-triggers: one function per watched kind.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Secret, Service};
@@ -21,6 +22,7 @@ use crate::controllers::references::{
     bound_key, mcis_by_cluster, mcis_by_secret, mcis_by_service, mcis_referencing,
     service_bindings_by_cluster,
 };
+use crate::key::ObjectKey;
 
 /// Whether reconcile has work on an MCI: it is of our IngressClass, or its deletion waits for
 /// its class (`reconcile::is_handled`).
@@ -99,13 +101,8 @@ impl Mappers {
         if !change.resource_version_changed() {
             return Vec::new();
         }
-        let secret = change.object();
-        let key = format!(
-            "{}/{}",
-            secret.namespace().unwrap_or_default(),
-            secret.name_any()
-        );
-        self.handled(self.by_secret.get(&key))
+        let secret = ObjectKey::of(change.object());
+        self.handled(self.by_secret.get(&secret.to_string()))
     }
 
     /// The handled MCIs whose backends are located on the Cluster (`status.serviceLocations`,
@@ -147,15 +144,16 @@ impl Mappers {
         requests
     }
 
-    /// Adds to `requests` the handled MCIs referencing each (namespace, name) Service, once.
+    /// Adds to `requests` the handled MCIs referencing each Service, once.
     fn extend_referencing(
         &self,
         requests: &mut Requests,
-        services: impl IntoIterator<Item = (String, String)>,
+        services: impl IntoIterator<Item = ObjectKey>,
     ) {
-        for (namespace, service) in services {
-            for mci in self.handled(mcis_referencing(&self.by_service, &namespace, &service)) {
-                if !requests.contains(&mci) {
+        let mut seen: HashSet<ObjectRef<MultiClusterIngress>> = requests.iter().cloned().collect();
+        for service in services {
+            for mci in self.handled(mcis_referencing(&self.by_service, &service)) {
+                if seen.insert(mci.clone()) {
                     requests.push(mci);
                 }
             }
@@ -191,8 +189,10 @@ impl Mappers {
     }
 
     fn referencing(&self, service: &ObjectRef<Service>) -> Requests {
-        let namespace = service.namespace.as_deref().unwrap_or_default();
-        self.handled(mcis_referencing(&self.by_service, namespace, &service.name))
+        self.handled(mcis_referencing(
+            &self.by_service,
+            &ObjectKey::from(service),
+        ))
     }
 
     fn handled(&self, mcis: Vec<Arc<MultiClusterIngress>>) -> Requests {

@@ -1,5 +1,7 @@
 //! Which MCSs each watched change re-triggers: one function per watched kind.
 
+use std::collections::HashSet;
+
 use k8s_openapi::api::core::v1::Service;
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -60,9 +62,7 @@ impl Mappers {
         services.extend(services_of_binding_balancer_change(change));
         services
             .into_iter()
-            .filter_map(|(namespace, name)| {
-                self.named_like(ObjectRef::new(&name).within(&namespace))
-            })
+            .filter_map(|service| self.named_like(service.to_ref()))
             .collect()
     }
 
@@ -74,12 +74,13 @@ impl Mappers {
             return Vec::new();
         }
         let mut requests = Requests::new();
+        let mut seen = HashSet::new();
         for rb in self.bindings_by_cluster.get(&change.object().name_any()) {
-            let Some((namespace, name)) = bound_key(&rb) else {
+            let Some(service) = bound_key(&rb) else {
                 continue;
             };
-            if let Some(mcs) = self.named_like(ObjectRef::new(&name).within(&namespace))
-                && !requests.contains(&mcs)
+            if let Some(mcs) = self.named_like(service.to_ref())
+                && seen.insert(mcs.clone())
             {
                 requests.push(mcs);
             }

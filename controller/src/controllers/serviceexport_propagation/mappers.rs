@@ -15,6 +15,7 @@ use super::owned::{controlled_by_service, serves_service_exports};
 use crate::cache::{CachedService, Change};
 use crate::controllers::mappers::services_of_binding_change;
 use crate::controllers::references::{bound_key, referenced_services};
+use crate::key::ObjectKey;
 
 /// What the mappers read besides the change: the bindings, to find the Services placed on a
 /// Cluster.
@@ -70,7 +71,7 @@ impl Mappers {
     pub fn binding(&self, change: &Change<'_, ResourceBinding>) -> Requests {
         services_of_binding_change(change)
             .iter()
-            .map(|(namespace, service)| key(namespace, service))
+            .map(ObjectKey::to_ref)
             .collect()
     }
 
@@ -93,7 +94,7 @@ impl Mappers {
             .state_filter(|rb| rb.scheduled_clusters().contains(&name))
             .iter()
             .filter_map(|rb| bound_key(rb))
-            .map(|(namespace, service)| key(&namespace, &service))
+            .map(|service| service.to_ref())
             .collect()
     }
 

@@ -77,7 +77,7 @@ fn placement(
 ) -> (Vec<String>, Vec<String>) {
     let placed = policy.map(cluster_names).unwrap_or_default();
     let clusters = ctx.caches.clusters().store();
-    service_clusters(ctx.caches.bindings().store(), namespace, service)
+    service_clusters(ctx.caches.bindings(), namespace, service)
         .unwrap_or_default()
         .into_iter()
         .partition(|name| {
