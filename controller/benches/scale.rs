@@ -152,6 +152,16 @@ impl Controller {
         }
     }
 
+    /// controller-runtime's reconcile counter, summed over results, by controller.
+    fn reconciles(&self) -> BTreeMap<String, f64> {
+        let metrics = http_get(self.metrics_port, "/metrics").unwrap_or_default();
+        measure::counter_by(
+            &metrics,
+            "controller_runtime_reconcile_total",
+            &["controller"],
+        )
+    }
+
     fn requests_by_verb(&self) -> BTreeMap<String, f64> {
         let metrics = http_get(self.metrics_port, "/metrics").unwrap_or_default();
         measure::counter_by(&metrics, REQUESTS, &["verb"])
@@ -205,6 +215,10 @@ struct Run {
     cpu_seconds: f64,
     /// Of which the provider's call threads (the provider's own work, decoding what it is sent).
     call_cpu_seconds: f64,
+    /// CPU seconds by thread name at convergence, exited threads included.
+    threads_cpu: BTreeMap<String, f64>,
+    /// Reconciles by controller at convergence.
+    reconciles: BTreeMap<String, f64>,
     peak_kib: u64,
     settled_kib: u64,
     by_verb: BTreeMap<String, f64>,
@@ -273,12 +287,16 @@ async fn run(n: usize, fake_dir: &Path, options: &Options) -> Run {
             apiserver_before,
         )
     };
+    let threads = measure::ThreadCpu::watch(controller.pid());
     let mut convergence = Convergence::watch(&client);
     convergence.wait(n, timeout).await;
     let converge = started.elapsed();
     let pid = controller.pid();
     let cpu_seconds = measure::cpu_seconds(pid);
-    let call_cpu_seconds = measure::thread_cpu_seconds(pid, "provider-call");
+    let threads_cpu = threads.by_name();
+    drop(threads);
+    let call_cpu_seconds = threads_cpu.get("provider-call").copied().unwrap_or(0.0);
+    let reconciles = controller.reconciles();
     let peak_kib = measure::status_kib(pid, "VmHWM");
 
     // Let follow-up work (service exports) settle before counting requests.
@@ -300,6 +318,8 @@ async fn run(n: usize, fake_dir: &Path, options: &Options) -> Run {
         converge,
         cpu_seconds,
         call_cpu_seconds,
+        threads_cpu,
+        reconciles,
         peak_kib,
         settled_kib,
         by_verb,
@@ -350,6 +370,22 @@ fn main() {
             mib(r.settled_kib),
             r.per_object(),
             measure::per_object(&r.by_verb, (2 * r.n) as f64),
+        );
+    }
+    println!();
+    for r in &runs {
+        let list = |values: &BTreeMap<String, f64>, precision: usize| {
+            values
+                .iter()
+                .map(|(name, value)| format!("{name} {value:.precision$}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!(
+            "N={}: CPU seconds by thread at convergence (exited threads included): {}; reconciles by controller: {}",
+            r.n,
+            list(&r.threads_cpu, 2),
+            list(&r.reconciles, 0)
         );
     }
     println!();

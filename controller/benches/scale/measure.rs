@@ -2,6 +2,8 @@
 //! request counters from its `/metrics` and from the API server's.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// A `/proc/PID/status` field in KiB (`VmHWM`, `VmRSS`).
 pub fn status_kib(pid: u32, field: &str) -> u64 {
@@ -37,22 +39,66 @@ fn cpu_seconds_of(stat: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// The CPU seconds of the live threads of `pid` whose name is `name` (`/proc/<pid>/task`):
-/// threads that already exited are not counted.
-pub fn thread_cpu_seconds(pid: u32, name: &str) -> f64 {
+/// The CPU seconds of `pid`'s threads by thread name, exited threads included: a thread is
+/// read every 200 ms while it lives, and a provider call thread exits only after seconds idle,
+/// so its last reading is its total. What no reading saw is under `(unseen)`.
+pub struct ThreadCpu {
+    seen: Arc<Mutex<BTreeMap<u32, (String, f64)>>>,
+    stop: Arc<AtomicBool>,
+    pid: u32,
+}
+
+impl ThreadCpu {
+    pub fn watch(pid: u32) -> ThreadCpu {
+        let seen: Arc<Mutex<BTreeMap<u32, (String, f64)>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (seen2, stop2) = (seen.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                read_threads(pid, &mut seen2.lock().unwrap());
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        });
+        ThreadCpu { seen, stop, pid }
+    }
+
+    /// CPU seconds by thread name so far.
+    pub fn by_name(&self) -> BTreeMap<String, f64> {
+        let mut seen = self.seen.lock().unwrap();
+        read_threads(self.pid, &mut seen);
+        let mut by_name = BTreeMap::new();
+        for (name, seconds) in seen.values() {
+            *by_name.entry(name.clone()).or_insert(0.0) += seconds;
+        }
+        let attributed: f64 = by_name.values().sum();
+        by_name.insert(
+            "(unseen)".to_owned(),
+            (cpu_seconds(self.pid) - attributed).max(0.0),
+        );
+        by_name
+    }
+}
+
+impl Drop for ThreadCpu {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn read_threads(pid: u32, seen: &mut BTreeMap<u32, (String, f64)>) {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0.0;
+        return;
     };
-    tasks
-        .flatten()
-        .filter(|task| {
-            std::fs::read_to_string(task.path().join("comm")).is_ok_and(|comm| comm.trim() == name)
-        })
-        .filter_map(|task| {
-            let tid: u32 = task.file_name().to_str()?.parse().ok()?;
-            Some(cpu_seconds_of(&format!("/proc/{pid}/task/{tid}/stat")))
-        })
-        .sum()
+    for task in tasks.flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        let Ok(comm) = std::fs::read_to_string(task.path().join("comm")) else {
+            continue;
+        };
+        let seconds = cpu_seconds_of(&task.path().join("stat").to_string_lossy());
+        seen.insert(tid, (comm.trim().to_owned(), seconds));
+    }
 }
 
 fn clock_ticks() -> f64 {
