@@ -2,7 +2,7 @@
 
 #![forbid(unsafe_code)]
 
-mod common;
+pub mod common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 
 #![forbid(unsafe_code)]
 
-mod common;
+pub mod common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 
 #![forbid(unsafe_code)]
 
-mod common;
+pub mod common;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

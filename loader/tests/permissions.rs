@@ -5,7 +5,7 @@
 
 #![forbid(unsafe_code)]
 
-mod common;
+pub mod common;
 
 use std::os::unix::fs::{PermissionsExt, chown};
 use std::path::{Path, PathBuf};

@@ -11,7 +11,7 @@
 
 #![forbid(unsafe_code)]
 
-mod common;
+pub mod common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

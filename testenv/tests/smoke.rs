@@ -3,7 +3,7 @@
 
 #![forbid(unsafe_code)]
 
-mod common;
+pub mod common;
 
 use futures::StreamExt as _;
 use kube::api::{

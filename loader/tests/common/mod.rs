@@ -1,7 +1,7 @@
 //! Builds the real libraries the loader tests load: the fake provider (workspace build) and the
 //! fixtures workspace (broken and future-shaped libraries, built into `target/fixtures`).
-
-#![allow(dead_code)]
+//! Each test binary declares it `pub mod common;`, so a helper one binary does not use is
+//! exported there rather than reported dead.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

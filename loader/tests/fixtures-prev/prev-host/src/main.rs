@@ -1,6 +1,7 @@
 //! A 1.1 host: `fixture-prev-host LIBRARY [CLOUD_CONFIG_TEXT]`. Prints `load_error=`, or
 //! `library_interface=`, then `create_error=` or `multiclusteringress=` and `ensure=` (the JSON
 //! the library returned) or `ensure_error=`.
+#![forbid(unsafe_code)]
 
 use abi_stable::library::RootModule;
 use abi_stable::prefix_type::WithMetadata;

@@ -1,4 +1,5 @@
 //! Interface 1.1's binary contract: `abi.rs` is interface/src/abi.rs as released in 1.1.0.
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod abi;
 

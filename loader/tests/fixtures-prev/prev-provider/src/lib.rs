@@ -1,6 +1,7 @@
 //! A provider library as interface 1.1 built them: the 1.1 vtable, MCI methods only; `ensure`
 //! answers address 1.1.0.1 and records nothing of a view (1.1 had none).
 #![allow(non_local_definitions)]
+#![forbid(unsafe_code)]
 
 use abi_stable::export_root_module;
 use abi_stable::prefix_type::PrefixTypeTrait;
