@@ -213,8 +213,6 @@ struct Run {
     create: Duration,
     converge: Duration,
     cpu_seconds: f64,
-    /// Of which the provider's call threads (the provider's own work, decoding what it is sent).
-    call_cpu_seconds: f64,
     /// CPU seconds by thread name at convergence, exited threads included.
     threads_cpu: BTreeMap<String, f64>,
     /// Reconciles by controller at convergence.
@@ -228,6 +226,15 @@ struct Run {
 }
 
 impl Run {
+    /// The CPU of the provider's call threads (the provider's own work, decoding what it is
+    /// sent).
+    fn call_cpu_seconds(&self) -> f64 {
+        self.threads_cpu
+            .get("provider-call")
+            .copied()
+            .unwrap_or(0.0)
+    }
+
     fn per_object(&self) -> f64 {
         self.by_verb.values().sum::<f64>() / (2 * self.n) as f64
     }
@@ -295,7 +302,6 @@ async fn run(n: usize, fake_dir: &Path, options: &Options) -> Run {
     let cpu_seconds = measure::cpu_seconds(pid);
     let threads_cpu = threads.by_name();
     drop(threads);
-    let call_cpu_seconds = threads_cpu.get("provider-call").copied().unwrap_or(0.0);
     let reconciles = controller.reconciles();
     let peak_kib = measure::status_kib(pid, "VmHWM");
 
@@ -317,7 +323,6 @@ async fn run(n: usize, fake_dir: &Path, options: &Options) -> Run {
         create,
         converge,
         cpu_seconds,
-        call_cpu_seconds,
         threads_cpu,
         reconciles,
         peak_kib,
@@ -347,7 +352,7 @@ fn main() {
             "N={n}: converged after {:.1} s, {:.2} CPU s ({:.2} s on the provider's call threads), peak RSS {:.1} MiB, {:.3} requests per object",
             r.converge.as_secs_f64(),
             r.cpu_seconds,
-            r.call_cpu_seconds,
+            r.call_cpu_seconds(),
             mib(r.peak_kib),
             r.per_object()
         );
